@@ -1,0 +1,46 @@
+// Bundles the extension host, the CLI, the compute worker, the bench and the webviews with esbuild.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+// Native TensorFlow packages are optional at run time and never bundled: they are loaded from
+// wherever the user installed them (see src/model/backend.ts).
+const external = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  external,
+  logLevel: 'warning',
+};
+
+const entries = [
+  { ...node, entryPoints: [join(root, 'src/extension/extension.ts')], outfile: join(dist, 'extension.js') },
+  { ...node, entryPoints: [join(root, 'src/cli/main.ts')], outfile: join(dist, 'cli.js'), banner: { js: '#!/usr/bin/env node' } },
+  { ...node, entryPoints: [join(root, 'src/worker/worker.ts')], outfile: join(dist, 'worker.js') },
+  { ...node, entryPoints: [join(root, 'bench/bench.ts')], outfile: join(dist, 'bench.js') },
+];
+
+mkdirSync(dist, { recursive: true });
+// The wasm backend loads its binaries from disk next to the bundle.
+const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) cpSync(join(wasmDir, f), join(dist, f));
+
+const existing = entries.filter((e) => {
+  try { readdirSync(dirname(e.entryPoints[0])); return true; } catch { return false; }
+});
+if (watch) {
+  for (const e of existing) (await esbuild.context(e)).watch();
+} else {
+  await Promise.all(existing.map((e) => esbuild.build(e)));
+}
