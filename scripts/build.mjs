@@ -35,12 +35,13 @@ mkdirSync(dist, { recursive: true });
 // The wasm backend loads its binaries from disk next to the bundle.
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir)) if (f.endsWith('.wasm')) cpSync(join(wasmDir, f), join(dist, f));
+// Multi-threaded wasm (src/model/wasmThreads.ts): the emscripten main script and pthread worker
+// script of the threaded-SIMD build, which the package only ships in wasm-out/.
+const wasmOut = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
+for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js']) cpSync(join(wasmOut, f), join(dist, f));
 
-const existing = entries.filter((e) => {
-  try { readdirSync(dirname(e.entryPoints[0])); return true; } catch { return false; }
-});
 if (watch) {
-  for (const e of existing) (await esbuild.context(e)).watch();
+  for (const e of entries) (await esbuild.context(e)).watch();
 } else {
-  await Promise.all(existing.map((e) => esbuild.build(e)));
+  await Promise.all(entries.map((e) => esbuild.build(e)));
 }

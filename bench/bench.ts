@@ -1,0 +1,160 @@
+/**
+ * `npm run bench`: load time, forward+taps time per backend, tokens/s, GFLOP/s, peak RSS and the
+ * longest event-loop stall, for the tiny fixture and for a paper-size model with random weights
+ * (d=256, 6 layers, r=32, ff=1024, V=30522, T=256). Prints numbers; asserts nothing.
+ *
+ *   npm run bench                 everything
+ *   npm run bench -- --quick      skip the slow plain-CPU backend on the paper-size model
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import { openCheckpoint } from '../src/checkpoint/open';
+import { writeSafetensors } from '../src/checkpoint/safetensorsWriter';
+import { writeTorchCheckpoint } from '../src/checkpoint/torchWriter';
+import { initBackend, type BackendName } from '../src/model/backend';
+import { forwardFlops } from '../src/model/flops';
+import { loadGrassmannModel } from '../src/model/grassmann';
+import { describeModel, type GrassmannSpec } from '../src/model/spec';
+import { PAPER_DIMS, randomGrassmannWeights } from '../src/model/synthetic';
+import { loadTokenizer } from '../src/tokenizer';
+import { ComputeClient } from '../src/worker/client';
+
+const root = join(__dirname, '..');
+const distDir = __dirname; // the bundle runs from dist/
+const tiny = join(root, 'test/fixtures/tiny-grassmann');
+const dataDir = join(root, 'bench/.data');
+const quick = process.argv.includes('--quick');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+function row(cells: (string | number)[]): void {
+  console.log(cells.map((c) => String(c).padEnd(14)).join(''));
+}
+
+const fmt = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+
+/** Opens (header + state-dict layout + architecture, no weights) `repeats` times. */
+async function openTimes(path: string, repeats: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const [, ms] = await timed(async () => {
+      const ck = await openCheckpoint(path);
+      const d = await describeModel(ck);
+      if (!d.recognized) throw new Error(`${path}: not recognised: ${d.problems.join('; ')}`);
+      await ck.close();
+    });
+    times.push(ms);
+  }
+  return median(times);
+}
+
+async function forwardBench(label: string, path: string, ids: number[], backends: BackendName[], repeats: number): Promise<void> {
+  for (const b of backends) {
+    const report = await initBackend({ preference: b, wasmDir: distDir });
+    if (report.active !== b) {
+      row([label, b, 'unavailable', report.attempts.find((a) => a.name === b)?.detail ?? '']);
+      continue;
+    }
+    const ck = await openCheckpoint(path);
+    const d = await describeModel(ck);
+    if (!d.recognized) throw new Error('not recognised');
+    const spec: GrassmannSpec = d.spec;
+    const [model, loadMs] = await timed(() => loadGrassmannModel(ck, spec));
+    await model.forward(ids, { taps: true }); // warm-up: kernel compilation, allocation
+    const n = b === 'cpu' && ids.length > 128 ? 1 : repeats;
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) times.push((await timed(() => model.forward(ids, { taps: true })))[1]);
+    const ms = median(times);
+    const flops = forwardFlops(spec.dims, ids.length, spec.windowSizes);
+    row([label, `${b}/${report.threads}t`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`,
+      `${(flops.nominal.total / ms / 1e6).toFixed(1)} GF/s`, `${(flops.executed.total / ms / 1e6).toFixed(1)} GF/s`]);
+    model.dispose();
+    await ck.close();
+  }
+}
+
+async function stallBench(checkpoint: string, text: string, tokenizerDir: string): Promise<void> {
+  const client = new ComputeClient({ workerPath: join(distDir, 'worker.js'), backend: 'auto' });
+  const backend = await client.backend();
+  await client.request('run', { checkpoint, text, tokenizer: tokenizerDir }); // warm-up
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  // A 1 ms timer on this thread: the longest gap between its ticks is the longest stall.
+  let last = performance.now();
+  let longestGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - last);
+    last = now;
+  }, 1);
+  histogram.enable();
+  const started = performance.now();
+  const runs = 3;
+  for (let i = 0; i < runs; i++) await client.request('run', { checkpoint, text, tokenizer: tokenizerDir });
+  const elapsed = performance.now() - started;
+  histogram.disable();
+  clearInterval(timer);
+  await client.dispose();
+  console.log(`  ${runs} paper-size runs in the worker (${backend.active}/${backend.threads}t) took ${fmt(elapsed)}; ` +
+    `caller's longest event-loop stall ${fmt(Math.max(longestGap - 1, 0))} (timer gap - 1 ms), ` +
+    `event-loop delay p99 ${fmt(histogram.percentile(99) / 1e6)}, max ${fmt(histogram.max / 1e6)}`);
+}
+
+async function main(): Promise<void> {
+  console.log(`Grassmann Lens bench — node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, tfjs ${tf.version_core}`);
+  const auto = await initBackend({ preference: 'auto', wasmDir: distDir });
+  const backends = auto.attempts.filter((a) => a.available || a.name === 'cpu').map((a) => a.name);
+  for (const b of ['wasm', 'cpu'] as BackendName[]) if (!backends.includes(b)) backends.push(b);
+  console.log(`auto backend: ${auto.active} — ${auto.reason}`);
+
+  const tokenizer = loadTokenizer(join(tiny, 'tokenizer.json'));
+  const evalText = readFileSync(join(tiny, 'eval.txt'), 'utf8');
+  const evalIds = tokenizer.encode(evalText).map((t) => t.id);
+
+  console.log('\n== tiny fixture (V=1200, d=64, L=4, r=16, ff=256), T=128 ==');
+  const tinyPt = join(tiny, 'checkpoints/best.pt');
+  const tinySt = join(tiny, 'model.safetensors');
+  console.log(`  open (header + layout + architecture): .pt ${fmt(await openTimes(tinyPt, 9))}, .safetensors ${fmt(await openTimes(tinySt, 9))}`);
+  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'nominal', 'executed']);
+  await forwardBench('tiny', tinyPt, evalIds.slice(0, 128), backends, 9);
+
+  console.log('\n== paper size (V=30522, d=256, L=6, r=32, ff=1024), random weights, T=256 ==');
+  mkdirSync(dataDir, { recursive: true });
+  const paperSt = join(dataDir, 'paper.safetensors');
+  const paperPt = join(dataDir, 'paper.pt');
+  if (!existsSync(paperSt) || !existsSync(paperPt)) {
+    const weights = randomGrassmannWeights(PAPER_DIMS, 7);
+    await writeSafetensors(paperSt, weights, { format: 'pt' });
+    const tied = weights.find((w) => w.name === 'token_embedding.weight')!;
+    await writeTorchCheckpoint(paperPt, [...weights, { ...tied, name: 'lm_head.weight' }], { epoch: 1 });
+  }
+  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ architecture: 'GrassmannGPT', window_sizes: [1, 2, 4, 8, 12, 16] }));
+  console.log(`  open (header + layout + architecture): .pt ${fmt(await openTimes(paperPt, 5))}, .safetensors ${fmt(await openTimes(paperSt, 5))}`);
+  const paperIds = Array.from({ length: PAPER_DIMS.maxPositions }, (_, i) => evalIds[i % evalIds.length]);
+  const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, [1, 2, 4, 8, 12, 16]);
+  console.log(`  FLOPs per forward: nominal ${(paperFlops.nominal.total / 1e9).toFixed(2)} G (paper's equations), executed ${(paperFlops.executed.total / 1e9).toFixed(2)} G`);
+  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'nominal', 'executed']);
+  await forwardBench('paper', paperSt, paperIds, quick ? backends.filter((b) => b !== 'cpu') : backends, 5);
+
+  console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
+  const text = tokenizer.decode(paperIds.slice(1, 255));
+  await stallBench(paperSt, text, tiny);
+
+  console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

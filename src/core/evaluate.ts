@@ -1,0 +1,56 @@
+/** `eval`: perplexity of a text file under the model, with the reference protocol. */
+import { promises as fs } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendReport } from '../model/backend';
+import { InputError } from '../util/errors';
+import { ModelSession } from './session';
+
+export interface EvalParams {
+  data: string;
+  /** Chunk length; default: the model's position table. */
+  seqLen?: number;
+  config?: string;
+  tokenizer?: string;
+  backend?: BackendReport;
+}
+
+export interface EvalReport {
+  mean_nll: number;
+  perplexity: number;
+  chunks: number;
+  seq_len: number;
+  tokens: number;
+  tokens_dropped: number;
+  backend: string;
+}
+
+export async function evaluateFile(checkpointPath: string, params: EvalParams): Promise<EvalReport> {
+  let text: string;
+  try {
+    text = await fs.readFile(params.data, 'utf8');
+  } catch (e) {
+    throw new InputError(params.data, `cannot read the evaluation text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const session = await ModelSession.open(checkpointPath, { config: params.config, tokenizer: params.tokenizer });
+  try {
+    const seqLen = params.seqLen ?? session.spec.dims.maxPositions;
+    if (seqLen > session.spec.dims.maxPositions) {
+      throw new InputError(checkpointPath, `--seq-len ${seqLen} is longer than the model's position table (${session.spec.dims.maxPositions})`);
+    }
+    // The protocol encodes the whole file once, with the special tokens, then cuts it.
+    const ids = session.encode(text).map((t) => t.id);
+    const model = await session.loadModel();
+    const result = await model.evaluate(ids, seqLen);
+    return {
+      mean_nll: result.mean_nll,
+      perplexity: result.perplexity,
+      chunks: result.chunks,
+      seq_len: seqLen,
+      tokens: ids.length,
+      tokens_dropped: ids.length - result.chunks * seqLen,
+      backend: params.backend?.active ?? tf.getBackend(),
+    };
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,98 @@
+/** `inspect`: what a checkpoint holds, without reading its weights. */
+import type { CheckpointFormat, ScalarValue } from '../checkpoint/types';
+import { elementCount } from '../checkpoint/types';
+import type { ModelDims } from '../model/spec';
+import { ModelSession } from './session';
+
+export interface InspectReport {
+  path: string;
+  format: CheckpointFormat;
+  files: string[];
+  architecture: string | null;
+  recognised: boolean;
+  /** Why the architecture was not recognised (empty when it was). */
+  missing: string[];
+  dims?: ModelDims;
+  windowSizes?: number[];
+  windowSource?: 'config' | 'assumed';
+  windowNote?: string;
+  tiedLmHead?: boolean;
+  configPath?: string | null;
+  /** Elements of all distinct storages' tensors (a tied lm_head is counted once). */
+  parameterCount: number;
+  tensors: { name: string; dtype: string; shape: number[] }[];
+  metadata: Record<string, ScalarValue>;
+  warnings: string[];
+}
+
+export async function inspectCheckpoint(path: string, opts: { config?: string } = {}): Promise<InspectReport> {
+  const session = await ModelSession.open(path, { config: opts.config });
+  try {
+    return inspectSession(session);
+  } finally {
+    await session.close();
+  }
+}
+
+export function inspectSession(session: ModelSession): InspectReport {
+  const { checkpoint, description } = session;
+  const tensors = [...checkpoint.tensors.values()];
+  // Count each storage view once: tied weights share a storage and the same elements.
+  const seen = new Set<string>();
+  let parameterCount = 0;
+  for (const t of tensors) {
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F64') continue;
+    const key = `${t.storage.source.path}\0${t.storage.key}\0${t.elementOffset}\0${t.shape.join('x')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    parameterCount += elementCount(t.shape);
+  }
+  const report: InspectReport = {
+    path: checkpoint.path,
+    format: checkpoint.format,
+    files: checkpoint.files,
+    architecture: description.recognized ? description.spec.architecture : null,
+    recognised: description.recognized,
+    missing: description.recognized ? [] : description.problems,
+    parameterCount,
+    tensors: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
+    metadata: checkpoint.metadata,
+    warnings: [...checkpoint.warnings, ...(description.recognized ? description.spec.warnings : description.warnings)],
+  };
+  if (description.recognized) {
+    const { spec } = description;
+    Object.assign(report, {
+      dims: spec.dims,
+      windowSizes: spec.windowSizes,
+      windowSource: spec.windowSource,
+      windowNote: spec.windowNote,
+      tiedLmHead: spec.variant.tiedLmHead,
+      configPath: spec.configPath,
+    });
+  }
+  return report;
+}
+
+export function formatInspectReport(r: InspectReport): string {
+  const lines: string[] = [];
+  lines.push(`${r.path}`);
+  lines.push(`  format        ${r.format}${r.files.length > 1 || r.files[0] !== r.path ? ` (${r.files.join(', ')})` : ''}`);
+  if (r.recognised && r.dims) {
+    const d = r.dims;
+    lines.push(`  architecture  ${r.architecture}`);
+    lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, r ${d.reducedDim} (${d.pairCount} Plücker pairs), ff ${d.ffDim}, max positions ${d.maxPositions}`);
+    lines.push(`  windows       [${r.windowSizes!.join(', ')}]${r.windowSource === 'assumed' ? ' (assumed)' : ''} — ${r.windowNote}`);
+    lines.push(`  lm_head       ${r.tiedLmHead ? 'tied to token_embedding' : 'separate'}`);
+  } else {
+    lines.push('  architecture  not recognised (tensors can still be inspected)');
+    for (const m of r.missing) lines.push(`    - ${m}`);
+  }
+  lines.push(`  parameters    ${r.parameterCount.toLocaleString('en-US')}`);
+  const meta = Object.entries(r.metadata);
+  if (meta.length) lines.push(`  metadata      ${meta.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  for (const w of r.warnings) lines.push(`  warning       ${w}`);
+  lines.push(`  tensors (${r.tensors.length})`);
+  const width = Math.max(...r.tensors.map((t) => t.name.length), 4);
+  for (const t of r.tensors) lines.push(`    ${t.name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
+  return lines.join('\n');
+}

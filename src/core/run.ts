@@ -1,0 +1,144 @@
+/** `run`: text through the model — tokens, top-k next tokens, and optionally every tap. */
+import { promises as fs } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
+import type { BackendReport } from '../model/backend';
+import { InputError } from '../util/errors';
+import { ModelSession } from './session';
+
+export interface RunParams {
+  text?: string;
+  file?: string;
+  config?: string;
+  tokenizer?: string;
+  /** Write every tap to this .safetensors file. */
+  dump?: string;
+  topK?: number;
+  backend?: BackendReport;
+}
+
+export interface NextToken {
+  id: number;
+  token: string;
+  probability: number;
+}
+
+export interface RunReport {
+  checkpoint: string;
+  tokenizer: string;
+  backend: string;
+  tokens: { text: string; id: number; start: number; end: number; special: boolean }[];
+  ids: number[];
+  /** Per position t: the most probable tokens at t+1. */
+  next: NextToken[][];
+  /** Tokens the model did not see because the text is longer than its position table. */
+  truncated: { total: number; kept: number } | null;
+  dumped: { path: string; tensors: number } | null;
+  warnings: string[];
+  forwardMs: number;
+}
+
+/** Reads the text of a run from --text or --file. */
+async function readInput(p: RunParams): Promise<string> {
+  if (p.text !== undefined) return p.text;
+  try {
+    return await fs.readFile(p.file!, 'utf8');
+  } catch (e) {
+    throw new InputError(p.file!, `cannot read the input text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+export async function runText(checkpointPath: string, params: RunParams): Promise<RunReport> {
+  const session = await ModelSession.open(checkpointPath, { config: params.config, tokenizer: params.tokenizer });
+  try {
+    return await runInSession(session, await readInput(params), params);
+  } finally {
+    await session.close();
+  }
+}
+
+function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }> {
+  const best: Array<{ id: number; logit: number }> = [];
+  for (let id = 0; id < row.length; id++) {
+    const logit = row[id];
+    if (best.length < k || logit > best[best.length - 1].logit) {
+      best.push({ id, logit });
+      best.sort((a, b) => b.logit - a.logit);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best;
+}
+
+export async function runInSession(session: ModelSession, text: string, params: RunParams): Promise<RunReport> {
+  const spec = session.spec;
+  const found = session.tokenizer;
+  const allTokens = session.encode(text);
+  if (allTokens.length === 0) throw new InputError(found.path, 'the text produced no tokens');
+  const Tmax = spec.dims.maxPositions;
+  const warnings: string[] = [];
+  // Longer text than the position table: the model cannot place token Tmax+1 at all, so we run
+  // the first Tmax tokens and say so (eval handles long text in chunks instead).
+  const tokens = allTokens.slice(0, Tmax);
+  const truncated = allTokens.length > Tmax ? { total: allTokens.length, kept: Tmax } : null;
+  if (truncated) warnings.push(`the text has ${truncated.total} tokens; the model has ${Tmax} positions, so only the first ${Tmax} were run`);
+  const ids = tokens.map((t) => t.id);
+  const model = await session.loadModel();
+  const started = performance.now();
+  const result = await model.forward(ids, { taps: params.dump ? true : false });
+  const forwardMs = performance.now() - started;
+
+  const [T, V] = result.logitsShape;
+  const k = params.topK ?? 5;
+  const next: NextToken[][] = [];
+  for (let t = 0; t < T; t++) {
+    const row = result.logits.subarray(t * V, (t + 1) * V);
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (row[i] > max) max = row[i];
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(row[i] - max);
+    next.push(topK(row, k).map(({ id, logit }) => ({
+      id,
+      token: found.tokenizer.idToToken(id) ?? `<id ${id}>`,
+      probability: Math.exp(logit - max) / sum,
+    })));
+  }
+
+  let dumped: RunReport['dumped'] = null;
+  if (params.dump) {
+    const tensors: TensorToWrite[] = [];
+    for (const [name, tap] of result.taps) tensors.push({ name, dtype: 'F32', shape: tap.shape, data: tap.data });
+    if (!result.taps.has('logits')) tensors.push({ name: 'logits', dtype: 'F32', shape: [T, V], data: result.logits });
+    try {
+      await writeSafetensors(params.dump, tensors, { input_ids: JSON.stringify(ids), checkpoint: session.checkpoint.path });
+    } catch (e) {
+      throw new InputError(params.dump, `cannot write the dump (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    dumped = { path: params.dump, tensors: tensors.length };
+  }
+
+  return {
+    checkpoint: session.checkpoint.path,
+    tokenizer: found.path,
+    backend: params.backend?.active ?? tf.getBackend(),
+    tokens: tokens.map(({ text: t, id, start, end, special }) => ({ text: t, id, start, end, special })),
+    ids,
+    next,
+    truncated,
+    dumped,
+    warnings: [...session.checkpoint.warnings, ...spec.warnings, ...warnings],
+    forwardMs,
+  };
+}
+
+export function formatRunReport(r: RunReport): string {
+  const lines = [`${r.checkpoint} (tokenizer ${r.tokenizer}, backend ${r.backend}, forward ${r.forwardMs.toFixed(1)} ms)`];
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  lines.push('pos  id     token            next (probability)');
+  r.tokens.forEach((tok, t) => {
+    const next = r.next[t].map((n) => `${n.token} ${(n.probability * 100).toFixed(1)}%`).join(', ');
+    lines.push(`${String(t).padStart(3)}  ${String(tok.id).padEnd(5)}  ${tok.text.padEnd(15)}  ${next}`);
+  });
+  if (r.dumped) lines.push(`wrote ${r.dumped.tensors} tensors to ${r.dumped.path}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,74 @@
+/**
+ * One opened model: checkpoint handles, the recognised architecture, and — on first use — the
+ * tokenizer and the runnable model. The CLI makes one per command; the worker caches them.
+ */
+import { openCheckpoint } from '../checkpoint/open';
+import type { Checkpoint } from '../checkpoint/types';
+import { describeModel, type GrassmannSpec, type SpecResult } from '../model/spec';
+import { GrassmannModel, loadGrassmannModel } from '../model/grassmann';
+import { findTokenizer, type FoundTokenizer } from '../tokenizer';
+import { InputError } from '../util/errors';
+import type { Token } from '../tokenizer';
+
+export interface SessionOptions {
+  config?: string;
+  tokenizer?: string;
+}
+
+export class ModelSession {
+  private model: GrassmannModel | undefined;
+  private found: FoundTokenizer | undefined;
+
+  private constructor(
+    readonly checkpoint: Checkpoint,
+    readonly description: SpecResult,
+    private readonly options: SessionOptions,
+  ) {}
+
+  static async open(path: string, options: SessionOptions = {}): Promise<ModelSession> {
+    const checkpoint = await openCheckpoint(path);
+    try {
+      const description = await describeModel(checkpoint, { configPath: options.config });
+      return new ModelSession(checkpoint, description, options);
+    } catch (e) {
+      await checkpoint.close();
+      throw e;
+    }
+  }
+
+  /** The spec, or an InputError that says what is missing for the model to run. */
+  get spec(): GrassmannSpec {
+    if (!this.description.recognized) {
+      throw new InputError(this.checkpoint.path, `not a runnable GrassmannGPT checkpoint (it still opens for tensor inspection): ${this.description.problems.join('; ')}`);
+    }
+    return this.description.spec;
+  }
+
+  async loadModel(): Promise<GrassmannModel> {
+    this.model ??= await loadGrassmannModel(this.checkpoint, this.spec);
+    return this.model;
+  }
+
+  get tokenizer(): FoundTokenizer {
+    this.found ??= findTokenizer({ explicitPath: this.options.tokenizer, checkpointPath: this.checkpoint.path });
+    return this.found;
+  }
+
+  /** Encodes text and checks the ids fit the model's vocabulary. */
+  encode(text: string): Token[] {
+    const { tokenizer } = this.tokenizer;
+    const tokens = tokenizer.encode(text);
+    const V = this.spec.dims.vocabSize;
+    const outside = tokens.find((t) => t.id >= V);
+    if (outside) {
+      throw new InputError(tokenizer.source, `token '${outside.text}' has id ${outside.id}, outside the model's vocabulary of ${V}: this tokenizer does not belong to ${this.checkpoint.path}`);
+    }
+    return tokens;
+  }
+
+  async close(): Promise<void> {
+    this.model?.dispose();
+    this.model = undefined;
+    await this.checkpoint.close();
+  }
+}

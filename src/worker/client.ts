@@ -1,0 +1,109 @@
+/**
+ * The caller's side of the compute worker: typed request/response with progress and cancellation.
+ * Used by the extension host and the bench; the CLI calls the core directly.
+ */
+import { Worker } from 'node:worker_threads';
+import { dirname, join } from 'node:path';
+import type { BackendPreference, BackendReport } from '../model/backend';
+import type { FromWorker, MethodName, ParamsOf, Progress, ResultOf, SerializedError, WorkerOptions } from './protocol';
+
+export interface RequestOptions {
+  onProgress?: (p: Progress) => void;
+  /** Aborting sends a cancel to the worker; the promise then rejects with a CancelledError. */
+  signal?: AbortSignal;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/** Rebuilds an error thrown in the worker so `name`, `file` and `problem` survive the thread hop. */
+function revive(e: SerializedError): Error {
+  const err = new Error(e.message) as Error & { file?: string; problem?: string };
+  err.name = e.name;
+  if (e.file !== undefined) err.file = e.file;
+  if (e.problem !== undefined) err.problem = e.problem;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: Progress) => void;
+}
+
+export class ComputeClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exited: Error | undefined;
+
+  constructor(opts: { workerPath: string; backend?: BackendPreference; nativeModulesDir?: string; wasmDir?: string }) {
+    const data: WorkerOptions = {
+      backend: opts.backend ?? 'auto',
+      wasmDir: opts.wasmDir ?? dirname(opts.workerPath),
+      nativeModulesDir: opts.nativeModulesDir,
+    };
+    this.worker = new Worker(opts.workerPath, { workerData: data });
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', (code) => this.failAll(new Error(`compute worker exited with code ${code}`)));
+  }
+
+  /** The default worker bundle beside this one (dist/worker.js). */
+  static defaultWorkerPath(): string {
+    return join(__dirname, 'worker.js');
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.kind === 'ready') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.kind === 'progress') {
+      p.onProgress?.(m.progress);
+      return;
+    }
+    this.pending.delete(m.id);
+    if (m.kind === 'response') p.resolve(m.result);
+    else p.reject(revive(m.error));
+  }
+
+  private failAll(e: Error): void {
+    this.exited = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new CancelledError());
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
+      opts.signal?.addEventListener('abort', () => {
+        if (!this.pending.has(id)) return;
+        this.worker.postMessage({ kind: 'cancel', id });
+        this.pending.delete(id);
+        reject(new CancelledError());
+      }, { once: true });
+      this.worker.postMessage({ kind: 'request', id, method, params });
+    });
+  }
+
+  backend(): Promise<BackendReport> {
+    return this.request('backend', {});
+  }
+
+  inspect(path: string, opts: { config?: string } = {}, req?: RequestOptions): Promise<ResultOf<'inspect'>> {
+    return this.request('inspect', { path, ...opts }, req);
+  }
+
+  async dispose(): Promise<void> {
+    this.exited ??= new Error('compute worker disposed');
+    await this.worker.terminate();
+  }
+}
