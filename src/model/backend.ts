@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // A named import, not a bare one: esbuild drops bare imports of packages marked side-effect free,
 // and this module's side effect is registering the 'cpu' backend.
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths, setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { initWasmBackend, defaultWasmThreads } from './wasmThreads';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -103,15 +104,13 @@ export async function initBackend(opts: BackendOptions): Promise<BackendReport> 
         if (failure) attempt = { name, available: false, detail: `${NATIVE_PACKAGE[name]} failed to initialise: ${failure}` };
       }
     } else if (name === 'wasm') {
-      setWasmPaths(opts.wasmDir.endsWith('/') ? opts.wasmDir : opts.wasmDir + '/');
-      setThreadsCount(1);
-      const failure = existsSync(join(opts.wasmDir, 'tfjs-backend-wasm-simd.wasm'))
-        ? await activate('wasm')
-        : `the wasm binaries are missing from ${opts.wasmDir}`;
-      const simd = failure ? false : await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      attempt = failure
-        ? { name, available: false, detail: `WebAssembly backend failed to start: ${failure}` }
-        : { name, available: true, detail: `WebAssembly (XNNPACK${simd ? ', SIMD' : ', no SIMD'})` };
+      // Multi-threaded XNNPACK when the runtime allows it, else one thread (src/model/wasmThreads.ts).
+      try {
+        const wasm = await initWasmBackend(opts.wasmDir, defaultWasmThreads());
+        attempt = { name, available: true, detail: wasm.detail };
+      } catch (e) {
+        attempt = { name, available: false, detail: `WebAssembly backend failed to start: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
+      }
     } else {
       const failure = await activate('cpu');
       attempt = failure ? { name, available: false, detail: failure } : { name, available: true, detail: `plain JavaScript kernels, tfjs-backend-cpu ${version_cpu} (slowest)` };

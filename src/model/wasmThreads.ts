@@ -18,7 +18,8 @@
  *    getThreadsCount() === 1. In Node that import is `require('os').cpus().length`, read once when
  *    the module's static constructors run; while init runs, os.cpus() reports at least 2 * threads.
  * 4. The pool's pthread workers are `ref()`ed while they run (forever: they park on a futex), which
- *    would keep the process alive; we unref them.
+ *    would keep the process alive; we unref them, and end the preallocated workers XNNPACK did not
+ *    take (emscripten starts 8 whatever the thread count: ~53 MiB RSS saved with 2 threads).
  *
  * If anything fails (files missing, no SharedArrayBuffer, init error or time-out), the backend is
  * started single-threaded as before, and `detail` says why.
@@ -44,9 +45,14 @@ export interface WasmInitResult {
   detail: string;
 }
 
-/** Threads to ask for by default: one per CPU this process may use, at most 8. */
+/**
+ * Threads to ask for by default: $GRASSMANN_LENS_WASM_THREADS if set (e.g. 1 to compare, or to
+ * leave cores to other work), else one per CPU this process may use; at most 8.
+ */
 export function defaultWasmThreads(): number {
-  return Math.max(1, Math.min(MAX_THREADS, nodeOs.availableParallelism?.() ?? nodeOs.cpus().length));
+  const fromEnv = Number.parseInt(process.env.GRASSMANN_LENS_WASM_THREADS ?? '', 10);
+  const n = fromEnv > 0 ? fromEnv : nodeOs.availableParallelism?.() ?? nodeOs.cpus().length;
+  return Math.max(1, Math.min(MAX_THREADS, n));
 }
 
 /** Upper bound of the package's C++ (`max_num_threads`) and of its preallocated worker pool. */
@@ -114,7 +120,7 @@ async function setBackendWithin(ms: number): Promise<string | undefined> {
   }
 }
 
-interface EmscriptenWorker { unref?: () => void }
+interface EmscriptenWorker { unref?: () => void; terminate?: () => unknown }
 interface EmscriptenPThread { runningWorkers: EmscriptenWorker[]; unusedWorkers: EmscriptenWorker[] }
 
 /** The emscripten module behind the active wasm backend, if it is the threaded build. */
@@ -123,11 +129,19 @@ function pthreadOf(): EmscriptenPThread | undefined {
   return backend?.wasm?.PThread;
 }
 
-/** Lets the process (or worker thread) exit while the pool's threads are parked. */
-function unrefPoolWorkers(): void {
+/**
+ * Lets the process (or worker thread) exit while the pool's threads are parked, and ends the
+ * workers XNNPACK did not take: emscripten always starts 8 (about 7 MiB each), and no pthread is
+ * created after init (the pool is created once, with at most 8 threads, the caller being one).
+ */
+function settlePoolWorkers(): void {
   const pthread = pthreadOf();
   if (!pthread) return;
-  for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref?.();
+  for (const w of pthread.runningWorkers) w.unref?.();
+  for (const w of pthread.unusedWorkers.splice(0)) {
+    w.unref?.();
+    void w.terminate?.();
+  }
 }
 
 /**
@@ -171,7 +185,7 @@ export async function initWasmBackend(wasmDir: string, threads: number): Promise
         try { rmSync(dirname(loader), { recursive: true, force: true }); } catch { /* a temp folder left behind */ }
       }
       if (!why) {
-        unrefPoolWorkers();
+        settlePoolWorkers();
         const got = getThreadsCount();
         return {
           threads: got,
