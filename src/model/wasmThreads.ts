@@ -152,6 +152,13 @@ function settlePoolWorkers(): void {
  */
 export async function initWasmBackend(wasmDir: string, threads: number): Promise<WasmInitResult> {
   const dir = resolve(wasmDir);
+  if (tf.findBackend('wasm')) {
+    // Started before (threaded or not): switch back to it; it cannot be restarted differently.
+    const failure = await setBackendWithin(INIT_TIMEOUT_MS);
+    if (failure) throw new Error(failure);
+    const got = getThreadsCount();
+    return { threads: got, detail: `WebAssembly (XNNPACK, ${got} thread${got === 1 ? '' : 's'}; started earlier)` };
+  }
   setWasmPaths(dir.endsWith('/') ? dir : dir + '/');
   const wanted = Math.max(1, Math.min(MAX_THREADS, Math.floor(threads) || 1));
   let why: string | undefined;

@@ -63,6 +63,11 @@ test('threaded wasm backend (2 threads) matches the CPU backend', async () => {
   assert.match(r.detail, /2 threads/);
   const errors = await compareWithCpu();
   for (const e of errors) assert.ok(e < 1e-4, `relative error ${e}`);
+  // A second call (another backend was active in between) switches back to the same pool.
+  await tf.setBackend('cpu');
+  const again = await initWasmBackend(wasmOut, 2);
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.equal(again.threads, 2, again.detail);
 });
 
 /** Bundles a worker entry with esbuild (as dist/worker.js is) and runs it in a worker_thread. */
