@@ -1,0 +1,189 @@
+/**
+ * The command palette commands. Each one gathers its input from VS Code and makes one call
+ * into the compute service.
+ */
+import * as vscode from 'vscode';
+import { mkdir, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isInputError } from '../util/errors';
+import type { BackendName, BackendPreference } from '../model/backend';
+import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
+import { inspectReportText } from './reportText';
+
+export const COMMANDS = {
+  showBackend: 'grassmannLens.showBackend',
+  inspectCheckpoint: 'grassmannLens.inspectCheckpoint',
+  installGpuBackend: 'grassmannLens.installGpuBackend',
+  selectBackend: 'grassmannLens.selectBackend',
+} as const;
+
+export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
+
+/** Fastest first, as the worker tries them (model/backend.ts is not imported: it loads TensorFlow.js). */
+const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface CommandContext {
+  compute: ComputeService;
+  output: vscode.OutputChannel;
+}
+
+export async function showBackend({ compute, output }: CommandContext): Promise<void> {
+  output.show(true);
+  if (compute.state.kind === 'starting') {
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'Grassmann Lens: starting the compute backend' },
+      () => compute.backendReport().catch(() => undefined),
+    );
+  }
+}
+
+/** The checkpoint in the active editor tab, if there is one (text, binary or custom editor). */
+function activeCheckpoint(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+  return uri && isCheckpointUri(uri) ? uri : undefined;
+}
+
+async function pickCheckpoint(): Promise<vscode.Uri | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title: 'Inspect Checkpoint',
+    openLabel: 'Inspect',
+    canSelectMany: false,
+    canSelectFolders: false,
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    filters: { Checkpoints: [...CHECKPOINT_EXTENSIONS] },
+  });
+  return picked?.[0];
+}
+
+export async function inspectCheckpoint({ compute, output }: CommandContext, target?: unknown): Promise<void> {
+  // From the explorer's context menu VS Code passes the clicked resource.
+  const uri = target instanceof vscode.Uri ? target : activeCheckpoint() ?? (await pickCheckpoint());
+  if (!uri) return;
+  if (uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(`${uri.toString()}: only checkpoints on disk can be inspected, not ${uri.scheme}: resources`);
+    return;
+  }
+  const name = uri.path.slice(uri.path.lastIndexOf('/') + 1);
+  try {
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: inspecting ${name}`, cancellable: true },
+      (_progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        return compute.inspect(uri.fsPath, abort.signal);
+      },
+    );
+    output.appendLine('');
+    output.appendLine(inspectReportText(report));
+    output.show(true);
+  } catch (e) {
+    const err = asError(e);
+    if (err.name === 'CancelledError') return;
+    if (isInputError(err)) {
+      output.appendLine(`Inspect failed: ${err.message}`);
+      void vscode.window.showErrorMessage(err.message);
+    } else {
+      output.appendLine(`Inspect of ${uri.fsPath} failed: ${err.stack ?? err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: inspecting ${uri.fsPath} failed: ${err.message}`);
+    }
+  }
+}
+
+export async function selectBackend(): Promise<void> {
+  const config = vscode.workspace.getConfiguration('grassmannLens');
+  const current = config.get<BackendPreference>('backend', 'auto');
+  const descriptions: Record<BackendPreference, string> = {
+    auto: 'fastest available: tensorflow-gpu, then tensorflow, wasm, cpu',
+    'tensorflow-gpu': 'native TensorFlow with CUDA (@tensorflow/tfjs-node-gpu)',
+    tensorflow: 'native TensorFlow on the CPU (@tensorflow/tfjs-node)',
+    wasm: 'WebAssembly with XNNPACK (bundled)',
+    cpu: 'plain JavaScript kernels (bundled, slowest)',
+  };
+  const items = (['auto', ...BACKEND_NAMES] as BackendPreference[]).map((name) => ({
+    label: name,
+    description: name === current ? `${descriptions[name]} (current)` : descriptions[name],
+    picked: name === current,
+  }));
+  const picked = await vscode.window.showQuickPick(items, { title: 'Grassmann Lens: Compute Backend' });
+  if (!picked || picked.label === current) return;
+  const inspected = config.inspect<BackendPreference>('backend');
+  const target = inspected?.workspaceFolderValue !== undefined
+    ? vscode.ConfigurationTarget.WorkspaceFolder
+    : inspected?.workspaceValue !== undefined
+      ? vscode.ConfigurationTarget.Workspace
+      : vscode.ConfigurationTarget.Global;
+  await config.update('backend', picked.label, target);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function installGpuBackend({ compute, output }: CommandContext): Promise<void> {
+  const dir = compute.nativeModulesDir;
+  const proceed = 'Install';
+  const answer = await vscode.window.showInformationMessage(
+    'Install the CUDA compute backend?',
+    {
+      modal: true,
+      detail:
+        `This runs \`npm install ${GPU_PACKAGE}\` in a terminal, in ${dir}.\n\n` +
+        'The package downloads libtensorflow (several hundred MB) during its install and needs Linux x64, ' +
+        'an NVIDIA driver, CUDA 11.2 and cuDNN 8.1 (see the tfjs-node-gpu README). ' +
+        'Node.js and npm must be on the PATH. When it finishes, reload the window to use it; ' +
+        'the status bar then shows "GL: tensorflow-gpu", or the reason it could not be loaded.',
+    },
+    proceed,
+  );
+  if (answer !== proceed) return;
+
+  await mkdir(dir, { recursive: true });
+  // A package.json keeps npm from installing into some parent folder's project.
+  const manifest = join(dir, 'package.json');
+  if (!(await exists(manifest))) {
+    await writeFile(manifest, JSON.stringify({ name: 'grassmann-lens-native-backends', private: true }, null, 2) + '\n');
+  }
+  output.appendLine(`Installing ${GPU_PACKAGE} into ${dir}`);
+
+  const task = new vscode.Task(
+    { type: 'shell', id: 'grassmannLens.installGpuBackend' },
+    vscode.TaskScope.Global,
+    'Install GPU Backend (CUDA)',
+    'Grassmann Lens',
+    new vscode.ShellExecution('npm', ['install', '--no-audit', '--no-fund', GPU_PACKAGE], { cwd: dir }),
+  );
+  task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true };
+  const execution = await vscode.tasks.executeTask(task);
+  const exitCode = await new Promise<number | undefined>((resolve) => {
+    const listener = vscode.tasks.onDidEndTaskProcess((e) => {
+      if (e.execution !== execution) return;
+      listener.dispose();
+      resolve(e.exitCode);
+    });
+  });
+  if (exitCode === 0) {
+    output.appendLine(`${GPU_PACKAGE} installed into ${dir}`);
+    const reload = 'Reload Window';
+    const choice = await vscode.window.showInformationMessage(`${GPU_PACKAGE} is installed. Reload the window to start the compute worker with it.`, reload);
+    if (choice === reload) await vscode.commands.executeCommand('workbench.action.reloadWindow');
+  } else {
+    const message = `npm install ${GPU_PACKAGE} in ${dir} failed (exit code ${exitCode ?? 'unknown'}); the terminal shows why.`;
+    output.appendLine(message);
+    void vscode.window.showErrorMessage(message);
+  }
+}
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand(COMMANDS.showBackend, () => showBackend(ctx)),
+    vscode.commands.registerCommand(COMMANDS.inspectCheckpoint, (target?: unknown) => inspectCheckpoint(ctx, target)),
+    vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackend(ctx)),
+    vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackend()),
+  ];
+}

@@ -1,0 +1,116 @@
+/**
+ * Owns the one compute worker of the extension host. The worker is (re)started from the
+ * settings; everything else asks this object for the backend report or an inspection.
+ */
+import * as vscode from 'vscode';
+import { ComputeClient } from '../worker/client';
+import type { BackendPreference, BackendReport } from '../model/backend';
+import type { InspectReport } from '../core/inspect';
+
+export const CHECKPOINT_EXTENSIONS = ['pt', 'pth', 'bin', 'ckpt', 'safetensors'] as const;
+
+export function isCheckpointUri(uri: vscode.Uri): boolean {
+  const dot = uri.path.lastIndexOf('.');
+  return dot >= 0 && (CHECKPOINT_EXTENSIONS as readonly string[]).includes(uri.path.slice(dot + 1).toLowerCase());
+}
+
+export type BackendState =
+  | { kind: 'starting'; preference: BackendPreference }
+  | { kind: 'ready'; preference: BackendPreference; report: BackendReport }
+  | { kind: 'failed'; preference: BackendPreference; error: Error };
+
+export interface ComputeSettings {
+  backend: BackendPreference;
+  nativeModulesDir: string;
+}
+
+export function readSettings(defaultNativeModulesDir: string): ComputeSettings {
+  const config = vscode.workspace.getConfiguration('grassmannLens');
+  const configuredDir = config.get<string>('nativeModulesDir', '').trim();
+  return {
+    backend: config.get<BackendPreference>('backend', 'auto'),
+    nativeModulesDir: configuredDir || defaultNativeModulesDir,
+  };
+}
+
+export class ComputeService implements vscode.Disposable {
+  private client: ComputeClient | undefined;
+  private probe: Promise<BackendReport> | undefined;
+  private generation = 0;
+  private current: BackendState;
+  private readonly changed = new vscode.EventEmitter<BackendState>();
+  /** Fires when the worker starts, finishes probing its backend, or fails. */
+  readonly onDidChangeState = this.changed.event;
+
+  constructor(
+    private readonly workerPath: string,
+    private settings: ComputeSettings,
+  ) {
+    this.current = { kind: 'starting', preference: settings.backend };
+  }
+
+  get state(): BackendState {
+    return this.current;
+  }
+
+  get nativeModulesDir(): string {
+    return this.settings.nativeModulesDir;
+  }
+
+  /** Starts the worker and probes its backend; the probe runs in the worker, not on this thread. */
+  start(): void {
+    const generation = ++this.generation;
+    const preference = this.settings.backend;
+    const client = new ComputeClient({
+      workerPath: this.workerPath,
+      backend: preference,
+      nativeModulesDir: this.settings.nativeModulesDir,
+    });
+    this.client = client;
+    this.setState({ kind: 'starting', preference });
+    this.probe = client.backend();
+    this.probe.then(
+      (report) => {
+        if (generation === this.generation) this.setState({ kind: 'ready', preference, report });
+      },
+      (error: unknown) => {
+        if (generation === this.generation) this.setState({ kind: 'failed', preference, error: asError(error) });
+      },
+    );
+  }
+
+  /** Restarts the worker when a setting that shapes it changed. */
+  async reconfigure(settings: ComputeSettings): Promise<void> {
+    if (settings.backend === this.settings.backend && settings.nativeModulesDir === this.settings.nativeModulesDir) return;
+    this.settings = settings;
+    const old = this.client;
+    this.start();
+    await old?.dispose();
+  }
+
+  backendReport(): Promise<BackendReport> {
+    if (!this.probe) this.start();
+    return this.probe as Promise<BackendReport>;
+  }
+
+  inspect(path: string, signal?: AbortSignal): Promise<InspectReport> {
+    if (!this.client) this.start();
+    return (this.client as ComputeClient).inspect(path, {}, { signal });
+  }
+
+  private setState(state: BackendState): void {
+    this.current = state;
+    this.changed.fire(state);
+  }
+
+  dispose(): void {
+    this.generation++;
+    this.changed.dispose();
+    void this.client?.dispose();
+    this.client = undefined;
+  }
+}
+
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}

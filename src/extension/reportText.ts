@@ -1,0 +1,92 @@
+/**
+ * Plain-text rendering of an InspectReport for the Output channel, and the value formatters the
+ * checkpoint editor shares with it. Only types come from the core: a value import would pull
+ * TensorFlow.js into the extension host, which must stay thin.
+ */
+import type { InspectReport } from '../core/inspect';
+import type { ModelDims } from '../model/spec';
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** 1234567 -> "1.23 M": a reading aid next to the exact count. */
+export function formatCountShort(n: number): string {
+  const units: [number, string][] = [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'k']];
+  for (const [scale, unit] of units) if (Math.abs(n) >= scale) return `${(n / scale).toFixed(2)} ${unit}`;
+  return String(n);
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function formatValue(v: string | number | boolean | null): string {
+  if (v === null) return '—';
+  if (typeof v === 'number') return Number.isInteger(v) ? formatCount(v) : String(v);
+  return String(v);
+}
+
+export function architectureLabel(report: InspectReport): string {
+  return report.recognised && report.architecture ? report.architecture : 'not recognised (tensors can still be inspected)';
+}
+
+export function dimensionRows(d: ModelDims): [string, string][] {
+  return [
+    ['Vocabulary (V)', formatCount(d.vocabSize)],
+    ['Model width (d)', formatCount(d.modelDim)],
+    ['Layers (L)', formatCount(d.layers)],
+    ['Reduced dimension (r)', `${formatCount(d.reducedDim)} (${formatCount(d.pairCount)} Plücker pairs)`],
+    ['Feed-forward width', formatCount(d.ffDim)],
+    ['Max positions', formatCount(d.maxPositions)],
+  ];
+}
+
+export function windowsLabel(report: InspectReport): string | undefined {
+  if (!report.windowSizes) return undefined;
+  const list = `[${report.windowSizes.join(', ')}]${report.windowSource === 'assumed' ? ' (assumed)' : ''}`;
+  return report.windowNote ? `${list} — ${report.windowNote}` : list;
+}
+
+/** Label/value pairs shared by the Output channel and the checkpoint editor's summary table. */
+export function summaryRows(report: InspectReport): [string, string][] {
+  const rows: [string, string][] = [['Format', report.format]];
+  if (report.files.length > 1 || report.files[0] !== report.path) rows.push(['Files', report.files.join(', ')]);
+  rows.push(['Architecture', architectureLabel(report)]);
+  if (report.dims) rows.push(...dimensionRows(report.dims));
+  const windows = windowsLabel(report);
+  if (windows) rows.push(['Windows', windows]);
+  if (report.tiedLmHead !== undefined) rows.push(['lm_head', report.tiedLmHead ? 'tied to token_embedding' : 'separate']);
+  if (report.configPath) rows.push(['Config', report.configPath]);
+  rows.push(['Parameters', `${formatCount(report.parameterCount)} (${formatCountShort(report.parameterCount)})`]);
+  return rows;
+}
+
+function table(rows: string[][], indent: string): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
+}
+
+export function inspectReportText(report: InspectReport): string {
+  const lines = [`Checkpoint: ${report.path}`];
+  for (const [label, value] of summaryRows(report)) lines.push(`${label}: ${value}`);
+  if (report.missing.length) {
+    lines.push('Not recognised because:');
+    for (const m of report.missing) lines.push(`  - ${m}`);
+  }
+  const metadata = Object.entries(report.metadata);
+  if (metadata.length) {
+    lines.push('Metadata:');
+    lines.push(...table(metadata.map(([k, v]) => [k, formatValue(v)]), '  '));
+  }
+  if (report.warnings.length) {
+    lines.push('Warnings:');
+    for (const w of report.warnings) lines.push(`  ! ${w}`);
+  }
+  lines.push(`Tensors (${report.tensors.length}):`);
+  if (report.tensors.length) {
+    const rows = [['name', 'dtype', 'shape'], ...report.tensors.map((t) => [t.name, t.dtype, formatShape(t.shape)])];
+    lines.push(...table(rows, '  '));
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,114 @@
+/**
+ * Runs inside the real extension host (code-server), against the extension loaded from the
+ * repository as extensionDevelopmentPath.
+ */
+import * as vscode from 'vscode';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'mocha';
+import type { GrassmannLensApi } from '../../../src/extension/extension';
+import type { BackendName } from '../../../src/model/backend';
+
+const EXTENSION_ID = 'grassmann-lens.grassmann-lens';
+const BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+interface Manifest {
+  contributes: {
+    commands: { command: string; title: string; category: string }[];
+    configuration: { properties: Record<string, { enum?: string[]; default?: unknown; type: string }> };
+    customEditors: { viewType: string; priority: string; selector: { filenamePattern: string }[] }[];
+  };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function defineExtensionSuite(): void {
+  describe('Grassmann Lens extension host', () => {
+    let extension: vscode.Extension<GrassmannLensApi>;
+    let api: GrassmannLensApi;
+    const workspace = () => {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      assert.ok(folder, 'the test workbench opens a folder');
+      return folder.uri;
+    };
+
+    before(async () => {
+      const found = vscode.extensions.getExtension<GrassmannLensApi>(EXTENSION_ID);
+      assert.ok(found, `${EXTENSION_ID} is loaded`);
+      extension = found;
+      api = await extension.activate();
+    });
+
+    after(async () => {
+      await vscode.workspace.getConfiguration('grassmannLens').update('backend', undefined, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    });
+
+    it('registers its four commands in the Grassmann Lens category', async () => {
+      const all = new Set(await vscode.commands.getCommands(true));
+      const contributed = (extension.packageJSON as Manifest).contributes.commands;
+      assert.deepEqual(contributed.map((c) => c.command).sort(), [
+        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.selectBackend', 'grassmannLens.showBackend',
+      ]);
+      for (const c of contributed) {
+        assert.equal(c.category, 'Grassmann Lens');
+        assert.ok(all.has(c.command), `${c.command} is registered`);
+      }
+    });
+
+    it('contributes the backend setting as an enum defaulting to auto', () => {
+      const props = (extension.packageJSON as Manifest).contributes.configuration.properties;
+      assert.deepEqual(props['grassmannLens.backend'].enum, ['auto', ...BACKENDS]);
+      assert.equal(props['grassmannLens.backend'].default, 'auto');
+      assert.equal(props['grassmannLens.nativeModulesDir'].type, 'string');
+      assert.equal(vscode.workspace.getConfiguration('grassmannLens').get('backend'), 'auto');
+    });
+
+    it('probes a real backend on activation', async () => {
+      const report = await api.backendReport();
+      assert.ok(BACKENDS.includes(report.active), `active backend ${report.active}`);
+      assert.ok(report.reason.length > 0);
+      assert.equal(report.attempts.at(-1)?.name, report.active);
+      assert.ok(report.attempts.at(-1)?.available);
+    });
+
+    it('contributes an optional read-only editor for checkpoint files', () => {
+      const [editor] = (extension.packageJSON as Manifest).contributes.customEditors;
+      assert.equal(editor.viewType, 'grassmannLens.checkpoint');
+      assert.equal(editor.priority, 'option');
+      assert.deepEqual(editor.selector.map((s) => s.filenamePattern).sort(), ['*.bin', '*.ckpt', '*.pt', '*.pth', '*.safetensors']);
+    });
+
+    it('opens a checkpoint with vscode.openWith in its custom editor', async () => {
+      const uri = vscode.Uri.joinPath(workspace(), 'tiny-grassmann', 'model.safetensors');
+      await vscode.commands.executeCommand('vscode.openWith', uri, 'grassmannLens.checkpoint');
+      const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      assert.ok(input instanceof vscode.TabInputCustom, 'the active tab is a custom editor');
+      assert.equal(input.viewType, 'grassmannLens.checkpoint');
+      assert.equal(input.uri.toString(), uri.toString());
+    });
+
+    it('restarts the worker on the backend the setting names', async () => {
+      const before = await api.backendReport();
+      const other: BackendName = before.active === 'cpu' ? 'wasm' : 'cpu';
+      await vscode.workspace.getConfiguration('grassmannLens').update('backend', other, vscode.ConfigurationTarget.Global);
+      const report = await until(`the ${other} backend`, async () => {
+        const r = await api.backendReport().catch(() => undefined);
+        return r?.active === other ? r : undefined;
+      });
+      assert.equal(report.reason, `${other} was requested`);
+      await vscode.workspace.getConfiguration('grassmannLens').update('backend', undefined, vscode.ConfigurationTarget.Global);
+      await until('the automatic backend again', async () => {
+        const r = await api.backendReport().catch(() => undefined);
+        return r?.active === before.active ? r : undefined;
+      });
+    });
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * Runs a real VS Code (code-server 4.100.3, installed by scripts/e2e-setup.sh) on a loopback port
+ * with isolated data folders, installs the built extension into it, and drives the web workbench
+ * with Playwright in Debian's Chromium.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+
+export const repoRoot = resolve(__dirname, '..', '..');
+export const resultsDir = join(repoRoot, 'test-results', 'e2e');
+const codeServerEntry = join(repoRoot, '.e2e', 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+export const extensionId = `${manifest.publisher}.${manifest.name}`;
+
+/** Generous: two shared cores, and the first workbench load compiles a lot of JavaScript. */
+export const UI_TIMEOUT_MS = 60_000;
+
+export function checkPrerequisites(): void {
+  const missing: string[] = [];
+  if (!existsSync(codeServerEntry)) missing.push(`code-server (${codeServerEntry})`);
+  if (!existsSync(chromiumPath)) missing.push(`Chromium (${chromiumPath})`);
+  if (missing.length) throw new Error(`e2e prerequisites missing: ${missing.join(', ')}; run scripts/e2e-setup.sh`);
+  for (const f of ['extension.js', 'worker.js']) {
+    if (!existsSync(join(repoRoot, 'dist', f))) throw new Error(`dist/${f} is missing; run npm run build`);
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Installs the extension the way a .vsix would lay it out: <exts>/<publisher>.<name>-<version>/. */
+export function installBuiltExtension(extensionsDir: string): string {
+  const target = join(extensionsDir, `${extensionId}-${manifest.version}`);
+  mkdirSync(target, { recursive: true });
+  cpSync(join(repoRoot, 'package.json'), join(target, 'package.json'));
+  cpSync(join(repoRoot, 'dist'), join(target, 'dist'), { recursive: true });
+  for (const f of ['README.md', 'LICENSE']) if (existsSync(join(repoRoot, f))) cpSync(join(repoRoot, f), join(target, f));
+  return target;
+}
+
+export interface CodeServer {
+  port: number;
+  baseUrl: string;
+  /** The isolated folder holding user data, extensions, config and logs. */
+  home: string;
+  extensionsDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** Installs dist/ into the isolated extensions folder before starting. */
+  installExtension: boolean;
+  settings?: Record<string, unknown>;
+}
+
+export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
+  const home = mkdtempSync(join(tmpdir(), `gl-e2e-${opts.name}-`));
+  const dirs = { ud: join(home, 'ud'), exts: join(home, 'exts'), config: join(home, 'xdg-config'), data: join(home, 'xdg-data') };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  if (opts.installExtension) installBuiltExtension(dirs.exts);
+  mkdirSync(join(dirs.ud, 'User'), { recursive: true });
+  writeFileSync(join(dirs.ud, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'security.workspace.trust.enabled': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'update.mode': 'none',
+    ...opts.settings,
+  }, null, 2));
+
+  const port = await freePort();
+  const configFile = join(home, 'config.yaml');
+  writeFileSync(configFile, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  mkdirSync(join(resultsDir, opts.name), { recursive: true });
+  const log = createWriteStream(join(resultsDir, opts.name, 'code-server.log'));
+
+  const child: ChildProcess = spawn(process.execPath, [
+    codeServerEntry,
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', '--disable-getting-started-override', '--ignore-last-opened',
+    '--user-data-dir', dirs.ud, '--extensions-dir', dirs.exts, '--config', configFile,
+  ], {
+    // Its own process group, so stop() also ends the extension hosts it forks.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data },
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref())]);
+      if (!killed) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    log.end();
+    rmSync(home, { recursive: true, force: true, maxRetries: 3 });
+  };
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`code-server exited with ${child.exitCode}; see ${join(resultsDir, opts.name, 'code-server.log')}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/healthz`);
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`code-server did not answer /healthz within ${UI_TIMEOUT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { port, baseUrl, home, extensionsDir: dirs.exts, stop };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export function workbenchUrl(server: CodeServer, folder: string, payload?: [string, string][]): string {
+  let url = `${server.baseUrl}/?folder=${encodeURIComponent(folder)}`;
+  if (payload) url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return url;
+}
+
+export async function openWorkbench(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: UI_TIMEOUT_MS });
+}
+
+const quickInput = (page: Page): Locator => page.locator('.quick-input-widget');
+
+/**
+ * Runs a command from the palette by its full title. The palette snapshots its list when it opens
+ * and the extension host registers commands a little after the explorer shows, so a palette that
+ * does not list the command yet is closed and opened again.
+ */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  for (;;) {
+    await page.keyboard.press('F1');
+    const input = quickInput(page).locator('input');
+    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await input.fill(`>${title}`);
+    const row = quickInput(page).locator('.monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 2_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      await page.keyboard.press('Escape');
+      await quickInput(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+      if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`, { cause: e });
+    }
+  }
+}
+
+/** Answers VS Code's simple file dialog (the web workbench's Open dialog) with an absolute path. */
+export async function answerFileDialog(page: Page, path: string): Promise<void> {
+  const input = quickInput(page).locator('input');
+  await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  // The dialog fills in its starting folder after it shows; typing before that is overwritten.
+  while (!(await input.inputValue()).endsWith('/')) {
+    if (Date.now() > deadline) throw new Error('the file dialog never showed its starting folder');
+    await page.waitForTimeout(100);
+  }
+  for (;;) {
+    await input.fill(path);
+    // The dialog lists the folder's entries as the path is typed; Enter accepts the typed path.
+    await quickInput(page).locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    if ((await input.inputValue()) === path) break;
+    if (Date.now() > deadline) throw new Error(`the file dialog did not keep the path ${path}`);
+  }
+  await page.keyboard.press('Enter');
+  await quickInput(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+}
+
+/** A toast once its fade-in has finished (so screenshots show it). */
+export function notification(page: Page, severity: 'error' | 'warning' | 'info', text: string | RegExp): Locator {
+  return page.locator(
+    `.notifications-toasts .notification-toast.notification-fade-in-done:has(.notification-list-item-icon.codicon-${severity})`,
+    { hasText: text },
+  );
+}
+
+export function statusBarItem(page: Page, id: string): Locator {
+  return page.locator(`[id="${extensionId}.${id}"]`);
+}
+
+/** The text of the Output panel's editor (the lines it has rendered), whitespace collapsed. */
+export async function outputPanelText(page: Page): Promise<string> {
+  const lines = page.locator('.part.panel .monaco-editor .view-lines');
+  await lines.first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  return (await lines.first().innerText()).replace(/\s+/g, ' ');
+}
+
+export function squash(s: string): string {
+  return s.replace(/\s+/g, '');
+}
+
+export async function screenshot(page: Page, scenario: string, name: string): Promise<void> {
+  const dir = join(resultsDir, scenario);
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) });
+}
+
+/** A fresh workspace folder holding copies of the fixtures (tests never touch the originals). */
+export function makeWorkspace(name: string): string {
+  const ws = mkdtempSync(join(tmpdir(), `gl-e2e-ws-${name}-`));
+  cpSync(join(repoRoot, 'test', 'fixtures', 'tiny-grassmann'), join(ws, 'tiny-grassmann'), { recursive: true });
+  mkdirSync(join(ws, 'bad-inputs'));
+  cpSync(join(repoRoot, 'test', 'fixtures', 'bad-inputs', 'hostile-os-system.pt'), join(ws, 'bad-inputs', 'hostile-os-system.pt'));
+  return ws;
+}
+
+export async function timed<T>(label: string, timings: Map<string, number>, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timings.set(label, Math.round(performance.now() - start));
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The extension in a real VS Code (code-server), driven through its UI with Playwright.
+ * Expected values come from the same compute worker run in this process, so the assertions
+ * follow the real backend and the real files rather than hard-coded guesses.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ComputeClient } from '../../src/worker/client';
+import { describeBackend, type BackendReport } from '../../src/model/backend';
+import { formatCount } from '../../src/extension/reportText';
+import {
+  answerFileDialog, checkPrerequisites, extensionId, launchBrowser, makeWorkspace, notification, openWorkbench,
+  outputPanelText, repoRoot, resultsDir, runCommand, screenshot, squash, startCodeServer, statusBarItem, timed,
+  UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+} from './harness';
+
+const SCENARIO = 'workbench';
+const PWNED = '/tmp/grassmann-lens-pwned';
+
+describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
+  let server: CodeServer;
+  let browser: Browser;
+  let page: Page;
+  let workspace: string;
+  let reference: ComputeClient;
+  let expectedBackend: BackendReport;
+  const timings = new Map<string, number>();
+
+  before(async () => {
+    checkPrerequisites();
+    rmSync(PWNED, { force: true });
+    workspace = makeWorkspace(SCENARIO);
+    server = await timed('code-server start', timings, () => startCodeServer({ name: SCENARIO, installExtension: true }));
+    // The extension installs native backends into its global storage folder; probe the same one.
+    reference = new ComputeClient({
+      workerPath: join(repoRoot, 'dist', 'worker.js'),
+      nativeModulesDir: join(server.home, 'ud', 'User', 'globalStorage', extensionId),
+    });
+    expectedBackend = await reference.backend();
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+  });
+
+  after(async () => {
+    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await reference?.dispose();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
+    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  });
+
+  async function closeAllEditors(): Promise<void> {
+    await runCommand(page, 'View: Close All Editors');
+    await page.locator('.editor-group-container .tabs-container .tab').first().waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS });
+  }
+
+  /**
+   * Waits until the Output panel shows `expected`, paging through it from the first line: the
+   * editor renders only the lines in view and follows the end of the channel.
+   */
+  async function outputShows(expected: string): Promise<string> {
+    const editor = page.locator('.part.panel .monaco-editor').first();
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    let seen = '';
+    for (;;) {
+      await editor.click();
+      await page.keyboard.press('Control+Home');
+      let previous: string | undefined;
+      for (;;) {
+        const text = await outputPanelText(page);
+        if (squash(text).includes(squash(expected))) return text;
+        seen = text;
+        if (text === previous) break;
+        previous = text;
+        await page.keyboard.press('PageDown');
+      }
+      if (Date.now() > deadline) assert.fail(`the Output panel never showed "${expected}"; its last page: ${seen}`);
+      await page.waitForTimeout(250);
+    }
+  }
+
+  async function reopenWith(fileName: string, editorName: string): Promise<void> {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await input.fill(fileName);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: fileName }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await runCommand(page, 'View: Reopen Editor With...');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: editorName }).first().click({ timeout: UI_TIMEOUT_MS });
+  }
+
+  const webview = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+
+  it('shows the active compute backend in the status bar and explains it in the Output channel', async () => {
+    await timed('backend status', timings, async () => {
+      await runCommand(page, 'Grassmann Lens: Show Compute Backend');
+      const item = statusBarItem(page, 'grassmannLens.backend');
+      await item.filter({ hasText: /GL: (tensorflow-gpu|tensorflow|wasm|cpu)\b/ }).waitFor({ timeout: UI_TIMEOUT_MS });
+      const text = (await item.innerText()).trim();
+      assert.equal(text, `GL: ${expectedBackend.active}`);
+      // The whole report, as model/backend.ts words it, reason included.
+      await outputShows(describeBackend(expectedBackend));
+    });
+    await screenshot(page, SCENARIO, 'a-backend-status');
+  });
+
+  it('inspects model.safetensors from the command palette', async () => {
+    const file = join(workspace, 'tiny-grassmann', 'model.safetensors');
+    const expected = await reference.inspect(file);
+    assert.equal(expected.architecture, 'GrassmannGPT');
+    await timed('inspect model.safetensors', timings, async () => {
+      await runCommand(page, 'Grassmann Lens: Inspect Checkpoint…');
+      await answerFileDialog(page, file);
+      await outputShows(`Checkpoint: ${file}`);
+      await outputShows('Architecture: GrassmannGPT');
+      await outputShows(`Parameters: ${formatCount(expected.parameterCount)}`);
+    });
+    await screenshot(page, SCENARIO, 'b-inspect-output');
+  });
+
+  it('opens best.pt in the checkpoint editor with its architecture and parameter count', async () => {
+    const file = join(workspace, 'tiny-grassmann', 'checkpoints', 'best.pt');
+    const expected = await reference.inspect(file);
+    await timed('checkpoint editor best.pt', timings, async () => {
+      await reopenWith('best.pt', 'Grassmann Lens Checkpoint');
+      const summary = webview().locator('#summary');
+      await summary.waitFor({ timeout: UI_TIMEOUT_MS });
+      const text = await summary.innerText();
+      assert.match(text, /Architecture\s+GrassmannGPT/);
+      assert.ok(text.includes(formatCount(expected.parameterCount)), `parameter count ${expected.parameterCount} in: ${text}`);
+      assert.equal(await webview().locator('#tensors tbody tr').count(), expected.tensors.length);
+    });
+    await screenshot(page, SCENARIO, 'b-checkpoint-editor');
+    await closeAllEditors();
+  });
+
+  it('refuses a hostile pickle, names the file and the global, runs nothing, and keeps working', async () => {
+    const file = join(workspace, 'bad-inputs', 'hostile-os-system.pt');
+    const refusal = await reference.inspect(file).then(
+      () => assert.fail('the reference worker accepted the hostile pickle'),
+      (e: Error) => e,
+    );
+    assert.equal(refusal.name, 'InputError');
+    assert.ok(refusal.message.includes('hostile-os-system.pt'), `names the file: ${refusal.message}`);
+    assert.match(refusal.message, /system/, 'names the refused global');
+
+    await timed('hostile pickle refused', timings, async () => {
+      await runCommand(page, 'Grassmann Lens: Inspect Checkpoint…');
+      await answerFileDialog(page, file);
+      const toast = notification(page, 'error', 'hostile-os-system.pt');
+      await toast.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.ok(squash(await toast.innerText()).includes(squash(refusal.message)), 'the error shows the InputError message as-is');
+      await screenshot(page, SCENARIO, 'c-hostile-error');
+
+      await reopenWith('hostile-os-system.pt', 'Grassmann Lens Checkpoint');
+      const error = webview().locator('#error');
+      await error.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.ok(squash(await error.innerText()).includes(squash(refusal.message)));
+      await screenshot(page, SCENARIO, 'c-hostile-editor');
+      await closeAllEditors();
+    });
+    assert.equal(existsSync(PWNED), false, `${PWNED} must never be created`);
+
+    await timed('works after the refusal', timings, async () => {
+      await reopenWith('epoch_1.pt', 'Grassmann Lens Checkpoint');
+      const summary = webview().locator('#summary');
+      await summary.waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.match(await summary.innerText(), /Architecture\s+GrassmannGPT/);
+      const item = statusBarItem(page, 'grassmannLens.backend');
+      assert.equal((await item.innerText()).trim(), `GL: ${expectedBackend.active}`);
+    });
+    await screenshot(page, SCENARIO, 'c-still-works');
+    assert.equal(existsSync(PWNED), false, `${PWNED} must never be created`);
+  });
+});
