@@ -113,6 +113,25 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await screenshot(page, SCENARIO, 'a-backend-status');
   });
 
+  async function selectBackend(name: string): Promise<void> {
+    await runCommand(page, 'Grassmann Lens: Select Compute Backend…');
+    await page.locator('.quick-input-widget .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }) })
+      .click({ timeout: UI_TIMEOUT_MS });
+  }
+
+  it('switches backend from the quick pick and shows it in the status bar', async () => {
+    const item = statusBarItem(page, 'grassmannLens.backend');
+    await timed('select backend cpu and back', timings, async () => {
+      await selectBackend('cpu');
+      await item.filter({ hasText: 'GL: cpu' }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await outputShows('Why: cpu was requested');
+      await selectBackend('auto');
+      await item.filter({ hasText: `GL: ${expectedBackend.active}` }).waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'a-backend-selected');
+  });
+
   it('inspects model.safetensors from the command palette', async () => {
     const file = join(workspace, 'tiny-grassmann', 'model.safetensors');
     const expected = await reference.inspect(file);
