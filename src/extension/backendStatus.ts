@@ -2,7 +2,7 @@
  * The status bar item naming the active compute backend, and the Output channel report behind it.
  */
 import * as vscode from 'vscode';
-import type { BackendReport } from '../model/backend';
+import { describeBackend } from '../model/backendReport';
 import type { BackendState } from './computeService';
 
 export const STATUS_ITEM_ID = 'grassmannLens.backend';
@@ -49,23 +49,12 @@ export function statusTooltip(state: BackendState): vscode.MarkdownString {
   return md;
 }
 
-/**
- * The same text as describeBackend() in model/backend.ts, which cannot be imported here: that
- * module loads TensorFlow.js, which has no business in the extension host. The e2e test checks
- * the Output channel against describeBackend() itself, so the two cannot drift apart unseen.
- */
-export function describeBackendReport(r: BackendReport): string {
-  const lines = [`Compute backend: ${r.active} (${r.threads} thread${r.threads === 1 ? '' : 's'})`, `Why: ${r.reason}`, 'Tried, fastest first:'];
-  for (const a of r.attempts) lines.push(`  ${a.available ? '✓' : '✗'} ${a.name}: ${a.detail}`);
-  return lines.join('\n');
-}
-
 export function describeState(state: BackendState): string {
   switch (state.kind) {
     case 'starting':
       return `Compute backend: starting (requested: ${state.preference})…`;
     case 'ready':
-      return describeBackendReport(state.report);
+      return describeBackend(state.report);
     case 'failed':
       return `Compute backend: the worker failed to start (requested: ${state.preference}): ${state.error.message}`;
   }

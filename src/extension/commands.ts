@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isInputError } from '../util/errors';
-import type { BackendName, BackendPreference } from '../model/backend';
+import { BACKEND_NAMES, type BackendPreference } from '../model/backendReport';
 import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
 import { inspectReportText } from './reportText';
 
@@ -19,8 +19,6 @@ export const COMMANDS = {
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
 
-/** Fastest first, as the worker tries them (model/backend.ts is not imported: it loads TensorFlow.js). */
-const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface CommandContext {
   compute: ComputeService;

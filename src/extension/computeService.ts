@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { ComputeClient } from '../worker/client';
-import type { BackendPreference, BackendReport } from '../model/backend';
+import type { BackendPreference, BackendReport } from '../model/backendReport';
 import type { InspectReport } from '../core/inspect';
 
 export const CHECKPOINT_EXTENSIONS = ['pt', 'pth', 'bin', 'ckpt', 'safetensors'] as const;

@@ -3,7 +3,7 @@
  * (contributed, so implicit) and by opening a checkpoint in the Grassmann Lens editor.
  */
 import * as vscode from 'vscode';
-import type { BackendReport } from '../model/backend';
+import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
 import { BackendStatus } from './backendStatus';
 import { CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
 import { COMMANDS, registerCommands } from './commands';
@@ -16,7 +16,8 @@ export interface GrassmannLensApi {
 
 export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
   const output = vscode.window.createOutputChannel('Grassmann Lens');
-  const defaultNativeDir = context.globalStorageUri.fsPath;
+  // The same folder the CLI's install-gpu uses, so one install serves both.
+  const defaultNativeDir = defaultNativeModulesDir();
   const workerPath = vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath;
   const compute = new ComputeService(workerPath, readSettings(defaultNativeDir));
   const status = new BackendStatus(output, COMMANDS.showBackend);

@@ -15,28 +15,11 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initWasmBackend, defaultWasmThreads } from './wasmThreads';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-
-export interface BackendAttempt {
-  name: BackendName;
-  available: boolean;
-  /** Why it was (not) used, in words a user can act on. */
-  detail: string;
-}
-
-export interface BackendReport {
-  active: BackendName;
-  /** One line: why the active backend was chosen. */
-  reason: string;
-  attempts: BackendAttempt[];
-  /** Compute threads the backend uses. */
-  threads: number;
-}
+export { BACKEND_NAMES, defaultNativeModulesDir, describeBackend } from './backendReport';
+export type { BackendAttempt, BackendName, BackendPreference, BackendReport } from './backendReport';
+import { BACKEND_NAMES, defaultNativeModulesDir, type BackendAttempt, type BackendName, type BackendPreference, type BackendReport } from './backendReport';
 
 export interface BackendOptions {
   preference?: BackendPreference;
@@ -46,10 +29,6 @@ export interface BackendOptions {
   nativeModulesDir?: string;
 }
 
-/** Where `grassmann-lens install-gpu` installs the native packages unless told otherwise. */
-export function defaultNativeModulesDir(): string {
-  return process.env.GRASSMANN_LENS_NATIVE_DIR || join(homedir(), '.grassmann-lens', 'native');
-}
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
@@ -130,9 +109,3 @@ export async function initBackend(opts: BackendOptions): Promise<BackendReport> 
   throw new Error(`no TensorFlow.js backend could be initialised: ${attempts.map((a) => `${a.name}: ${a.detail}`).join('; ')}`);
 }
 
-/** The full report, a line per backend tried, for an Output channel or `--verbose`. */
-export function describeBackend(r: BackendReport): string {
-  const lines = [`Compute backend: ${r.active} (${r.threads} thread${r.threads === 1 ? '' : 's'})`, `Why: ${r.reason}`, 'Tried, fastest first:'];
-  for (const a of r.attempts) lines.push(`  ${a.available ? '✓' : '✗'} ${a.name}: ${a.detail}`);
-  return lines.join('\n');
-}

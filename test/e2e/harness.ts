@@ -101,7 +101,8 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     // Its own process group, so stop() also ends the extension hosts it forks.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data },
+    // A private native-modules folder: the extension's default (~/.grassmann-lens/native) is the user's.
+    env: { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, GRASSMANN_LENS_NATIVE_DIR: join(home, 'native') },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

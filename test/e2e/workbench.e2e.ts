@@ -12,7 +12,7 @@ import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
 import { formatCount } from '../../src/extension/reportText';
 import {
-  answerFileDialog, checkPrerequisites, extensionId, launchBrowser, makeWorkspace, notification, openWorkbench,
+  answerFileDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openWorkbench,
   outputPanelText, repoRoot, resultsDir, runCommand, screenshot, squash, startCodeServer, statusBarItem, timed,
   UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
 } from './harness';
@@ -34,10 +34,10 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     rmSync(PWNED, { force: true });
     workspace = makeWorkspace(SCENARIO);
     server = await timed('code-server start', timings, () => startCodeServer({ name: SCENARIO, installExtension: true }));
-    // The extension installs native backends into its global storage folder; probe the same one.
+    // The extension's native-modules folder is GRASSMANN_LENS_NATIVE_DIR (set by the harness); probe the same one.
     reference = new ComputeClient({
       workerPath: join(repoRoot, 'dist', 'worker.js'),
-      nativeModulesDir: join(server.home, 'ud', 'User', 'globalStorage', extensionId),
+      nativeModulesDir: join(server.home, 'native'),
     });
     expectedBackend = await reference.backend();
     browser = await launchBrowser();
