@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../util/errors';
 import { openFileSource } from './fileSource';
+import { stripPrefixes } from './stateDict';
 import {
   contiguousStrides, DTYPE_SIZE, elementCount, isDType,
   type ByteSource, type Checkpoint, type ScalarValue, type TensorInfo,
@@ -125,13 +126,14 @@ function validateEntry(path: string, name: string, entry: unknown) {
 /** Opens one .safetensors file as a checkpoint (header only). */
 export async function openSafetensors(path: string): Promise<Checkpoint> {
   const file = await readSafetensorsHeader(path);
+  const { tensors, warnings } = unwrapNames(file.tensors);
   return {
     path,
     format: 'safetensors',
     files: [path],
-    tensors: new Map(file.tensors.map((t) => [t.name, t])),
+    tensors,
     metadata: { ...file.metadata } as Record<string, ScalarValue>,
-    warnings: [],
+    warnings,
     close: () => file.source.close(),
   };
 }
@@ -188,17 +190,26 @@ export async function openShardedSafetensors(indexPath: string): Promise<Checkpo
       throw new InputError(indexPath, `tensor '${name}' is listed in the index but missing from shard ${(weightMap as Record<string, string>)[name]}`);
     }
   }
+  const unwrapped = unwrapNames([...tensors.values()]);
   return {
     path: indexPath,
     format: 'safetensors-sharded',
     files: shards.map((s) => s.source.path),
-    tensors,
+    tensors: unwrapped.tensors,
     metadata,
-    warnings,
+    warnings: [...warnings, ...unwrapped.warnings],
     close: async () => {
       await Promise.all(shards.map((f) => f.source.close()));
     },
   };
+}
+
+/** Strips DataParallel/torch.compile prefixes from the tensor names, as the torch reader does. */
+function unwrapNames(list: TensorInfo[]): { tensors: Map<string, TensorInfo>; warnings: string[] } {
+  const stripped = stripPrefixes(list.map((t) => t.name));
+  const tensors = new Map<string, TensorInfo>();
+  list.forEach((t, i) => tensors.set(stripped.names[i], { ...t, name: stripped.names[i] }));
+  return { tensors, warnings: stripped.warnings };
 }
 
 function isScalar(v: unknown): v is ScalarValue {

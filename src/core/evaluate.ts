@@ -22,6 +22,7 @@ export interface EvalReport {
   tokens: number;
   tokens_dropped: number;
   backend: string;
+  warnings: string[];
 }
 
 export async function evaluateFile(checkpointPath: string, params: EvalParams): Promise<EvalReport> {
@@ -49,6 +50,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
       tokens: ids.length,
       tokens_dropped: ids.length - result.chunks * seqLen,
       backend: params.backend?.active ?? tf.getBackend(),
+      warnings: [...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
     };
   } finally {
     await session.close();

@@ -126,7 +126,7 @@ export async function runInSession(session: ModelSession, text: string, params: 
     next,
     truncated,
     dumped,
-    warnings: [...session.checkpoint.warnings, ...spec.warnings, ...warnings],
+    warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
     forwardMs,
   };
 }

@@ -225,6 +225,8 @@ const EVAL_LOGITS_BUDGET = 1 << 24;
 
 export class GrassmannModel {
   private disposed = false;
+  /** Problems found in the weights while loading (NaN/Inf values): the model still runs. */
+  readonly warnings: string[] = [];
 
   private constructor(
     readonly spec: GrassmannSpec,
@@ -244,10 +246,20 @@ export class GrassmannModel {
   /** Reads every weight once (readFloat32) into backend tensors. */
   static async load(checkpoint: Checkpoint, spec: GrassmannSpec): Promise<GrassmannModel> {
     const created: tf.Tensor[] = [];
+    const nonFinite: string[] = [];
     const read = async (name: string): Promise<Float32Array> => {
       const info = checkpoint.tensors.get(name);
       if (!info) throw new InputError(checkpoint.path, `tensor ${name} is missing`);
-      return readFloat32(info);
+      const data = await readFloat32(info);
+      let nan = 0;
+      let inf = 0;
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        if (v !== v) nan++;
+        else if (v === Infinity || v === -Infinity) inf++;
+      }
+      if (nan || inf) nonFinite.push(`${name} has ${nan} NaN and ${inf} infinite values of ${data.length}: outputs that depend on them will be NaN`);
+      return data;
     };
     const keep = <T extends tf.Tensor>(t: T): T => {
       created.push(t);
@@ -275,7 +287,7 @@ export class GrassmannModel {
         layers.push(await GrassmannModel.loadLayer(layer, spec, read, keep, transposed, vector, { d, r, P, f }));
       }
       const pairFlatIndex = keep(tf.tensor1d(spec.pairFirst.map((i, k) => i * r + spec.pairSecond[k]), 'int32'));
-      return new GrassmannModel(
+      const model = new GrassmannModel(
         spec,
         checkpoint.path,
         tokenEmbedding,
@@ -286,6 +298,8 @@ export class GrassmannModel {
         lmHeadT,
         pairFlatIndex,
       );
+      model.warnings.push(...nonFinite);
+      return model;
     } catch (e) {
       for (const t of created) t.dispose();
       throw e;

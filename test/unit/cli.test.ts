@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
 import { readFloat32 } from '../../src/checkpoint/tensorData';
+import { writeTorchCheckpoint } from '../../src/checkpoint/torchWriter';
+import { randomGrassmannWeights } from '../../src/model/synthetic';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -180,4 +182,50 @@ test('backend --json reports the active backend and every attempt', () => {
   assert.equal(gpu.available, false);
   assert.match(gpu.detail, /not installed.*install-gpu/);
   assert.match(report.reason, /tensorflow-gpu unavailable/);
+});
+
+test('a GrassmannGPT of other shapes, wrapped, prefixed, half precision, with a NaN weight', async () => {
+  // Nothing about the fixture: d=24, 3 layers, r=6, ff=40, 32 positions, float16 storage,
+  // `module.` (DataParallel) names inside {state_dict, step}, and one NaN in a final-norm bias.
+  const dims = { vocabSize: 1200, modelDim: 24, layers: 3, reducedDim: 6, ffDim: 40, maxPositions: 32 };
+  const weights = randomGrassmannWeights(dims, 11);
+  const toHalf = (x: number) => {
+    // float32 -> float16 bits (round toward zero is enough for random test weights)
+    const f = new Float32Array([x]);
+    const u = new Uint32Array(f.buffer)[0];
+    const sign = (u >>> 16) & 0x8000;
+    const exp = ((u >>> 23) & 0xff) - 127 + 15;
+    if ((u & 0x7fffffff) > 0x7f800000) return 0x7e00;
+    if (exp <= 0) return sign;
+    return sign | (exp << 10) | ((u >>> 13) & 0x3ff);
+  };
+  const half = weights.map((w) => {
+    const data = new Uint16Array(w.data.length);
+    (w.data as Float32Array).forEach((v, i) => (data[i] = toHalf(v)));
+    if (w.name === 'ln_f.bias') data[3] = 0x7e00; // NaN
+    return { name: `module.${w.name}`, dtype: 'F16' as const, shape: w.shape, data };
+  });
+  const dir = join(tmp, 'other-shape');
+  mkdirSync(dir);
+  const file = join(dir, 'step_100.pt');
+  await writeTorchCheckpoint(file, half, { step: 100 });
+
+  const inspect = gl('inspect', file, '--json');
+  assert.equal(inspect.code, 0, inspect.stderr);
+  const report = JSON.parse(inspect.stdout);
+  assert.equal(report.architecture, 'GrassmannGPT');
+  assert.deepEqual(
+    [report.dims.modelDim, report.dims.layers, report.dims.reducedDim, report.dims.pairCount, report.dims.ffDim, report.dims.maxPositions],
+    [24, 3, 6, 15, 40, 32],
+  );
+  assert.equal(report.windowSource, 'assumed');
+  assert.equal(report.metadata.step, 100);
+  assert.ok(report.tensors.every((t: { name: string; dtype: string }) => !t.name.startsWith('module.') && t.dtype === 'F16'));
+  assert.ok(report.warnings.some((w: string) => w.includes('module.')), report.warnings.join('\n'));
+
+  const run = gl('run', file, '--text', 'the licensor grants you', '--tokenizer', tiny, '--json', '--backend', 'cpu');
+  assert.equal(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout);
+  assert.deepEqual(out.ids, [2, 115, 375, 333, 120, 3]);
+  assert.ok(out.warnings.some((w: string) => /ln_f\.bias has 1 NaN and 0 infinite values of 24/.test(w)), out.warnings.join('\n'));
 });

@@ -143,3 +143,19 @@ test('sharded model opens through its index and reads from each shard', async ()
   await assert.rejects(openShardedSafetensors(index), /invalid shard file/);
   assert.ok(existsSync(index));
 });
+
+test('DataParallel / torch.compile prefixes are stripped from safetensors names, with a warning', async () => {
+  const path = join(tmp, 'wrapped.safetensors');
+  await writeSafetensors(path, [
+    { name: '_orig_mod.module.a', dtype: 'F32', shape: [1], data: new Float32Array([5]) },
+    { name: '_orig_mod.module.b.c', dtype: 'F32', shape: [1], data: new Float32Array([6]) },
+  ]);
+  const ck = await openSafetensors(path);
+  assert.deepEqual([...ck.tensors.keys()], ['a', 'b.c']);
+  assert.equal(ck.tensors.get('b.c')!.name, 'b.c');
+  assert.deepEqual(Array.from(await readFloat32(ck.tensors.get('b.c')!)), [6]);
+  assert.equal(ck.warnings.length, 2);
+  assert.match(ck.warnings.join(' '), /_orig_mod\./);
+  assert.match(ck.warnings.join(' '), /module\./);
+  await ck.close();
+});
