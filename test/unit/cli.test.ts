@@ -229,3 +229,17 @@ test('a GrassmannGPT of other shapes, wrapped, prefixed, half precision, with a 
   assert.deepEqual(out.ids, [2, 115, 375, 333, 120, 3]);
   assert.ok(out.warnings.some((w: string) => /ln_f\.bias has 1 NaN and 0 infinite values of 24/.test(w)), out.warnings.join('\n'));
 });
+
+test('a Hugging Face-style folder opens as one model (config + safetensors weights + tokenizer)', () => {
+  const r = gl('inspect', tiny, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.path, tiny);
+  assert.equal(report.format, 'safetensors');
+  assert.deepEqual(report.files, [join(tiny, 'model.safetensors')]);
+  assert.equal(report.architecture, 'GrassmannGPT');
+  assert.equal(report.windowSource, 'config');
+  const run = gl('run', tiny, '--text', manifest.cases[2].text, '--json');
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout).ids, manifest.cases[2].input_ids);
+});
