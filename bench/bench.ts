@@ -77,9 +77,13 @@ async function forwardBench(label: string, path: string, ids: number[], backends
     const times: number[] = [];
     for (let i = 0; i < n; i++) times.push((await timed(() => model.forward(ids, { taps: true })))[1]);
     const ms = median(times);
+    const plain: number[] = [];
+    for (let i = 0; i < n; i++) plain.push((await timed(() => model.forward(ids)))[1]);
+    const plainMs = median(plain);
     const flops = forwardFlops(spec.dims, ids.length, spec.windowSizes);
-    row([label, `${b}/${report.threads}t`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`,
-      `${(flops.nominal.total / ms / 1e6).toFixed(1)} GF/s`, `${(flops.executed.total / ms / 1e6).toFixed(1)} GF/s`]);
+    const rate = (t: number) => `${(flops.nominal.total / t / 1e6).toFixed(1)}/${(flops.executed.total / t / 1e6).toFixed(1)}`;
+    row([label, `${b}/${report.threads}t`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`, rate(ms),
+      fmt(plainMs), rate(plainMs)]);
     model.dispose();
     await ck.close();
   }
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
   const tinyPt = join(tiny, 'checkpoints/best.pt');
   const tinySt = join(tiny, 'model.safetensors');
   console.log(`  open (header + layout + architecture): .pt ${fmt(await openTimes(tinyPt, 9))}, .safetensors ${fmt(await openTimes(tinySt, 9))}`);
-  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'nominal', 'executed']);
+  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'GF/s nom/exe', 'fwd no taps', 'GF/s nom/exe']);
   await forwardBench('tiny', tinyPt, evalIds.slice(0, 128), backends, 9);
 
   console.log('\n== paper size (V=30522, d=256, L=6, r=32, ff=1024), random weights, T=256 ==');
@@ -144,7 +148,7 @@ async function main(): Promise<void> {
   const paperIds = Array.from({ length: PAPER_DIMS.maxPositions }, (_, i) => evalIds[i % evalIds.length]);
   const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, [1, 2, 4, 8, 12, 16]);
   console.log(`  FLOPs per forward: nominal ${(paperFlops.nominal.total / 1e9).toFixed(2)} G (paper's equations), executed ${(paperFlops.executed.total / 1e9).toFixed(2)} G`);
-  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'nominal', 'executed']);
+  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'GF/s nom/exe', 'fwd no taps', 'GF/s nom/exe']);
   await forwardBench('paper', paperSt, paperIds, quick ? backends.filter((b) => b !== 'cpu') : backends, 5);
 
   console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
