@@ -4,8 +4,11 @@ import { DTYPE_SIZE, elementCount, type DType, type TypedArray } from './types';
 export interface TensorToWrite {
   name: string;
   dtype: DType;
-  shape: number[];
-  /** Row-major elements in the dtype's native representation (F16/BF16 as Uint16Array bits). */
+  shape: readonly number[];
+  /**
+   * Row-major elements in the dtype's native representation (F16/BF16 as Uint16Array bits).
+   * The torch writer stores tensors given the same array object in one storage (tied weights).
+   */
   data: TypedArray;
 }
 

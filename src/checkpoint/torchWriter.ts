@@ -15,17 +15,8 @@ import { endianness } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { DTYPE_SIZE, contiguousStrides, elementCount, type DType, type TypedArray } from './types';
 
-export interface TensorToWrite {
-  name: string;
-  dtype: DType;
-  shape: readonly number[];
-  /**
-   * Row-major elements: Float64Array (F64), Float32Array (F32), Uint16Array bit patterns
-   * (F16, BF16), BigInt64Array (I64), Int32Array, Int16Array, Int8Array, Uint8Array (U8, BOOL).
-   * Tensors given the same array object (and dtype) share one storage, like tied weights.
-   */
-  data: TypedArray;
-}
+export type { TensorToWrite } from './safetensorsWriter';
+import type { TensorToWrite } from './safetensorsWriter';
 
 /** The torch storage class that torch.save names for each dtype. */
 const STORAGE_CLASS: Readonly<Record<DType, string>> = {
