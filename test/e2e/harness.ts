@@ -168,19 +168,20 @@ const quickInput = (page: Page): Locator => page.locator('.quick-input-widget');
 export async function runCommand(page: Page, title: string): Promise<void> {
   const deadline = Date.now() + UI_TIMEOUT_MS;
   for (;;) {
-    await page.keyboard.press('F1');
-    const input = quickInput(page).locator('input');
-    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    await input.fill(`>${title}`);
-    const row = quickInput(page).locator('.monaco-list-row', { hasText: title }).first();
     try {
+      // A quick input that is still closing (after a pick) swallows F1 and then hides: wait it out.
+      await quickInput(page).waitFor({ state: 'hidden', timeout: 5_000 });
+      await page.keyboard.press('F1');
+      const input = quickInput(page).locator('input');
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(`>${title}`, { timeout: 5_000 });
+      const row = quickInput(page).locator('.monaco-list-row', { hasText: title }).first();
       await row.waitFor({ state: 'visible', timeout: 2_000 });
       await page.keyboard.press('Enter');
       return;
     } catch (e) {
+      if (Date.now() > deadline) throw new Error(`command "${title}" could not be run from the palette`, { cause: e });
       await page.keyboard.press('Escape');
-      await quickInput(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
-      if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`, { cause: e });
     }
   }
 }
