@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initWasmBackend, THREADED_WASM_FILES } from '../src/model/wasmThreads';
+import { uniformValues } from '../src/model/synthetic';
 
 /** [M, K, N]: [M x K] @ [K x N]. */
 const SHAPES: [number, number, number][] = [
@@ -34,17 +35,6 @@ function defaultWasmDir(): string {
   return candidates.find((d) => THREADED_WASM_FILES.every((f) => existsSync(join(d, f)))) ?? candidates[candidates.length - 1];
 }
 
-/** Deterministic inputs in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** gflops from the median time, bestGflops from the fastest (the least disturbed by other load). */
 interface ShapeResult { shape: string; gflops: number; bestGflops: number; ms: number; maxAbsDiff: number }
 
@@ -52,8 +42,8 @@ async function child(threads: number, wasmDir: string, reps: number): Promise<vo
   const init = await initWasmBackend(wasmDir, threads);
   const results: ShapeResult[] = [];
   for (const [m, k, n] of SHAPES) {
-    const a = tf.tensor2d(values(m * k, 1 + m), [m, k]);
-    const b = tf.tensor2d(values(k * n, 2 + n), [k, n]);
+    const a = tf.tensor2d(uniformValues(m * k, 1 + m), [m, k]);
+    const b = tf.tensor2d(uniformValues(k * n, 2 + n), [k, n]);
     let wasmOut: Float32Array | undefined;
     const times: number[] = [];
     for (let r = 0; r < reps + 1; r++) {

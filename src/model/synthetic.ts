@@ -28,6 +28,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** `n` seeded uniform values in [-1, 1): deterministic inputs for tests and benchmarks. */
+export function uniformValues(n: number, seed: number): Float32Array {
+  const rand = seededRandom(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = 2 * rand() - 1;
+  return out;
+}
+
 function normal(rand: () => number, n: number, std: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {

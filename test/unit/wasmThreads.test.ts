@@ -10,29 +10,20 @@ import * as esbuild from 'esbuild';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initWasmBackend, THREADED_WASM_FILES } from '../../src/model/wasmThreads';
+import { uniformValues } from '../../src/model/synthetic';
 
 const root = join(__dirname, '..', '..');
 // Holds every binary and both emscripten scripts (the package's dist/ has only the binaries).
 const wasmOut = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** Ops of a transformer forward pass, on inputs large enough for XNNPACK to split them. */
 function forward(): tf.Tensor[] {
-  const x = tf.tensor2d(values(96 * 160, 1), [96, 160]);
-  const w1 = tf.tensor2d(values(160 * 613, 2), [160, 613]);
-  const w2 = tf.tensor2d(values(613 * 160, 3), [613, 160]);
-  const vocab = tf.tensor2d(values(2051 * 160, 4), [2051, 160]);
-  const a = tf.tensor3d(values(3 * 37 * 64, 5), [3, 37, 64]);
-  const b = tf.tensor3d(values(3 * 64 * 129, 6), [3, 64, 129]);
+  const x = tf.tensor2d(uniformValues(96 * 160, 1), [96, 160]);
+  const w1 = tf.tensor2d(uniformValues(160 * 613, 2), [160, 613]);
+  const w2 = tf.tensor2d(uniformValues(613 * 160, 3), [613, 160]);
+  const vocab = tf.tensor2d(uniformValues(2051 * 160, 4), [2051, 160]);
+  const a = tf.tensor3d(uniformValues(3 * 37 * 64, 5), [3, 37, 64]);
+  const b = tf.tensor3d(uniformValues(3 * 64 * 129, 6), [3, 64, 129]);
   const h = tf.relu(tf.matMul(x, w1));
   const ffn = tf.matMul(h, w2);
   const mean = tf.mean(ffn, -1, true);
@@ -99,7 +90,7 @@ async function runBundledWorker(wasmDir: string, threads: number): Promise<{ thr
     },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile, logLevel: 'silent',
   });
-  const worker = new Worker(outfile, { workerData: { wasmDir, threads, a: values(64 * 300, 7), b: values(300 * 1200, 8) } });
+  const worker = new Worker(outfile, { workerData: { wasmDir, threads, a: uniformValues(64 * 300, 7), b: uniformValues(300 * 1200, 8) } });
   const result = new Promise<{ threads: number; detail: string; errors: number[] }>((resolve, reject) => {
     worker.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
     worker.once('error', reject);
