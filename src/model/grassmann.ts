@@ -17,18 +17,16 @@
  *   x      = x + W_ffn3 GELU(W_ffn0 LayerNorm_ln2(x) + b0) + b3      [T, d]   tap layers.l.block_out
  * then logits = LayerNorm_f(x) E^T (E = token embedding when tied)   [T, V]   tap logits
  *
- * How the Plücker stage is computed (batched over all offsets; no per-pair or per-offset matmul):
- *  - the K distinct offsets' partners q_k(t) are stacked as [T, K, r] (zero rows where the partner
- *    is outside the sequence; their weight is 0);
- *  - plane areas ||p|| = ||z_t ^ q_k|| = |z_t| |q_k - (z_t.q_k/|z_t|^2) z_t| (Gram-Schmidt);
- *  - p is bilinear and z_t is shared by every offset at t, so the weighted mean of the normalised
- *    planes is one wedge: mean_d(p_hat) = z_t ^ m_t with m_t = sum_k c_k q_k and
- *    c_k = (multiplicity_k / total multiplicity valid at t) / max(||p_k||, 1e-8);
- *  - by linearity mean_d(W_plu p_hat_d + b_plu) = W_plu mean_d(p_hat_d) + b_plu, and W_plu (d x
- *    r(r-1)/2) is stored antisymmetrically on the outer product z_t m_t^T, so g is one
- *    [T, r^2] x [r^2, d] matmul per layer.
- * The explicit Plücker coordinates [T-d, r(r-1)/2] are built only for the plucker.{d} taps.
- * Taps are computed only when asked; everything stays on the backend inside tf.tidy until the end.
+ * The Plücker stage is never computed offset by offset: since z_t is shared by every offset at t
+ * and the wedge is bilinear, mean_d(p_hat_d) is one wedge z_t ^ m_t (m_t a weighted sum of the
+ * partners), and by linearity mean_d(W_plu p_hat_d + b_plu) = W_plu mean_d(p_hat_d) + b_plu: one
+ * matrix product per layer (./blockOps.ts). The per-offset coordinates exist only as taps, and
+ * are computed on the host from the downloaded z (../geometry/plucker.ts), which is far cheaper
+ * than forming and downloading [T-d, r(r-1)/2] per offset on the backend.
+ *
+ * Matrix products run on the backend (XNNPACK on wasm). The other stages (LayerNorm, GELU, the
+ * Plücker mean, the gate blend, the next-token NLL) run through BlockOps: single-pass host kernels
+ * on wasm and cpu, TensorFlow.js ops elsewhere and whenever a gradient is taken.
  *
  * Sequences longer than the position table are refused (InputError): the model has no position
  * vector for them, and silently windowing would change what the user is inspecting. evaluate()
@@ -39,8 +37,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { readFloat32 } from '../checkpoint/tensorData';
 import type { Checkpoint } from '../checkpoint/types';
+import { pairCount, planesAtOffset } from '../geometry/plucker';
 import { InputError } from '../util/errors';
-import type { GrassmannSpec, LayerRoles, PairingRule } from './spec';
+import { createBlockOps, type BlockOps, type BlockOpsKind, type PluckerWeights } from './blockOps';
+import { hostKernelsAvailable } from './hostKernels';
+import { planOffsets } from './offsets';
+import type { GrassmannSpec, LayerRoles } from './spec';
 
 export interface TapValue {
   shape: number[];
@@ -52,6 +54,12 @@ export type TapSelection = boolean | readonly string[];
 
 export interface ForwardOptions {
   taps?: TapSelection;
+  /**
+   * Implementation of the non-matmul stages: 'auto' (default) runs the host kernels on the wasm
+   * and cpu backends and TensorFlow.js ops elsewhere; 'composite' forces TensorFlow.js ops (to
+   * compare the two); 'host' forces the host kernels (wasm and cpu only).
+   */
+  ops?: 'auto' | BlockOpsKind;
 }
 
 export interface ForwardResult {
@@ -72,71 +80,9 @@ export interface EvaluationResult {
   seqLen: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Exact GELU on every backend
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Coefficients of the Chebyshev fit of erfc (Numerical Recipes, `erfcc`): for u >= 0,
- * erfc(u) = t exp(-u^2 + c0 + t(c1 + t(c2 + ... + t c9))), t = 1 / (1 + u/2),
- * with fractional error below 1.2e-7 everywhere (so also accurate in the tail).
- */
-const ERFC_COEFFICIENTS = [
-  -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
-];
-
-/** erfc(u) for u >= 0, from basic ops only (no Erf kernel needed). */
-export function erfcNonNegative(u: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const t = tf.div(1, tf.add(1, tf.mul(0.5, u)));
-    const last = ERFC_COEFFICIENTS.length - 1;
-    let poly = tf.add(tf.mul(t, ERFC_COEFFICIENTS[last]), ERFC_COEFFICIENTS[last - 1]);
-    for (let k = last - 2; k >= 0; k--) poly = tf.add(tf.mul(poly, t), ERFC_COEFFICIENTS[k]);
-    return tf.mul(t, tf.exp(tf.sub(poly, tf.square(u))));
-  });
-}
-
-/** erf(x) = sign(x) (1 - erfc(|x|)). */
-export function erf(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.sign(x), tf.sub(1, erfcNonNegative(tf.abs(x)))));
-}
-
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/**
- * Exact GELU: x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2 = (1 + sign(x)(1 - erfc(|x|/sqrt 2))) / 2.
- * Gradient: Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi) (written out, so it does not
- * depend on differentiating the erfc fit).
- */
-export const gelu = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor;
-  const save = args[1] as tf.GradSaveFunc;
-  const tail = erfcNonNegative(tf.mul(tf.abs(x), Math.SQRT1_2));
-  const cdf = tf.mul(0.5, tf.add(1, tf.mul(tf.sign(x), tf.sub(1, tail))));
-  save([x, cdf]);
-  return {
-    value: tf.mul(x, cdf),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [input, inputCdf] = saved;
-      const density = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(input))));
-      return tf.mul(dy, tf.add(inputCdf, tf.mul(input, density)));
-    },
-  };
-}) as (x: tf.Tensor) => tf.Tensor;
-
-// ---------------------------------------------------------------------------------------------
-// Building blocks
-// ---------------------------------------------------------------------------------------------
-
-/** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias (biased variance). */
-function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
-}
-
 /** y = x W^T + b with W stored pre-transposed as [in, out] (the fast layout on every backend). */
-function linear(x: tf.Tensor2D, weightT: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
-  return bias ? (tf.fused.matMul({ a: x, b: weightT, bias }) as tf.Tensor2D) : tf.matMul(x, weightT);
+function linear(x: tf.Tensor2D, weightT: tf.Tensor2D, bias: tf.Tensor1D, activation: 'linear' | 'sigmoid' = 'linear'): tf.Tensor2D {
+  return tf.fused.matMul({ a: x, b: weightT, bias, activation }) as tf.Tensor2D;
 }
 
 interface LayerWeights {
@@ -145,9 +91,7 @@ interface LayerWeights {
   /** W_red^T [d, r] */
   reduceT: tf.Tensor2D;
   reduceBias: tf.Tensor1D;
-  /** W_plu laid out on the outer product z m^T: [r*r, d], row i*r+j = +W_plu[:, (i,j)] for i < j, -W_plu[:, (j,i)] for i > j, 0 on the diagonal. */
-  pluckerOnOuter: tf.Tensor2D;
-  pluckerBias: tf.Tensor1D;
+  plucker: PluckerWeights;
   /** W_gate^T [2d, d] (rows 0..d-1 act on h, d..2d-1 on g) */
   gateT: tf.Tensor2D;
   gateBias: tf.Tensor1D;
@@ -163,45 +107,16 @@ interface LayerWeights {
   ffnOutBias: tf.Tensor1D;
 }
 
-/** Which window offsets apply where, for one sequence length. */
-export interface OffsetPlan {
-  /** Distinct offsets d < T, ascending (K of them). */
-  offsets: number[];
-  /** [T, K]: multiplicity of offset k / total multiplicity of the offsets valid at t; 0 if invalid. */
-  weights: Float32Array;
-  /** [T]: 1 where at least one offset is valid, else 0 (g_t = 0 there). */
-  hasOffset: Float32Array;
-}
-
-/** First position and number of positions at which offset d has a partner inside [0, T). */
-export function validPositions(offset: number, seqLen: number, pairing: PairingRule): { first: number; count: number } {
-  const count = Math.max(0, seqLen - offset);
-  return { first: pairing === 'previous' ? offset : 0, count };
-}
-
-export function planOffsets(windowSizes: readonly number[], seqLen: number, pairing: PairingRule): OffsetPlan {
-  const multiplicity = new Map<number, number>();
-  for (const w of windowSizes) if (w < seqLen) multiplicity.set(w, (multiplicity.get(w) ?? 0) + 1);
-  const offsets = [...multiplicity.keys()].sort((a, b) => a - b);
-  const K = offsets.length;
-  const weights = new Float32Array(seqLen * K);
-  const hasOffset = new Float32Array(seqLen);
-  const totals = new Float64Array(seqLen);
-  offsets.forEach((d) => {
-    const { first, count } = validPositions(d, seqLen, pairing);
-    for (let t = first; t < first + count; t++) totals[t] += multiplicity.get(d)!;
-  });
-  offsets.forEach((d, k) => {
-    const { first, count } = validPositions(d, seqLen, pairing);
-    for (let t = first; t < first + count; t++) weights[t * K + k] = multiplicity.get(d)! / totals[t];
-  });
-  for (let t = 0; t < seqLen; t++) hasOffset[t] = totals[t] > 0 ? 1 : 0;
-  return { offsets, weights, hasOffset };
-}
-
-/** Collects intermediate tensors by tap name when the caller asked for them. */
+/**
+ * Collects intermediate tensors by tap name when the caller asked for them, in the order the
+ * forward pass produces them. The Plücker taps are derived on the host: for them the sink keeps
+ * the layer's z and the names, in place.
+ */
 class TapSink {
   readonly tensors: Record<string, tf.Tensor> = {};
+  /** z [T, r] of each layer (by index) whose Plücker taps were asked for. */
+  readonly planeStates: Record<string, tf.Tensor> = {};
+  readonly order: string[] = [];
   constructor(private readonly selection: TapSelection) {}
 
   wants(name: string): boolean {
@@ -212,7 +127,22 @@ class TapSink {
 
   /** Records `make()` under `name` if wanted (make is only called then). */
   put(name: string, make: () => tf.Tensor): void {
-    if (this.wants(name)) this.tensors[name] = make();
+    if (!this.wants(name)) return;
+    this.tensors[name] = make();
+    this.order.push(name);
+  }
+
+  /** Keeps z of layer l for the wanted plucker / plucker_norm taps of the given offsets. */
+  putPlanes(layer: number, z: tf.Tensor, offsets: readonly number[]): void {
+    let wanted = false;
+    for (const d of offsets) {
+      for (const name of [`layers.${layer}.plucker_norm.${d}`, `layers.${layer}.plucker.${d}`]) {
+        if (!this.wants(name)) continue;
+        this.order.push(name);
+        wanted = true;
+      }
+    }
+    if (wanted) this.planeStates[layer] = z;
   }
 }
 
@@ -239,9 +169,9 @@ export class GrassmannModel {
     private readonly finalNormBias: tf.Tensor1D,
     /** lm_head^T [d, V] (the transposed token embedding when tied). */
     private readonly lmHeadT: tf.Tensor2D,
-    /** Flat index i*r + j of each Plücker pair k in an r x r matrix, for the plucker taps. */
-    private readonly pairFlatIndex: tf.Tensor1D,
   ) {}
+
+  private readonly opsByKind = new Map<BlockOpsKind, BlockOps>();
 
   /** Reads every weight once (readFloat32) into backend tensors. */
   static async load(checkpoint: Checkpoint, spec: GrassmannSpec): Promise<GrassmannModel> {
@@ -286,7 +216,6 @@ export class GrassmannModel {
       for (const layer of roles.layers) {
         layers.push(await GrassmannModel.loadLayer(layer, spec, read, keep, transposed, vector, { d, r, P, f }));
       }
-      const pairFlatIndex = keep(tf.tensor1d(spec.pairFirst.map((i, k) => i * r + spec.pairSecond[k]), 'int32'));
       const model = new GrassmannModel(
         spec,
         checkpoint.path,
@@ -296,7 +225,6 @@ export class GrassmannModel {
         await vector(roles.global.finalNormWeight),
         await vector(roles.global.finalNormBias),
         lmHeadT,
-        pairFlatIndex,
       );
       model.warnings.push(...nonFinite);
       return model;
@@ -315,25 +243,32 @@ export class GrassmannModel {
     vector: (name: string) => Promise<tf.Tensor1D>,
     { d, r, P, f }: { d: number; r: number; P: number; f: number },
   ): Promise<LayerWeights> {
-    // W_plu [d, P] -> [r*r, d] on the outer product z m^T: column k of W_plu, for pair (i, j),
-    // goes to row i*r+j with sign + and to row j*r+i with sign - (the diagonal stays 0).
+    // W_plu [d, P] and b_plu [d], in the two layouts of PluckerWeights (./blockOps.ts):
+    //  onPairs [P + 1, d]: row k = W_plu[:, k], last row b_plu;
+    //  onOuter [r*r + 1, d]: column k of W_plu, for pair (i, j), goes to row i*r+j with sign +
+    //  and to row j*r+i with sign - (the diagonal stays 0); last row b_plu.
     const plucker = await read(roles.pluckerWeight);
-    const onOuter = new Float32Array(r * r * d);
+    const pluckerBias = await read(roles.pluckerBias);
+    const onPairs = new Float32Array((P + 1) * d);
+    const onOuter = new Float32Array((r * r + 1) * d);
     for (let k = 0; k < P; k++) {
       const upper = (spec.pairFirst[k] * r + spec.pairSecond[k]) * d;
       const lower = (spec.pairSecond[k] * r + spec.pairFirst[k]) * d;
       for (let o = 0; o < d; o++) {
-        onOuter[upper + o] = plucker[o * P + k];
-        onOuter[lower + o] = -plucker[o * P + k];
+        const w = plucker[o * P + k];
+        onPairs[k * d + o] = w;
+        onOuter[upper + o] = w;
+        onOuter[lower + o] = -w;
       }
     }
+    onPairs.set(pluckerBias, P * d);
+    onOuter.set(pluckerBias, r * r * d);
     return {
       norm1Weight: await vector(roles.norm1Weight),
       norm1Bias: await vector(roles.norm1Bias),
       reduceT: await transposed(roles.reduceWeight, r, d),
       reduceBias: await vector(roles.reduceBias),
-      pluckerOnOuter: keep(tf.tensor2d(onOuter, [r * r, d])),
-      pluckerBias: await vector(roles.pluckerBias),
+      plucker: { onPairs: keep(tf.tensor2d(onPairs, [P + 1, d])), onOuter: keep(tf.tensor2d(onOuter, [r * r + 1, d])) },
       gateT: await transposed(roles.gateWeight, d, 2 * d),
       gateBias: await vector(roles.gateBias),
       mixNormWeight: await vector(roles.mixNormWeight),
@@ -351,8 +286,8 @@ export class GrassmannModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const all: tf.Tensor[] = [this.tokenEmbedding, this.positionEmbedding, this.finalNormWeight, this.finalNormBias, this.lmHeadT, this.pairFlatIndex];
-    for (const layer of this.layers) all.push(...Object.values(layer));
+    const all: tf.Tensor[] = [this.tokenEmbedding, this.positionEmbedding, this.finalNormWeight, this.finalNormBias, this.lmHeadT];
+    for (const { plucker, ...rest } of this.layers) all.push(plucker.onPairs, plucker.onOuter, ...Object.values(rest));
     // lmHeadT may be the only owner of the transposed embedding; dispose each tensor once.
     for (const t of new Set(all)) t.dispose();
   }
@@ -370,26 +305,42 @@ export class GrassmannModel {
   async forward(ids: readonly number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkIds(ids);
     const T = ids.length;
-    const V = this.spec.dims.vocabSize;
+    const { vocabSize: V, reducedDim: r } = this.spec.dims;
+    const ops = this.blockOps(opts.ops ?? 'auto');
     const sink = new TapSink(opts.taps ?? false);
-    const { logits, taps } = tf.tidy(() => {
+    const { logits, taps, planeStates } = tf.tidy(() => {
       const embeddings = this.embed([ids]);
       sink.put('embeddings', () => embeddings);
-      const hidden = this.runBlocks(embeddings, 1, T, sink);
-      const logits = this.project(hidden);
+      const hidden = this.runBlocks(embeddings, 1, T, ops, sink);
+      const logits = this.project(hidden, ops);
       sink.put('logits', () => logits);
-      sink.put('nll', () => this.nextTokenNll(logits, [ids]));
-      return { logits, taps: sink.tensors };
+      sink.put('nll', () => ops.nextTokenNll(logits, [ids]));
+      return { logits, taps: sink.tensors, planeStates: sink.planeStates };
     });
     try {
-      const result: ForwardResult = { logits: (await logits.data()) as Float32Array, logitsShape: [T, V], taps: new Map() };
+      const logitsData = (await logits.data()) as Float32Array;
+      const values = new Map<string, TapValue>();
       for (const [name, tensor] of Object.entries(taps)) {
-        result.taps.set(name, { shape: tensor.shape.slice(), data: (await tensor.data()) as Float32Array });
+        values.set(name, { shape: tensor.shape.slice(), data: name === 'logits' ? logitsData : ((await tensor.data()) as Float32Array) });
       }
+      // Plücker taps, from each layer's z on the host.
+      const { offsets } = planOffsets(this.spec.windowSizes, T, this.spec.variant.pairing);
+      const layout = { reducedDim: r, pairing: this.spec.variant.pairing };
+      for (const [layer, zTensor] of Object.entries(planeStates)) {
+        const z = values.get(`layers.${layer}.z`)?.data ?? ((await zTensor.data()) as Float32Array);
+        for (const offset of offsets) {
+          const planes = planesAtOffset(z, T, offset, layout);
+          values.set(`layers.${layer}.plucker_norm.${offset}`, { shape: [planes.count], data: planes.norms });
+          values.set(`layers.${layer}.plucker.${offset}`, { shape: [planes.count, pairCount(r)], data: planes.coordinates });
+        }
+      }
+      const result: ForwardResult = { logits: logitsData, logitsShape: [T, V], taps: new Map() };
+      for (const name of sink.order) result.taps.set(name, values.get(name)!);
       return result;
     } finally {
       logits.dispose();
       for (const t of Object.values(taps)) t.dispose();
+      for (const t of Object.values(planeStates)) t.dispose();
     }
   }
 
@@ -404,13 +355,14 @@ export class GrassmannModel {
     if (!Number.isInteger(targetId) || targetId < 0 || targetId >= V) {
       throw new RangeError(`gradient target id ${targetId} is outside the vocabulary (0..${V - 1})`);
     }
+    const ops = this.blockOps('composite'); // the host kernels have no gradients
     const grad = tf.tidy(() => {
       const embeddings = this.embed([ids]);
       const headColumn = tf.slice(this.lmHeadT, [0, targetId], [d, 1]); // [d, 1]
       const targetLogit = (x: tf.Tensor): tf.Tensor => {
-        const hidden = this.runBlocks(x as tf.Tensor2D, 1, T, null); // [T, d]
+        const hidden = this.runBlocks(x as tf.Tensor2D, 1, T, ops, null); // [T, d]
         const row = tf.slice(hidden, [position, 0], [1, d]); // LayerNorm is per row
-        const normed = layerNorm(row, this.finalNormWeight, this.finalNormBias, this.spec.layerNormEps) as tf.Tensor2D;
+        const normed = ops.layerNorm(row, this.finalNormWeight, this.finalNormBias, this.spec.layerNormEps);
         return tf.reshape(tf.matMul(normed, headColumn), []); // logit[position, targetId]
       };
       return tf.grad(targetLogit)(embeddings);
@@ -427,7 +379,7 @@ export class GrassmannModel {
    * (encoded once, with [CLS]/[SEP]) are cut into non-overlapping chunks of seqLen tokens, the
    * remainder is dropped, and the next-token NLL is averaged over all predictions of all chunks.
    */
-  async evaluate(ids: readonly number[], seqLen: number = this.spec.dims.maxPositions): Promise<EvaluationResult> {
+  async evaluate(ids: readonly number[], seqLen: number = this.spec.dims.maxPositions, opts: Pick<ForwardOptions, 'ops'> = {}): Promise<EvaluationResult> {
     const Tmax = this.spec.dims.maxPositions;
     if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > Tmax) {
       throw new RangeError(`evaluation chunk length ${seqLen} must be an integer in 2..${Tmax} (the model's position table)`);
@@ -438,13 +390,14 @@ export class GrassmannModel {
     }
     this.checkIds(ids.slice(0, chunks * seqLen), false);
     const batchSize = Math.max(1, Math.min(chunks, Math.floor(EVAL_LOGITS_BUDGET / (seqLen * this.spec.dims.vocabSize))));
+    const ops = this.blockOps(opts.ops ?? 'auto');
     let nllSum = 0;
     for (let start = 0; start < chunks; start += batchSize) {
       const batch: number[][] = [];
       for (let c = start; c < Math.min(chunks, start + batchSize); c++) batch.push(ids.slice(c * seqLen, (c + 1) * seqLen) as number[]);
       const nll = tf.tidy(() => {
-        const hidden = this.runBlocks(this.embed(batch), batch.length, seqLen, null);
-        return this.nextTokenNll(this.project(hidden), batch);
+        const hidden = this.runBlocks(this.embed(batch), batch.length, seqLen, ops, null);
+        return ops.nextTokenNll(this.project(hidden, ops), batch);
       });
       const values = await nll.data();
       nll.dispose();
@@ -458,6 +411,18 @@ export class GrassmannModel {
   // -------------------------------------------------------------------------------------------
   // The computation (called inside tf.tidy)
   // -------------------------------------------------------------------------------------------
+
+  /** The implementation of the non-matmul stages (see ForwardOptions.ops). */
+  private blockOps(choice: 'auto' | BlockOpsKind): BlockOps {
+    const backend = tf.getBackend();
+    const kind: BlockOpsKind = choice === 'auto' ? (hostKernelsAvailable(backend) ? 'host' : 'composite') : choice;
+    if (kind === 'host' && !hostKernelsAvailable(backend)) {
+      throw new Error(`the host kernels run on the wasm and cpu backends only (active backend: ${backend})`);
+    }
+    let ops = this.opsByKind.get(kind);
+    if (!ops) this.opsByKind.set(kind, (ops = createBlockOps(this.spec, kind)));
+    return ops;
+  }
 
   private checkIds(ids: readonly number[], checkLength = true): void {
     if (this.disposed) throw new Error('the model has been disposed');
@@ -481,145 +446,43 @@ export class GrassmannModel {
   }
 
   /** All blocks on the residual stream x [B*T, d]; returns the final residual stream. */
-  private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, sink: TapSink | null): tf.Tensor2D {
+  private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null): tf.Tensor2D {
     const plan = planOffsets(this.spec.windowSizes, T, this.spec.variant.pairing);
     const eps = this.spec.layerNormEps;
     let x = embeddings;
     this.layers.forEach((w, l) => {
       const tap = (name: string, make: () => tf.Tensor): void => sink?.put(`layers.${l}.${name}`, make);
 
-      const h = layerNorm(x, w.norm1Weight, w.norm1Bias, eps) as tf.Tensor2D; // [BT, d]
+      const h = ops.layerNorm(x, w.norm1Weight, w.norm1Bias, eps); // [BT, d]
       tap('mix_in', () => h);
       const z = linear(h, w.reduceT, w.reduceBias); // z_t = W_red h_t + b_red   [BT, r]
       tap('z', () => z);
-      const g = this.grassmannFeatures(z, w, batch, T, plan, sink ? (name, make) => tap(name, make) : null); // [BT, d]
+      sink?.putPlanes(l, z, plan.offsets); // plucker.{d}, plucker_norm.{d}: derived from z on the host
+      const g = ops.grassmannFeatures(z, w.plucker, plan, batch, T); // [BT, d]
       tap('g', () => g);
 
       // alpha = sigmoid(W_gate [h ; g] + b_gate)   [BT, d]
-      const alpha = tf.sigmoid(linear(tf.concat([h, g], 1), w.gateT, w.gateBias));
+      const alpha = linear(tf.concat([h, g], 1), w.gateT, w.gateBias, 'sigmoid');
       tap('alpha', () => alpha);
-      const mixed =
-        this.spec.variant.gating === 'blend'
-          ? tf.add(g, tf.mul(alpha, tf.sub(h, g))) // alpha h + (1 - alpha) g
-          : tf.add(h, tf.mul(alpha, g)); // h + alpha g
-      const mixOut = layerNorm(mixed, w.mixNormWeight, w.mixNormBias, eps) as tf.Tensor2D; // [BT, d]
+      // LayerNorm(alpha h + (1 - alpha) g) or LayerNorm(h + alpha g)   [BT, d]
+      const mixOut = ops.gateBlendNorm(h, g, alpha, w.mixNormWeight, w.mixNormBias, eps, this.spec.variant.gating);
       tap('mix_out', () => mixOut);
       x = tf.add(x, mixOut);
 
       // x = x + W_3 GELU(W_0 LN2(x) + b_0) + b_3
-      const ffIn = layerNorm(x, w.norm2Weight, w.norm2Bias, eps) as tf.Tensor2D;
-      const hiddenFf = gelu(linear(ffIn, w.ffnInT, w.ffnInBias)) as tf.Tensor2D; // [BT, f]
+      const ffIn = ops.layerNorm(x, w.norm2Weight, w.norm2Bias, eps);
+      const hiddenFf = ops.gelu(linear(ffIn, w.ffnInT, w.ffnInBias)); // [BT, f]
       x = tf.add(x, linear(hiddenFf, w.ffnOutT, w.ffnOutBias));
       tap('block_out', () => x);
     });
     return x;
   }
 
-  /**
-   * g_t = mean over offsets d valid at t of (W_plu p_hat_t^(d) + b_plu), 0 where none.   [BT, d]
-   * z: [BT, r]. See the file comment for the formulation.
-   */
-  private grassmannFeatures(
-    z: tf.Tensor2D,
-    w: LayerWeights,
-    batch: number,
-    T: number,
-    plan: OffsetPlan,
-    tap: ((name: string, make: () => tf.Tensor) => void) | null,
-  ): tf.Tensor2D {
-    const { reducedDim: r, modelDim: d } = this.spec.dims;
-    const rows = batch * T;
-    const K = plan.offsets.length;
-    if (K === 0) return tf.zeros([rows, d]); // T = 1 or every offset >= T: no plane anywhere
-
-    // Partner states q_k(t) = z_{t-d_k} (or z_{t+d_k}), zero rows where the partner is outside
-    // the sequence (their weight below is 0).   [BT, K, r]
-    const zSeq = tf.reshape(z, [batch, T, r]);
-    const partners = tf.reshape(
-      tf.stack(
-        plan.offsets.map((offset) =>
-          this.spec.variant.pairing === 'previous'
-            ? tf.pad(tf.slice(zSeq, [0, 0, 0], [batch, T - offset, r]), [[0, 0], [offset, 0], [0, 0]])
-            : tf.pad(tf.slice(zSeq, [0, offset, 0], [batch, T - offset, r]), [[0, 0], [0, offset], [0, 0]]),
-        ),
-        2,
-      ),
-      [rows, K, r],
-    );
-    const current = tf.reshape(z, [rows, 1, r]); // z_t   [BT, 1, r]
-
-    // Plane area ||p|| = ||z_t ^ q|| = |z_t| |q_perp|, q_perp = q - (z_t.q / |z_t|^2) z_t
-    // (Gram-Schmidt: relative error ~ eps / sin(angle), like forming p itself).   [BT, K]
-    const currentSq = tf.sum(tf.square(current), 2); // |z_t|^2   [BT, 1]
-    const projection = tf.div(tf.sum(tf.mul(current, partners), 2), tf.maximum(currentSq, 1e-30)); // [BT, K]
-    const partnersPerp = tf.sub(partners, tf.mul(tf.expandDims(projection, 2), current)); // [BT, K, r]
-    const areaSquared = tf.mul(currentSq, tf.sum(tf.square(partnersPerp), 2)); // ||p||^2   [BT, K]
-    // max(||p||, 1e-8) as sqrt(max(||p||^2, 1e-16)): same value, finite gradient at p = 0
-    const clampedArea = tf.sqrt(tf.maximum(areaSquared, 1e-16));
-
-    if (tap) {
-      // Per-offset taps (one sequence): rows = positions with a partner.
-      plan.offsets.forEach((offset, k) => {
-        const { first, count } = validPositions(offset, T, this.spec.variant.pairing);
-        tap(`plucker_norm.${offset}`, () => tf.reshape(tf.slice(tf.sqrt(areaSquared), [first, k], [count, 1]), [count]));
-        tap(`plucker.${offset}`, () => {
-          // p_ij = z_t,i q_j - z_t,j q_i from the skew matrix z_t q^T - q z_t^T, pairs in spec order
-          const a = tf.reshape(tf.slice(z, [first, 0], [count, r]), [count, r, 1]);
-          const b = tf.reshape(tf.slice(partners, [first, k, 0], [count, 1, r]), [count, 1, r]);
-          const outer = tf.mul(a, b); // [count, r, r]
-          const skew = tf.reshape(tf.sub(outer, tf.transpose(outer, [0, 2, 1])), [count, r * r]);
-          const normalised = tf.div(skew, tf.slice(clampedArea, [first, k], [count, 1])); // p / max(||p||, 1e-8)
-          return tf.gather(normalised, this.pairFlatIndex, 1); // [count, r(r-1)/2]
-        });
-      });
-    }
-
-    // p is bilinear, and z_t is shared by all offsets, so the weighted mean of the normalised
-    // planes is itself a wedge:  sum_k c_k (z_t ^ q_k) = z_t ^ m_t,  m_t = sum_k c_k q_k,
-    // c_k = (multiplicity of d_k / total multiplicity valid at t) / max(||p_k||, 1e-8).
-    const weights = tf.tensor2d(tileRows(plan.weights, batch), [rows, K]);
-    const coefficients = tf.div(weights, clampedArea); // [BT, K]
-    const meanPartner = tf.sum(tf.mul(tf.expandDims(coefficients, 2), partners), 1); // m_t   [BT, r]
-    // Outer product z_t m_t^T [BT, r*r]; W_plu is laid out antisymmetrically on it (row i*r+j is
-    // +W_plu[:, pair(i,j)] for i < j and -W_plu[:, pair(j,i)] for i > j), so
-    // outer . W = sum_{i<j} W_plu[:, (i,j)] (z_i m_j - z_j m_i) = W_plu mean_d(p_hat).
-    const outer = tf.reshape(tf.mul(tf.reshape(z, [rows, r, 1]), tf.reshape(meanPartner, [rows, 1, r])), [rows, r * r]);
-    // g = W_plu mean(p_hat) + b_plu where an offset is valid, else 0   [BT, d]
-    const hasOffset = tf.tensor2d(tileRows(plan.hasOffset, batch), [rows, 1]);
-    return tf.add(tf.matMul(outer as tf.Tensor2D, w.pluckerOnOuter), tf.mul(hasOffset, w.pluckerBias));
-  }
-
   /** logits = LayerNorm_f(x) lm_head^T   [BT, V] */
-  private project(hidden: tf.Tensor2D): tf.Tensor2D {
-    const normed = layerNorm(hidden, this.finalNormWeight, this.finalNormBias, this.spec.layerNormEps) as tf.Tensor2D;
+  private project(hidden: tf.Tensor2D, ops: BlockOps): tf.Tensor2D {
+    const normed = ops.layerNorm(hidden, this.finalNormWeight, this.finalNormBias, this.spec.layerNormEps);
     return tf.matMul(normed, this.lmHeadT);
   }
-
-  /** -log softmax(logits_t)[id_{t+1}] for t < T-1 of each sequence: [B*(T-1)]. */
-  private nextTokenNll(logits: tf.Tensor2D, batch: readonly (readonly number[])[]): tf.Tensor1D {
-    const V = this.spec.dims.vocabSize;
-    const T = batch[0].length;
-    if (T < 2) return tf.zeros([0]);
-    const rowIndex: number[] = [];
-    const flatTarget: number[] = [];
-    batch.forEach((ids, b) => {
-      for (let t = 0; t < T - 1; t++) {
-        rowIndex.push(b * T + t);
-        flatTarget.push((b * T + t) * V + ids[t + 1]);
-      }
-    });
-    const logNormaliser = tf.gather(tf.logSumExp(logits, 1), tf.tensor1d(rowIndex, 'int32')); // [B(T-1)]
-    const targetLogit = tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flatTarget, 'int32'));
-    return tf.sub(logNormaliser, targetLogit);
-  }
-}
-
-/** Repeats a per-position array (row-major [T, ...]) for each sequence of a batch. */
-function tileRows(values: Float32Array, batch: number): Float32Array {
-  if (batch === 1) return values;
-  const out = new Float32Array(values.length * batch);
-  for (let b = 0; b < batch; b++) out.set(values, b * values.length);
-  return out;
 }
 
 /** Loads a model for a recognised spec; convenience for callers holding a Checkpoint. */

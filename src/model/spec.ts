@@ -102,7 +102,11 @@ export interface GrassmannSpec {
   layerNormEps: number;
   /** config.json the windows / eps came from, or null. */
   configPath: string | null;
-  /** Pair order of the Plücker coordinates: pair k is (pairFirst[k], pairSecond[k]), i < j. */
+  /**
+   * Pair order of the Plücker coordinates: pair k is (pairFirst[k], pairSecond[k]), i < j, always
+   * row-major (rowMajorPairs; checkpoints whose pair-index buffers say otherwise are not
+   * recognised), which the runtime's kernels and taps rely on.
+   */
   pairFirst: number[];
   pairSecond: number[];
   roles: { global: GlobalRoles; layers: LayerRoles[] };

@@ -21,8 +21,11 @@ import { openTorchCheckpoint } from '../../src/checkpoint/torch';
 import { readFloat32 } from '../../src/checkpoint/tensorData';
 import type { Checkpoint } from '../../src/checkpoint/types';
 import { forwardFlops } from '../../src/model/flops';
-import { erf, gelu, GrassmannModel, planOffsets } from '../../src/model/grassmann';
+import { erf, gelu, type BlockOpsKind } from '../../src/model/blockOps';
+import { GrassmannModel } from '../../src/model/grassmann';
+import { planOffsets } from '../../src/model/offsets';
 import { describeModel, type GrassmannSpec } from '../../src/model/spec';
+import { initWasmBackend } from '../../src/model/wasmThreads';
 import { randomGrassmannWeights } from '../../src/model/synthetic';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { isInputError } from '../../src/util/errors';
@@ -59,16 +62,34 @@ function maxAbs(a: ArrayLike<number>): number {
 /** Tap kind for the error report: layers.3.plucker.12 -> layers.plucker */
 const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
 
-before(async () => {
-  await tf.setBackend('cpu');
-});
+const wasmOut = join(__dirname, '..', '..', 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
 
-const sources: Array<[string, () => Promise<Checkpoint>]> = [
-  ['model.safetensors', () => openSafetensors(join(FIXTURE, 'model.safetensors'))],
-  ['checkpoints/best.pt', () => openTorchCheckpoint(join(FIXTURE, 'checkpoints', 'best.pt'))],
+/** Makes `name` the active backend (wasm: the threaded build, 2 threads). */
+async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
+  if (name === 'wasm') {
+    await initWasmBackend(wasmOut, 2);
+    assert.equal(tf.getBackend(), 'wasm');
+  } else {
+    await tf.setBackend('cpu');
+  }
+}
+
+const sources: Record<string, () => Promise<Checkpoint>> = {
+  'model.safetensors': () => openSafetensors(join(FIXTURE, 'model.safetensors')),
+  'checkpoints/best.pt': () => openTorchCheckpoint(join(FIXTURE, 'checkpoints', 'best.pt')),
+};
+
+/** Both readers, both backends, both implementations of the block ops (./src/model/blockOps.ts). */
+const configurations: Array<{ source: string; backend: 'cpu' | 'wasm'; ops: BlockOpsKind }> = [
+  { source: 'model.safetensors', backend: 'wasm', ops: 'host' },
+  { source: 'checkpoints/best.pt', backend: 'wasm', ops: 'host' },
+  { source: 'model.safetensors', backend: 'wasm', ops: 'composite' },
+  { source: 'model.safetensors', backend: 'cpu', ops: 'host' },
+  { source: 'checkpoints/best.pt', backend: 'cpu', ops: 'composite' },
 ];
 
-for (const [label, open] of sources) {
+for (const { source, backend, ops } of configurations) {
+  const label = `${source}, ${backend} backend, ${ops} ops`;
   describe(`parity with the PyTorch reference: ${label}`, () => {
     let checkpoint: Checkpoint;
     let spec: GrassmannSpec;
@@ -76,7 +97,8 @@ for (const [label, open] of sources) {
     const worst = new Map<string, number>();
 
     before(async () => {
-      checkpoint = await open();
+      await useBackend(backend);
+      checkpoint = await sources[source]();
       const described = await describeModel(checkpoint);
       assert.ok(described.recognized, described.recognized ? '' : described.problems.join('; '));
       spec = described.spec;
@@ -95,7 +117,7 @@ for (const [label, open] of sources) {
         const reference = await openSafetensors(join(FIXTURE, c.file));
         try {
           const before = tf.memory().numTensors;
-          const result = await model.forward(c.input_ids, { taps: true });
+          const result = await model.forward(c.input_ids, { taps: true, ops });
           const gradient = await model.gradient(c.input_ids, c.grad_position, c.grad_target_id);
           assert.equal(tf.memory().numTensors, before, 'forward/gradient leave no tensors behind');
           const T = c.input_ids.length;
@@ -131,32 +153,36 @@ for (const [label, open] of sources) {
   });
 }
 
-describe('perplexity of eval.txt (manifest eval protocol)', () => {
-  test(`within ${PPL_REL_TOL} relative of manifest eval.perplexity`, async () => {
-    const checkpoint = await openSafetensors(join(FIXTURE, 'model.safetensors'));
-    const described = await describeModel(checkpoint);
-    assert.ok(described.recognized);
-    const model = await GrassmannModel.load(checkpoint, described.spec);
-    try {
-      const text = readFileSync(join(FIXTURE, manifest.eval.file), 'utf8');
-      const ids = loadTokenizer(FIXTURE).encode(text).map((t) => t.id);
-      const result = await model.evaluate(ids, manifest.eval.seq_len);
-      assert.equal(result.chunks, manifest.eval.chunks);
-      assert.equal(result.predictions, manifest.eval.chunks * (manifest.eval.seq_len - 1));
-      const rel = Math.abs(result.perplexity - manifest.eval.perplexity) / manifest.eval.perplexity;
-      console.log(`[eval] perplexity ${result.perplexity} (reference ${manifest.eval.perplexity}, rel ${rel.toExponential(2)}), mean nll ${result.mean_nll}`);
-      assert.ok(rel <= PPL_REL_TOL, `perplexity ${result.perplexity} vs ${manifest.eval.perplexity}`);
-      assert.ok(Math.abs(result.mean_nll - manifest.eval.mean_nll) <= 1e-4);
-      // too short for one chunk: a clear error, not NaN
-      await assert.rejects(model.evaluate(ids.slice(0, 10), 128), (e: unknown) => isInputError(e) && /fewer than one chunk/.test((e as Error).message));
-    } finally {
-      model.dispose();
-      await checkpoint.close();
-    }
+for (const [backend, ops] of [['wasm', 'host'], ['cpu', 'composite']] as const) {
+  describe(`perplexity of eval.txt (manifest eval protocol), ${backend} backend, ${ops} ops`, () => {
+    before(() => useBackend(backend));
+    test(`within ${PPL_REL_TOL} relative of manifest eval.perplexity`, async () => {
+      const checkpoint = await openSafetensors(join(FIXTURE, 'model.safetensors'));
+      const described = await describeModel(checkpoint);
+      assert.ok(described.recognized);
+      const model = await GrassmannModel.load(checkpoint, described.spec);
+      try {
+        const text = readFileSync(join(FIXTURE, manifest.eval.file), 'utf8');
+        const ids = loadTokenizer(FIXTURE).encode(text).map((t) => t.id);
+        const result = await model.evaluate(ids, manifest.eval.seq_len, { ops });
+        assert.equal(result.chunks, manifest.eval.chunks);
+        assert.equal(result.predictions, manifest.eval.chunks * (manifest.eval.seq_len - 1));
+        const rel = Math.abs(result.perplexity - manifest.eval.perplexity) / manifest.eval.perplexity;
+        console.log(`[eval ${backend}/${ops}] perplexity ${result.perplexity} (reference ${manifest.eval.perplexity}, rel ${rel.toExponential(2)}), mean nll ${result.mean_nll}`);
+        assert.ok(rel <= PPL_REL_TOL, `perplexity ${result.perplexity} vs ${manifest.eval.perplexity}`);
+        assert.ok(Math.abs(result.mean_nll - manifest.eval.mean_nll) <= 1e-4);
+        // too short for one chunk: a clear error, not NaN
+        await assert.rejects(model.evaluate(ids.slice(0, 10), 128), (e: unknown) => isInputError(e) && /fewer than one chunk/.test((e as Error).message));
+      } finally {
+        model.dispose();
+        await checkpoint.close();
+      }
+    });
   });
-});
+}
 
 describe('input checks', () => {
+  before(() => useBackend('cpu'));
   test('a sequence longer than the position table is refused with InputError; bad ids with RangeError', async () => {
     const checkpoint = await openSafetensors(join(FIXTURE, 'model.safetensors'));
     const described = await describeModel(checkpoint);
@@ -211,6 +237,7 @@ function erf64(x: number): number {
 }
 
 describe('exact GELU from basic ops', () => {
+  before(() => useBackend('cpu'));
   const xs = Array.from({ length: 4001 }, (_, i) => -10 + i * 0.005);
 
   // erf is formed as 1 - erfc in float32 (ulp(1) = 1.2e-7), so ~2 ulp near |erf| = 1 is the floor.
@@ -310,10 +337,11 @@ function referenceForward(W: Weights, spec: GrassmannSpec, ids: number[]): { log
   return { logits, g: gPerLayer };
 }
 
-describe('other shapes, window lists and variants (float64 reference)', () => {
+describe('other shapes, window lists and variants (float64 reference), host and composite ops', () => {
   const dims = { vocabSize: 37, modelDim: 12, layers: 3, reducedDim: 5, ffDim: 20, maxPositions: 16 };
   let folder: string;
-  before(() => {
+  before(async () => {
+    await useBackend('cpu');
     folder = mkdtempSync(join(tmpdir(), 'grassmann-parity-'));
   });
   after(() => rmSync(folder, { recursive: true, force: true }));
@@ -352,25 +380,29 @@ describe('other shapes, window lists and variants (float64 reference)', () => {
         for (const T of [1, 2, 6, dims.maxPositions]) {
           const ids = Array.from({ length: T }, (_, t) => (t * 11 + index) % dims.vocabSize);
           const expected = referenceForward(weights, spec, ids);
-          const got = await model.forward(ids, { taps: ['layers.*.g', 'layers.*'] });
-          assert.ok(maxAbsDiff(got.logits, expected.logits.flat()) <= ABS_TOL, `logits T=${T}`);
-          expected.g.forEach((g, l) => {
-            const err = maxAbsDiff(got.taps.get(`layers.${l}.g`)!.data, g.flat());
-            assert.ok(err <= ABS_TOL, `layers.${l}.g T=${T}: ${err}`);
-          });
+          for (const ops of ['host', 'composite'] as const) {
+            const got = await model.forward(ids, { taps: ['layers.*.g', 'layers.*'], ops });
+            assert.ok(maxAbsDiff(got.logits, expected.logits.flat()) <= ABS_TOL, `logits T=${T} ${ops}`);
+            expected.g.forEach((g, l) => {
+              const err = maxAbsDiff(got.taps.get(`layers.${l}.g`)!.data, g.flat());
+              assert.ok(err <= ABS_TOL, `layers.${l}.g T=${T} ${ops}: ${err}`);
+            });
+          }
           assert.ok(maxAbs(expected.logits.flat()) > 0.1, 'the test model is not degenerate');
         }
         // Batched evaluation agrees with one forward per chunk.
         const ids = Array.from({ length: 3 * 7 + 4 }, (_, t) => (t * 5 + 1) % dims.vocabSize);
-        const evaluation = await model.evaluate(ids, 7);
-        let sum = 0;
-        for (let c = 0; c < 3; c++) {
-          const chunk = ids.slice(c * 7, (c + 1) * 7);
-          const nll = (await model.forward(chunk, { taps: ['nll'] })).taps.get('nll')!.data;
-          sum += nll.reduce((a, v) => a + v, 0);
+        for (const ops of ['host', 'composite'] as const) {
+          const evaluation = await model.evaluate(ids, 7, { ops });
+          let sum = 0;
+          for (let c = 0; c < 3; c++) {
+            const chunk = ids.slice(c * 7, (c + 1) * 7);
+            const nll = (await model.forward(chunk, { taps: ['nll'], ops })).taps.get('nll')!.data;
+            sum += nll.reduce((a, v) => a + v, 0);
+          }
+          assert.equal(evaluation.chunks, 3);
+          assert.ok(Math.abs(evaluation.mean_nll - sum / 18) <= 1e-5, ops);
         }
-        assert.equal(evaluation.chunks, 3);
-        assert.ok(Math.abs(evaluation.mean_nll - sum / 18) <= 1e-5);
       } finally {
         model.dispose();
         await checkpoint.close();
@@ -387,7 +419,8 @@ describe('FLOP count', () => {
     assert.equal(flops.distinctOffsets, 2);
     assert.equal(flops.nominal.parts.lmHead, 2 * 10 * 8 * 100);
     assert.equal(flops.nominal.parts.plucker, 2 * 2 * 24 * 6 * 8);
-    assert.equal(flops.executed.parts.plucker, 2 * 2 * 10 * 16 * 8);
+    assert.equal(flops.executed.parts.plucker, 2 * 2 * 10 * (6 + 1) * 8); // [T, P+1] x [P+1, d]
+    assert.equal(forwardFlops(dims, 10, [1, 1, 4, 12], 1, 'composite').executed.parts.plucker, 2 * 2 * 10 * (16 + 1) * 8); // [T, r^2+1] x [r^2+1, d]
     assert.equal(flops.executed.parts.ffn, 2 * 2 * (2 * 10 * 8 * 16));
   });
 });
