@@ -3,24 +3,31 @@
  * longest event-loop stall, for the tiny fixture and for a paper-size model with random weights
  * (d=256, 6 layers, r=32, ff=1024, V=30522, T=256). Prints numbers; asserts nothing.
  *
+ * Each backend runs the block ops it uses by default (host kernels on wasm and cpu); wasm is also
+ * timed with the TensorFlow.js-op versions ('composite'), the path native backends take.
+ * The machine's WebAssembly SIMD ceiling (./simdPeak.ts) is measured next to the paper-size
+ * forward pass, so its GFLOP/s can be read as a fraction of what the cores give right now.
+ *
  *   npm run bench                 everything
  *   npm run bench -- --quick      skip the slow plain-CPU backend on the paper-size model
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { openCheckpoint } from '../src/checkpoint/open';
-import { writeSafetensors } from '../src/checkpoint/safetensorsWriter';
-import { writeTorchCheckpoint } from '../src/checkpoint/torchWriter';
 import { initBackend, type BackendName } from '../src/model/backend';
+import type { BlockOpsKind } from '../src/model/blockOps';
 import { forwardFlops } from '../src/model/flops';
 import { loadGrassmannModel } from '../src/model/grassmann';
+import { hostKernelsAvailable } from '../src/model/hostKernels';
 import { describeModel, type GrassmannSpec } from '../src/model/spec';
-import { PAPER_DIMS, randomGrassmannWeights } from '../src/model/synthetic';
+import { PAPER_DIMS } from '../src/model/synthetic';
 import { loadTokenizer } from '../src/tokenizer';
 import { ComputeClient } from '../src/worker/client';
+import { paperModelFiles, PAPER_WINDOWS } from './paperModel';
+import { measureWasmSimdPeak, type SimdPeak } from './simdPeak';
 
 const root = join(__dirname, '..');
 const distDir = __dirname; // the bundle runs from dist/
@@ -40,7 +47,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 function row(cells: (string | number)[]): void {
-  console.log(cells.map((c) => String(c).padEnd(14)).join(''));
+  console.log(cells.map((c, i) => String(c).padEnd(i === 1 ? 22 : 14)).join(''));
 }
 
 const fmt = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
@@ -60,8 +67,14 @@ async function openTimes(path: string, repeats: number): Promise<number> {
   return median(times);
 }
 
-async function forwardBench(label: string, path: string, ids: number[], backends: BackendName[], repeats: number): Promise<void> {
-  for (const b of backends) {
+interface Run {
+  backend: BackendName;
+  ops: 'auto' | BlockOpsKind;
+}
+
+/** fwd+taps and fwd without taps, median of `repeats`, for each backend (and block ops) in `runs`. */
+async function forwardBench(label: string, path: string, ids: number[], runs: Run[], repeats: number, peak?: SimdPeak): Promise<void> {
+  for (const { backend: b, ops } of runs) {
     const report = await initBackend({ preference: b, wasmDir: distDir });
     if (report.active !== b) {
       row([label, b, 'unavailable', report.attempts.find((a) => a.name === b)?.detail ?? '']);
@@ -72,18 +85,20 @@ async function forwardBench(label: string, path: string, ids: number[], backends
     if (!d.recognized) throw new Error('not recognised');
     const spec: GrassmannSpec = d.spec;
     const [model, loadMs] = await timed(() => loadGrassmannModel(ck, spec));
-    await model.forward(ids, { taps: true }); // warm-up: kernel compilation, allocation
+    await model.forward(ids, { taps: true, ops }); // warm-up: kernel compilation, allocation
     const n = b === 'cpu' && ids.length > 128 ? 1 : repeats;
     const times: number[] = [];
-    for (let i = 0; i < n; i++) times.push((await timed(() => model.forward(ids, { taps: true })))[1]);
+    for (let i = 0; i < n; i++) times.push((await timed(() => model.forward(ids, { taps: true, ops })))[1]);
     const ms = median(times);
     const plain: number[] = [];
-    for (let i = 0; i < n; i++) plain.push((await timed(() => model.forward(ids)))[1]);
+    for (let i = 0; i < n; i++) plain.push((await timed(() => model.forward(ids, { ops })))[1]);
     const plainMs = median(plain);
-    const flops = forwardFlops(spec.dims, ids.length, spec.windowSizes);
+    const kind: BlockOpsKind = ops === 'auto' ? (hostKernelsAvailable(b) ? 'host' : 'composite') : ops;
+    const flops = forwardFlops(spec.dims, ids.length, spec.windowSizes, 1, kind);
     const rate = (t: number) => `${(flops.nominal.total / t / 1e6).toFixed(1)}/${(flops.executed.total / t / 1e6).toFixed(1)}`;
-    row([label, `${b}/${report.threads}t`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`, rate(ms),
-      fmt(plainMs), rate(plainMs)]);
+    const ofPeak = peak && b === 'wasm' ? `${((flops.executed.total / ms / 1e6 / peak.allThreads) * 100).toFixed(0)}%` : '';
+    row([label, `${b}/${report.threads}t ${kind}`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`, rate(ms),
+      fmt(plainMs), rate(plainMs), ofPeak]);
     model.dispose();
     await ck.close();
   }
@@ -121,6 +136,8 @@ async function main(): Promise<void> {
   const backends = auto.attempts.filter((a) => a.available || a.name === 'cpu').map((a) => a.name);
   for (const b of ['wasm', 'cpu'] as BackendName[]) if (!backends.includes(b)) backends.push(b);
   console.log(`auto backend: ${auto.active} — ${auto.reason}`);
+  const runs: Run[] = backends.flatMap((backend): Run[] => (backend === 'wasm' ? [{ backend, ops: 'auto' }, { backend, ops: 'composite' }] : [{ backend, ops: 'auto' }]));
+  const header = ['model', 'backend, ops', 'load', 'fwd+taps', 'tokens/s', 'GF/s nom/exe', 'fwd no taps', 'GF/s nom/exe', 'of SIMD peak'];
 
   const tokenizer = loadTokenizer(join(tiny, 'tokenizer.json'));
   const evalText = readFileSync(join(tiny, 'eval.txt'), 'utf8');
@@ -130,26 +147,22 @@ async function main(): Promise<void> {
   const tinyPt = join(tiny, 'checkpoints/best.pt');
   const tinySt = join(tiny, 'model.safetensors');
   console.log(`  open (header + layout + architecture): .pt ${fmt(await openTimes(tinyPt, 9))}, .safetensors ${fmt(await openTimes(tinySt, 9))}`);
-  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'GF/s nom/exe', 'fwd no taps', 'GF/s nom/exe']);
-  await forwardBench('tiny', tinyPt, evalIds.slice(0, 128), backends, 9);
+  row(header);
+  await forwardBench('tiny', tinyPt, evalIds.slice(0, 128), runs, 9);
 
   console.log('\n== paper size (V=30522, d=256, L=6, r=32, ff=1024), random weights, T=256 ==');
-  mkdirSync(dataDir, { recursive: true });
-  const paperSt = join(dataDir, 'paper.safetensors');
-  const paperPt = join(dataDir, 'paper.pt');
-  if (!existsSync(paperSt) || !existsSync(paperPt)) {
-    const weights = randomGrassmannWeights(PAPER_DIMS, 7);
-    await writeSafetensors(paperSt, weights, { format: 'pt' });
-    const tied = weights.find((w) => w.name === 'token_embedding.weight')!;
-    await writeTorchCheckpoint(paperPt, [...weights, { ...tied, name: 'lm_head.weight' }], { epoch: 1 });
-  }
-  writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ architecture: 'GrassmannGPT', window_sizes: [1, 2, 4, 8, 12, 16] }));
+  const { safetensors: paperSt, pt: paperPt } = await paperModelFiles(dataDir);
   console.log(`  open (header + layout + architecture): .pt ${fmt(await openTimes(paperPt, 5))}, .safetensors ${fmt(await openTimes(paperSt, 5))}`);
   const paperIds = Array.from({ length: PAPER_DIMS.maxPositions }, (_, i) => evalIds[i % evalIds.length]);
-  const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, [1, 2, 4, 8, 12, 16]);
+  const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, PAPER_WINDOWS);
   console.log(`  FLOPs per forward: nominal ${(paperFlops.nominal.total / 1e9).toFixed(2)} G (paper's equations), executed ${(paperFlops.executed.total / 1e9).toFixed(2)} G`);
-  row(['model', 'backend', 'load', 'fwd+taps', 'tokens/s', 'GF/s nom/exe', 'fwd no taps', 'GF/s nom/exe']);
-  await forwardBench('paper', paperSt, paperIds, quick ? backends.filter((b) => b !== 'cpu') : backends, 5);
+  const threads = (await initBackend({ preference: 'wasm', wasmDir: distDir })).threads;
+  const peak = await measureWasmSimdPeak(threads);
+  console.log(`  WebAssembly SIMD ceiling now (4x8 f32x4 multiply-add micro-kernel, L1-resident): ${peak.oneThread.toFixed(1)} GFLOP/s on 1 thread, ${peak.allThreads.toFixed(1)} on ${threads} at once`);
+  row(header);
+  await forwardBench('paper', paperSt, paperIds, quick ? runs.filter((r) => r.backend !== 'cpu') : runs, 5, peak);
+  const after = await measureWasmSimdPeak(threads);
+  console.log(`  (SIMD ceiling after the forward passes: ${after.oneThread.toFixed(1)} / ${after.allThreads.toFixed(1)} GFLOP/s; "of SIMD peak" = executed GFLOP/s of fwd+taps / the ceiling before)`);
 
   console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
   const text = tokenizer.decode(paperIds.slice(1, 255));

@@ -29,6 +29,7 @@ const entries = [
   { ...node, entryPoints: [join(root, 'src/cli/main.ts')], outfile: join(dist, 'cli.js'), banner: { js: '#!/usr/bin/env node' } },
   { ...node, entryPoints: [join(root, 'src/worker/worker.ts')], outfile: join(dist, 'worker.js') },
   { ...node, entryPoints: [join(root, 'bench/bench.ts')], outfile: join(dist, 'bench.js') },
+  { ...node, entryPoints: [join(root, 'bench/profile-forward.ts')], outfile: join(dist, 'profile-forward.js') },
 ];
 
 mkdirSync(dist, { recursive: true });
