@@ -197,12 +197,17 @@ export async function answerFileDialog(page: Page, path: string): Promise<void> 
     if (Date.now() > deadline) throw new Error('the file dialog never showed its starting folder');
     await page.waitForTimeout(100);
   }
+  const row = quickInput(page).locator('.monaco-list-row', { hasText: name }).first();
   for (;;) {
     await input.fill(path);
     // The dialog lists the folder's entries as the path is typed; Enter accepts the typed path.
-    await quickInput(page).locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    if ((await input.inputValue()) === path) break;
-    if (Date.now() > deadline) throw new Error(`the file dialog did not keep the path ${path}`);
+    // It sometimes drops an update that races its own folder listing (seen once in CI): the
+    // path is typed again until the entry shows.
+    const listed = await row.waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false);
+    if (listed && (await input.inputValue()) === path) break;
+    if (Date.now() > deadline) {
+      throw new Error(`the file dialog ${listed ? `did not keep the path ${path}` : `never listed ${name} (input: '${await input.inputValue()}')`}`);
+    }
   }
   await page.keyboard.press('Enter');
   await quickInput(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
