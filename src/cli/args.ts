@@ -45,11 +45,12 @@ export function stringOption(args: ParsedArgs, name: string): string | undefined
   return typeof v === 'string' ? v : undefined;
 }
 
-export function intOption(args: ParsedArgs, name: string): number | undefined {
+/** An integer option of at least `min` (default 1). */
+export function intOption(args: ParsedArgs, name: string, min = 1): number | undefined {
   const v = stringOption(args, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${v}'`);
   return n;
 }
 

@@ -10,6 +10,9 @@ import { inspectCheckpoint, formatInspectReport } from '../core/inspect';
 import { runText, formatRunReport } from '../core/run';
 import { evaluateFile } from '../core/evaluate';
 import { installNativeBackend } from '../core/installNative';
+import { distancesOfText, featuresOfText, formatDistancesReport, formatFeaturesReport, parseMetric } from '../core/features';
+import { compareCheckpoints, driftOfCheckpoints, formatCompareReport, formatDriftReport } from '../core/drift';
+import { GRASSMANN_METRICS } from '../geometry/angles';
 import { startBackend } from '../core/operations';
 
 const USAGE = `Usage: grassmann-lens <command> [options]
@@ -24,6 +27,26 @@ Commands:
   eval <ckpt> --data F [--seq-len N] [--config C] [--tokenizer DIR] [--backend B] [--json]
       Perplexity: the whole file encoded once, cut into non-overlapping chunks of
       seq-len tokens (default: the model's position table), remainder dropped.
+  features <ckpt> (--text T | --file F) [--layer L] [--window D] [--config C]
+      [--tokenizer DIR] [--backend B] [--json]
+      Per token plane (layer L, offset D; default all): Plücker area, degenerate flag,
+      Plücker-relation residual, each offset's contribution to g and share of it;
+      per token: gate openness alpha and the h/g balance of the blend. With --layer
+      and --window, --json adds p_hat and alpha per dimension.
+  distances <ckpt> (--text T | --file F) --layer L --window D [--metric M] [--config C]
+      [--tokenizer DIR] [--backend B] [--json]
+      Distances between the token planes of one layer and offset on Gr(2, r):
+      {metric, positions, matrix, angles}; M: ${GRASSMANN_METRICS.join(', ')}
+      (default geodesic). null in --json: a degenerate plane (or an infinite Martin distance).
+  drift <ckpt> <ckpt>... | <folder> [--all-subspaces] [--config C] [--json]
+      How the weights move across checkpoints of one run (ordered by their epoch
+      metadata, else by name): relative change of every tensor and principal angles
+      between W_red row spaces (--all-subspaces: every non-square weight), from each
+      checkpoint to the next and to the last.
+  compare <ckptA> <ckptB> [--tensor NAME [--with NAME_B]] [--config C] [--json]
+      Two models: per layer, principal angles between their W_red row spaces
+      (basis-independent), every layer of A against every layer of B, and the spectra
+      of W_red and W_plu; --tensor compares one weight's row and column spaces.
   backend [--backend B] [--json]
       Which compute backend would run, and why the faster ones are unavailable.
   install-gpu [--cpu] [--dir D]
@@ -44,6 +67,10 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
   inspect: COMMON,
   run: { ...COMMON, text: { value: true }, file: { value: true }, dump: { value: true } },
   eval: { ...COMMON, data: { value: true }, 'seq-len': { value: true } },
+  features: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true } },
+  distances: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true }, metric: { value: true } },
+  drift: { ...COMMON, 'all-subspaces': { value: false } },
+  compare: { ...COMMON, tensor: { value: true }, with: { value: true } },
   backend: COMMON,
   'install-gpu': { ...COMMON, cpu: { value: false }, dir: { value: true } },
 };
@@ -113,6 +140,42 @@ async function main(argv: string[]): Promise<number> {
       const report = await evaluateFile(ckpt, { data, seqLen: intOption(args, 'seq-len'), config, tokenizer, backend });
       print(json, report, () =>
         `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}`);
+      return 0;
+    }
+    case 'features':
+    case 'distances': {
+      const ckpt = onePositional(args, 'checkpoint');
+      const text = stringOption(args, 'text');
+      const file = stringOption(args, 'file');
+      if ((text === undefined) === (file === undefined)) throw new UsageError(`${command} needs exactly one of --text or --file`);
+      const layer = intOption(args, 'layer', 0);
+      const window = intOption(args, 'window', 1);
+      if (command === 'features') {
+        const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
+        const report = await featuresOfText(ckpt, { text, file, config, tokenizer, layer, window, backend });
+        print(json, report, () => formatFeaturesReport(report));
+        return 0;
+      }
+      if (layer === undefined || window === undefined) throw new UsageError('distances needs --layer L and --window D');
+      const metric = parseMetric(stringOption(args, 'metric'));
+      const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
+      const report = await distancesOfText(ckpt, { text, file, config, tokenizer, layer, window, metric, backend });
+      print(json, report, () => formatDistancesReport(report));
+      return 0;
+    }
+    case 'drift': {
+      const report = await driftOfCheckpoints({ paths: args.positionals, config, allSubspaces: flag(args, 'all-subspaces') });
+      print(json, report, () => formatDriftReport(report));
+      return 0;
+    }
+    case 'compare': {
+      if (args.positionals.length !== 2) throw new UsageError(`compare needs two checkpoints, got ${args.positionals.length}`);
+      const [a, b] = args.positionals;
+      const tensor = stringOption(args, 'tensor');
+      const other = stringOption(args, 'with');
+      if (other !== undefined && tensor === undefined) throw new UsageError('--with names the tensor of B to compare with --tensor');
+      const report = await compareCheckpoints({ a, b, config, tensor, with: other });
+      print(json, report, () => formatCompareReport(report));
       return 0;
     }
     case 'install-gpu': {

@@ -32,8 +32,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
   } catch (e) {
     throw new InputError(params.data, `cannot read the evaluation text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const session = await ModelSession.open(checkpointPath, { config: params.config, tokenizer: params.tokenizer });
-  try {
+  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => {
     const seqLen = params.seqLen ?? session.spec.dims.maxPositions;
     if (seqLen > session.spec.dims.maxPositions) {
       throw new InputError(checkpointPath, `--seq-len ${seqLen} is longer than the model's position table (${session.spec.dims.maxPositions})`);
@@ -52,7 +51,5 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
       backend: params.backend?.active ?? tf.getBackend(),
       warnings: [...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
     };
-  } finally {
-    await session.close();
-  }
+  });
 }

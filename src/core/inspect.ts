@@ -26,12 +26,7 @@ export interface InspectReport {
 }
 
 export async function inspectCheckpoint(path: string, opts: { config?: string } = {}): Promise<InspectReport> {
-  const session = await ModelSession.open(path, { config: opts.config });
-  try {
-    return inspectSession(session);
-  } finally {
-    await session.close();
-  }
+  return ModelSession.with(path, { config: opts.config }, async (session) => inspectSession(session));
 }
 
 export function inspectSession(session: ModelSession): InspectReport {

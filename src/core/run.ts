@@ -1,9 +1,9 @@
 /** `run`: text through the model — tokens, top-k next tokens, and optionally every tap. */
-import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
 import type { BackendReport } from '../model/backend';
 import { InputError } from '../util/errors';
+import { readInput, tokensForModel } from './input';
 import { ModelSession } from './session';
 
 export interface RunParams {
@@ -38,23 +38,8 @@ export interface RunReport {
   forwardMs: number;
 }
 
-/** Reads the text of a run from --text or --file. */
-async function readInput(p: RunParams): Promise<string> {
-  if (p.text !== undefined) return p.text;
-  try {
-    return await fs.readFile(p.file!, 'utf8');
-  } catch (e) {
-    throw new InputError(p.file!, `cannot read the input text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}
-
 export async function runText(checkpointPath: string, params: RunParams): Promise<RunReport> {
-  const session = await ModelSession.open(checkpointPath, { config: params.config, tokenizer: params.tokenizer });
-  try {
-    return await runInSession(session, await readInput(params), params);
-  } finally {
-    await session.close();
-  }
+  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => runInSession(session, await readInput(params), params));
 }
 
 function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }> {
@@ -73,16 +58,7 @@ function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }
 export async function runInSession(session: ModelSession, text: string, params: RunParams): Promise<RunReport> {
   const spec = session.spec;
   const found = session.tokenizer;
-  const allTokens = session.encode(text);
-  if (allTokens.length === 0) throw new InputError(found.path, 'the text produced no tokens');
-  const Tmax = spec.dims.maxPositions;
-  const warnings: string[] = [];
-  // Longer text than the position table: the model cannot place token Tmax+1 at all, so we run
-  // the first Tmax tokens and say so (eval handles long text in chunks instead).
-  const tokens = allTokens.slice(0, Tmax);
-  const truncated = allTokens.length > Tmax ? { total: allTokens.length, kept: Tmax } : null;
-  if (truncated) warnings.push(`the text has ${truncated.total} tokens; the model has ${Tmax} positions, so only the first ${Tmax} were run`);
-  const ids = tokens.map((t) => t.id);
+  const { tokens, ids, truncated, warnings } = tokensForModel(session, text);
   const model = await session.loadModel();
   const started = performance.now();
   const result = await model.forward(ids, { taps: params.dump ? true : false });

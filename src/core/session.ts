@@ -36,6 +36,16 @@ export class ModelSession {
     }
   }
 
+  /** Opens `path`, runs `fn` with the session, and closes it whatever happens. */
+  static async with<T>(path: string, options: SessionOptions, fn: (session: ModelSession) => Promise<T>): Promise<T> {
+    const session = await ModelSession.open(path, options);
+    try {
+      return await fn(session);
+    } finally {
+      await session.close();
+    }
+  }
+
   /** The spec, or an InputError that says what is missing for the model to run. */
   get spec(): GrassmannSpec {
     if (!this.description.recognized) {

@@ -344,6 +344,27 @@ export class GrassmannModel {
     }
   }
 
+  /**
+   * W_plu p + b_plu of layer `layer` for `count` Plücker vectors p (row-major [count, P], pairs in
+   * row-major order): [count, d]. Each offset's term of g before the mean.
+   */
+  async pluckerProjection(layer: number, coordinates: Float32Array, count: number): Promise<Float32Array> {
+    if (this.disposed) throw new Error('the model has been disposed');
+    const w = this.layers[layer];
+    if (!w) throw new RangeError(`layer ${layer} does not exist (the model has ${this.layers.length})`);
+    const P = this.spec.dims.pairCount;
+    if (count === 0) return new Float32Array(0);
+    const out = tf.tidy(() => {
+      const withOne = tf.concat([tf.tensor2d(coordinates, [count, P]), tf.ones([count, 1])], 1) as tf.Tensor2D; // [p, 1]
+      return tf.matMul(withOne, w.plucker.onPairs); // [W_plu^T ; b_plu]
+    });
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  }
+
   /** d logit[position, targetId] / d embeddings (token + position), shape [T, d]. */
   async gradient(ids: readonly number[], position: number, targetId: number): Promise<TapValue> {
     this.checkIds(ids);

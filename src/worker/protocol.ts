@@ -8,11 +8,8 @@ export type MethodName = keyof ComputeMethods;
 export type ParamsOf<M extends MethodName> = Parameters<ComputeMethods[M]>[0];
 export type ResultOf<M extends MethodName> = Awaited<ReturnType<ComputeMethods[M]>>;
 
-export interface Progress {
-  done: number;
-  total: number;
-  message?: string;
-}
+import type { Progress } from '../core/cancellation';
+export type { Progress };
 
 export type ToWorker =
   | { kind: 'request'; id: number; method: MethodName; params: unknown }

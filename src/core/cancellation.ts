@@ -1,0 +1,24 @@
+/** How long core operations report progress and notice that their caller gave up. */
+
+export interface Progress {
+  done: number;
+  total: number;
+  message?: string;
+}
+
+export interface Cancellation {
+  readonly cancelled: boolean;
+  progress(p: Progress): void;
+}
+
+/** Thrown by an operation that stopped because its caller cancelled it. */
+export class OperationCancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'OperationCancelled';
+  }
+}
+
+export function throwIfCancelled(c: Cancellation | undefined): void {
+  if (c?.cancelled) throw new OperationCancelled();
+}
