@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: load time, forward+taps time per backend, tokens/s, GFLOP/s, peak RSS and the
  * longest event-loop stall, for the tiny fixture and for a paper-size model with random weights
- * (d=256, 6 layers, r=32, ff=1024, V=30522, T=256). Prints numbers; asserts nothing.
+ * (d=256, 6 layers, r=32, ff=1024, V=30522, T=256); then the geometry: distance matrices for
+ * T = 256 and 1024, features of every layer and offset at T = 256, drift over 10 checkpoints.
+ * Prints numbers; asserts nothing.
  *
  * Each backend runs the block ops it uses by default (host kernels on wasm and cpu); wasm is also
  * timed with the TensorFlow.js-op versions ('composite'), the path native backends take.
@@ -23,10 +25,15 @@ import { forwardFlops } from '../src/model/flops';
 import { loadGrassmannModel } from '../src/model/grassmann';
 import { hostKernelsAvailable } from '../src/model/hostKernels';
 import { describeModel, type GrassmannSpec } from '../src/model/spec';
-import { PAPER_DIMS } from '../src/model/synthetic';
+import { PAPER_DIMS, uniformValues } from '../src/model/synthetic';
+import { driftOfCheckpoints } from '../src/core/drift';
+import { featuresInSession } from '../src/core/features';
+import { ModelSession } from '../src/core/session';
+import { distanceFromAngles, GRASSMANN_METRICS } from '../src/geometry/angles';
+import { planeDistanceMatrix, tokenPlanes } from '../src/geometry/planes';
 import { loadTokenizer } from '../src/tokenizer';
 import { ComputeClient } from '../src/worker/client';
-import { paperModelFiles, PAPER_WINDOWS } from './paperModel';
+import { paperModelFiles, paperRunFiles, PAPER_WINDOWS } from './paperModel';
 import { measureWasmSimdPeak, type SimdPeak } from './simdPeak';
 
 const root = join(__dirname, '..');
@@ -130,6 +137,52 @@ async function stallBench(checkpoint: string, text: string, tokenizerDir: string
     `event-loop delay p99 ${fmt(histogram.percentile(99) / 1e6)}, max ${fmt(histogram.max / 1e6)}`);
 }
 
+/** Median time of `fn` over `repeats` runs (after one warm-up). */
+async function medianMs(repeats: number, fn: () => unknown): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) times.push((await timed(async () => fn()))[1]);
+  return median(times);
+}
+
+/** Distances, features and drift (src/geometry) at the sizes of the issue. */
+async function geometryBench(paperCheckpoint: string, text: string, tokenizerDir: string): Promise<void> {
+  console.log('\n== geometry (float64, one thread of JavaScript) ==');
+  const r = PAPER_DIMS.reducedDim;
+  for (const T of [256, 1024]) {
+    // planes of random states: the cost depends on T and r only
+    const z = uniformValues(T * r, T);
+    const planes = tokenPlanes(z, T, r, 1, 'previous');
+    let matrix = planeDistanceMatrix(planes, 'geodesic');
+    const anglesMs = await medianMs(3, () => (matrix = planeDistanceMatrix(tokenPlanes(z, T, r, 1, 'previous'), 'geodesic')));
+    const N = matrix.positions.length;
+    const allMetricsMs = await medianMs(3, () => {
+      const out = new Float64Array(N * N);
+      for (const metric of GRASSMANN_METRICS) {
+        for (let k = 0; k < N * N; k++) out[k] = distanceFromAngles(metric, matrix.angles.subarray(2 * k, 2 * k + 2));
+      }
+      return out;
+    });
+    console.log(`  T=${T}, r=${r}: ${N}x${N} planes, principal angles + geodesic matrix ${fmt(anglesMs)} ` +
+      `(${((N * (N - 1)) / 2 / anglesMs / 1000).toFixed(2)} M pairs/s); the 7 metrics from those angles ${fmt(allMetricsMs)}`);
+  }
+  const session = await ModelSession.open(paperCheckpoint, { tokenizer: tokenizerDir });
+  try {
+    await session.loadModel();
+    const featuresMs = await medianMs(3, () => featuresInSession(session, text, {}));
+    const report = await featuresInSession(session, text, {});
+    const planesCount = report.layers.reduce((s, l) => s + l.offsets.reduce((a, o) => a + o.positions.length, 0), 0);
+    console.log(`  features, paper size, all ${report.layers.length} layers x ${report.layers[0].offsets.length} offsets at T=${report.tokens.length} ` +
+      `(${planesCount} planes: forward with taps, Plücker residuals over C(${r},4) quadruples, W_plu projections): ${fmt(featuresMs)}`);
+  } finally {
+    await session.close();
+  }
+  const runFiles = await paperRunFiles(dataDir, 10);
+  const [drift, driftMs] = await timed(() => driftOfCheckpoints({ paths: runFiles }));
+  console.log(`  drift over ${runFiles.length} paper-size checkpoints (${drift.consecutive[0].tensors.length} tensors each, W_red subspaces): ${fmt(driftMs)}; ` +
+    `W_red of layer 0 moves ${drift.consecutive[0].tensors.find((t) => t.subspace)!.subspace!.maxAngle.toExponential(2)} rad in the first step`);
+}
+
 async function main(): Promise<void> {
   console.log(`Grassmann Lens bench — node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, tfjs ${tf.version_core}`);
   const auto = await initBackend({ preference: 'auto', wasmDir: distDir });
@@ -163,6 +216,8 @@ async function main(): Promise<void> {
   await forwardBench('paper', paperSt, paperIds, quick ? runs.filter((r) => r.backend !== 'cpu') : runs, 5, peak);
   const after = await measureWasmSimdPeak(threads);
   console.log(`  (SIMD ceiling after the forward passes: ${after.oneThread.toFixed(1)} / ${after.allThreads.toFixed(1)} GFLOP/s; "of SIMD peak" = executed GFLOP/s of fwd+taps / the ceiling before)`);
+
+  await geometryBench(paperSt, tokenizer.decode(paperIds.slice(1, 255)), tiny);
 
   console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
   const text = tokenizer.decode(paperIds.slice(1, 255));
