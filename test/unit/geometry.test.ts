@@ -18,6 +18,7 @@ import { distanceFromAngles, GRASSMANN_METRICS, principalAnglesOfRows, type Gras
 import { matrix, orthonormalRows, rowProducts, singularValues, symmetricEigenvalues, type Matrix } from '../../src/geometry/linalg';
 import { nearestPlanes, planeAngles, planeDistanceMatrix, tokenPlanes } from '../../src/geometry/planes';
 import { planesAtOffset } from '../../src/geometry/plucker';
+import { antisymmetricMatrix, pairIndex, pluckerResidual } from '../../src/geometry/features';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
@@ -234,6 +235,42 @@ describe('principal angles and distances', () => {
     near.forEach((n) => assert.equal(n.distance, m.matrix[planes.positions.indexOf(n.position)]));
     assert.deepEqual(nearestPlanes(planes, 2, 3, 'chordal'), []);
     assert.throws(() => nearestPlanes(planes, 0, 1, 'chordal'), /no plane at position 0/);
+  });
+});
+
+describe('Plücker vectors as matrices and their residual', () => {
+  test('p_hat as an antisymmetric matrix is a b^T - b a^T, and X^3 = -X for orthonormal a, b', () => {
+    const r = 6;
+    const rand = seededRandom(21);
+    const z = Float32Array.from({ length: 2 * r }, () => rand() - 0.5);
+    const { coordinates } = planesAtOffset(z, 2, 1, { reducedDim: r, pairing: 'previous' });
+    const x = antisymmetricMatrix(coordinates, 0, r);
+    const a = Array.from(z.subarray(r, 2 * r)); // z_1
+    const b = Array.from(z.subarray(0, r)); // z_0
+    const pairNorm = Math.sqrt(a.reduce((s, v) => s + v * v, 0) * b.reduce((s, v) => s + v * v, 0) - a.reduce((s, v, i) => s + v * b[i], 0) ** 2);
+    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) {
+      assert.ok(Math.abs(x[i * r + j] - (a[i] * b[j] - b[i] * a[j]) / pairNorm) <= 1e-6);
+      assert.equal(x[i * r + j] + x[j * r + i], 0);
+    }
+    assert.equal(x[2 * r + 4], coordinates[pairIndex(r, 2, 4)]);
+    const x2 = new Float64Array(r * r);
+    const x3 = new Float64Array(r * r);
+    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) for (let k = 0; k < r; k++) x2[i * r + j] += x[i * r + k] * x[k * r + j];
+    for (let i = 0; i < r; i++) for (let j = 0; j < r; j++) for (let k = 0; k < r; k++) x3[i * r + j] += x2[i * r + k] * x[k * r + j];
+    for (let k = 0; k < r * r; k++) assert.ok(Math.abs(x3[k] + x[k]) <= 1e-6, 'X^3 = -X');
+  });
+
+  test('the residual is ~0 on planes and 1 on e0^e1 + e2^e3, which is not a plane', () => {
+    const r = 5;
+    const P = (r * (r - 1)) / 2;
+    const rand = seededRandom(22);
+    const z = Float32Array.from({ length: 4 * r }, () => rand() - 0.5);
+    const { coordinates } = planesAtOffset(z, 4, 1, { reducedDim: r, pairing: 'previous' });
+    for (let row = 0; row < 3; row++) assert.ok(pluckerResidual(coordinates, row * P, r) <= 1e-7);
+    const bivector = new Float64Array(P);
+    bivector[pairIndex(r, 0, 1)] = 1;
+    bivector[pairIndex(r, 2, 3)] = 1;
+    assert.equal(pluckerResidual(bivector, 0, r), 1);
   });
 });
 
