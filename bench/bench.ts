@@ -158,21 +158,27 @@ async function geometryBench(paperCheckpoint: string, text: string, tokenizerDir
     const N = matrix.positions.length;
     const allMetricsMs = await medianMs(3, () => {
       const out = new Float64Array(N * N);
+      const pair = [0, 0];
       for (const metric of GRASSMANN_METRICS) {
-        for (let k = 0; k < N * N; k++) out[k] = distanceFromAngles(metric, matrix.angles.subarray(2 * k, 2 * k + 2));
+        for (let k = 0; k < N * N; k++) {
+          pair[0] = matrix.angles[2 * k];
+          pair[1] = matrix.angles[2 * k + 1];
+          out[k] = distanceFromAngles(metric, pair);
+        }
       }
       return out;
     });
     console.log(`  T=${T}, r=${r}: ${N}x${N} planes, principal angles + geodesic matrix ${fmt(anglesMs)} ` +
       `(${((N * (N - 1)) / 2 / anglesMs / 1000).toFixed(2)} M pairs/s); the 7 metrics from those angles ${fmt(allMetricsMs)}`);
   }
+  const backend = await initBackend({ preference: 'auto', wasmDir: distDir }); // the forward bench ends on cpu
   const session = await ModelSession.open(paperCheckpoint, { tokenizer: tokenizerDir });
   try {
     await session.loadModel();
     const featuresMs = await medianMs(3, () => featuresInSession(session, text, {}));
     const report = await featuresInSession(session, text, {});
     const planesCount = report.layers.reduce((s, l) => s + l.offsets.reduce((a, o) => a + o.positions.length, 0), 0);
-    console.log(`  features, paper size, all ${report.layers.length} layers x ${report.layers[0].offsets.length} offsets at T=${report.tokens.length} ` +
+    console.log(`  features (${backend.active}/${backend.threads}t), paper size, all ${report.layers.length} layers x ${report.layers[0].offsets.length} offsets at T=${report.tokens.length} ` +
       `(${planesCount} planes: forward with taps, Plücker residuals over C(${r},4) quadruples, W_plu projections): ${fmt(featuresMs)}`);
   } finally {
     await session.close();
