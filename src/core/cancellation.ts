@@ -1,4 +1,4 @@
-/** How long core operations report progress and notice that their caller gave up. */
+/** How core operations report progress, stream partial results, and notice that their caller gave up. */
 
 export interface Progress {
   done: number;
@@ -9,6 +9,8 @@ export interface Progress {
 export interface Cancellation {
   readonly cancelled: boolean;
   progress(p: Progress): void;
+  /** A piece of the result, sent ahead of the whole (streamed views paint progressively). */
+  partial?(data: unknown): void;
 }
 
 /** Thrown by an operation that stopped because its caller cancelled it. */

@@ -9,6 +9,7 @@ import { blendBalance, offsetContributions, pluckerResidual, rowMeans } from '..
 import { DEGENERATE_SINE, planeDistanceMatrix, tokenPlanes } from '../geometry/planes';
 import { pairCount, planesAtOffset } from '../geometry/plucker';
 import type { BackendReport } from '../model/backend';
+import type { GrassmannModel, TapValue } from '../model/grassmann';
 import { planOffsets } from '../model/offsets';
 import { InputError, UsageError } from '../util/errors';
 import { readInput, tokensForModel, type TextInput } from './input';
@@ -35,7 +36,7 @@ export interface OffsetFeatures {
   area: number[];
   /** True where the two states are (nearly) parallel: sin(angle) < degenerateSine; no distances from these. */
   degenerate: boolean[];
-  /** Plücker-relation residual of p_hat (max over i<j<k<l): ~1e-7 is float32 rounding. */
+  /** Plücker-relation residual of p_hat (max over i<j<k<l): ~1e-7 is float32 rounding. Empty when not asked for. */
   residual: number[];
   /** ||W_plu p_hat + b_plu||: the size of this offset's term of g. */
   contributionNorm: number[];
@@ -83,7 +84,7 @@ export interface FeaturesReport {
 
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-function checkLayer(session: ModelSession, layer: number): void {
+export function checkLayer(session: ModelSession, layer: number): void {
   const L = session.spec.dims.layers;
   if (!Number.isInteger(layer) || layer < 0 || layer >= L) {
     throw new InputError(session.checkpoint.path, `layer ${layer} does not exist: the model has ${L} layers (0..${L - 1})`);
@@ -91,7 +92,7 @@ function checkLayer(session: ModelSession, layer: number): void {
 }
 
 /** The distinct offsets valid for T tokens, or just `window` after checking it is one of them. */
-function offsetsFor(session: ModelSession, T: number, window?: number): number[] {
+export function offsetsFor(session: ModelSession, T: number, window?: number): number[] {
   const spec = session.spec;
   const { offsets } = planOffsets(spec.windowSizes, T, spec.variant.pairing);
   if (window === undefined) return offsets;
@@ -113,7 +114,7 @@ export async function featuresOfText(checkpointPath: string, params: FeaturesPar
 
 export async function featuresInSession(session: ModelSession, text: string, params: FeaturesParams): Promise<FeaturesReport> {
   const spec = session.spec;
-  const { reducedDim: r, modelDim: d, layers: L } = spec.dims;
+  const L = spec.dims.layers;
   if (params.layer !== undefined) checkLayer(session, params.layer);
   const { tokens, ids, truncated, warnings } = tokensForModel(session, text);
   const T = ids.length;
@@ -122,49 +123,11 @@ export async function featuresInSession(session: ModelSession, text: string, par
   const model = await session.loadModel();
   const taps = layers.flatMap((l) => ['z', 'mix_in', 'g', 'alpha'].map((n) => `layers.${l}.${n}`));
   const { taps: values } = await model.forward(ids, { taps });
-  const plan = planOffsets(spec.windowSizes, T, spec.variant.pairing);
   const detailed = params.layer !== undefined && params.window !== undefined;
 
   const out: LayerFeatures[] = [];
   for (const l of layers) {
-    const z = values.get(`layers.${l}.z`)!.data;
-    const h = values.get(`layers.${l}.mix_in`)!.data;
-    const g = values.get(`layers.${l}.g`)!.data;
-    const alpha = values.get(`layers.${l}.alpha`)!.data;
-    const zNorm = rowMeans(z.map((v) => v * v), r).map((m) => Math.sqrt(m * r));
-    const planes = offsets.map((offset) => planesAtOffset(z, T, offset, { reducedDim: r, pairing: spec.variant.pairing }));
-    // W_plu p_hat + b_plu for every plane of every offset (all of them: the shares need the whole of g)
-    const allPlanes = plan.offsets.map((offset) => (offsets.includes(offset) ? planes[offsets.indexOf(offset)] : planesAtOffset(z, T, offset, { reducedDim: r, pairing: spec.variant.pairing })));
-    const projected = await Promise.all(allPlanes.map((p) => model.pluckerProjection(l, p.coordinates, p.count)));
-    const contributions = offsetContributions(
-      plan.offsets, allPlanes.map((p) => Array.from({ length: p.count }, (_, i) => p.first + i)), projected, plan.weights, T, d,
-    );
-    const balance = blendBalance(h, g, alpha, d, spec.variant.gating);
-    out.push({
-      layer: l,
-      alphaMean: Array.from(rowMeans(alpha, d)),
-      ...(params.layer !== undefined ? { alpha: Array.from({ length: T }, (_, t) => Array.from(alpha.subarray(t * d, (t + 1) * d))) } : {}),
-      blend: { gating: spec.variant.gating, hShare: Array.from(balance.hShare, finiteOrNull), hNorm: Array.from(balance.hNorm), gNorm: Array.from(balance.gNorm) },
-      offsets: planes.map((p) => {
-        const contribution = contributions[plan.offsets.indexOf(p.offset)];
-        const positions = Array.from({ length: p.count }, (_, i) => p.first + i);
-        const P = pairCount(r);
-        return {
-          offset: p.offset,
-          positions,
-          area: Array.from(p.norms),
-          degenerate: positions.map((t, i) => {
-            const s = spec.variant.pairing === 'previous' ? t - p.offset : t + p.offset;
-            const scale = zNorm[t] * zNorm[s];
-            return !(scale > 0) || p.norms[i] < DEGENERATE_SINE * scale;
-          }),
-          residual: positions.map((_, i) => pluckerResidual(p.coordinates, i * P, r)),
-          contributionNorm: Array.from(contribution.norm),
-          share: Array.from(contribution.share, finiteOrNull),
-          ...(detailed ? { coordinates: positions.map((_, i) => Array.from(p.coordinates.subarray(i * P, (i + 1) * P))) } : {}),
-        };
-      }),
-    });
+    out.push(await layerFeatures(model, values, T, l, offsets, { alphaPerDimension: params.layer !== undefined, coordinates: detailed, residuals: true }));
   }
   return {
     checkpoint: session.checkpoint.path,
@@ -177,6 +140,65 @@ export async function featuresInSession(session: ModelSession, text: string, par
     layers: out,
     truncated,
     warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
+  };
+}
+
+export interface LayerFeatureOptions {
+  /** alpha per token and dimension. */
+  alphaPerDimension: boolean;
+  /** p_hat per plane. */
+  coordinates: boolean;
+  /** Plücker-relation residuals (C(r, 4) terms per plane: most of the cost at r = 32). */
+  residuals: boolean;
+}
+
+/**
+ * The features of one layer from a forward pass's taps (layers.l.z, .mix_in, .g, .alpha of a
+ * sequence of T tokens), for the given offsets.
+ */
+export async function layerFeatures(model: GrassmannModel, values: Map<string, TapValue>, T: number, l: number, offsets: readonly number[], options: LayerFeatureOptions): Promise<LayerFeatures> {
+  const spec = model.spec;
+  const { reducedDim: r, modelDim: d } = spec.dims;
+  const plan = planOffsets(spec.windowSizes, T, spec.variant.pairing);
+  const tap = (name: string) => {
+    const v = values.get(`layers.${l}.${name}`);
+    if (!v) throw new Error(`layer features need the tap layers.${l}.${name}`);
+    return v.data;
+  };
+  const [z, h, g, alpha] = [tap('z'), tap('mix_in'), tap('g'), tap('alpha')];
+  const zNorm = rowMeans(z.map((v) => v * v), r).map((m) => Math.sqrt(m * r));
+  const layout = { reducedDim: r, pairing: spec.variant.pairing };
+  // W_plu p_hat + b_plu for every plane of every offset (all of them: the shares need the whole of g)
+  const allPlanes = plan.offsets.map((offset) => planesAtOffset(z, T, offset, layout));
+  const projected = await Promise.all(allPlanes.map((p) => model.pluckerProjection(l, p.coordinates, p.count)));
+  const contributions = offsetContributions(plan.offsets, allPlanes.map((p) => Array.from({ length: p.count }, (_, i) => p.first + i)), projected, plan.weights, T, d);
+  const balance = blendBalance(h, g, alpha, d, spec.variant.gating);
+  const P = pairCount(r);
+  return {
+    layer: l,
+    alphaMean: Array.from(rowMeans(alpha, d)),
+    ...(options.alphaPerDimension ? { alpha: Array.from({ length: T }, (_, t) => Array.from(alpha.subarray(t * d, (t + 1) * d))) } : {}),
+    blend: { gating: spec.variant.gating, hShare: Array.from(balance.hShare, finiteOrNull), hNorm: Array.from(balance.hNorm), gNorm: Array.from(balance.gNorm) },
+    offsets: offsets.map((offset) => {
+      const k = plan.offsets.indexOf(offset);
+      const p = allPlanes[k];
+      const contribution = contributions[k];
+      const positions = Array.from({ length: p.count }, (_, i) => p.first + i);
+      return {
+        offset,
+        positions,
+        area: Array.from(p.norms),
+        degenerate: positions.map((t, i) => {
+          const s = spec.variant.pairing === 'previous' ? t - offset : t + offset;
+          const scale = zNorm[t] * zNorm[s];
+          return !(scale > 0) || p.norms[i] < DEGENERATE_SINE * scale;
+        }),
+        residual: options.residuals ? positions.map((_, i) => pluckerResidual(p.coordinates, i * P, r)) : [],
+        contributionNorm: Array.from(contribution.norm),
+        share: Array.from(contribution.share, finiteOrNull),
+        ...(options.coordinates ? { coordinates: positions.map((_, i) => Array.from(p.coordinates.subarray(i * P, (i + 1) * P))) } : {}),
+      };
+    }),
   };
 }
 

@@ -10,6 +10,8 @@ import { runText, type RunParams } from './run';
 import { evaluateFile, type EvalParams } from './evaluate';
 import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesParams } from './features';
 import { compareCheckpoints, driftOfCheckpoints, type CompareParams, type DriftParams } from './drift';
+import { AnalysisCache, type ModelRef, type TextRef } from './analysis';
+import type { GrassmannMetric } from '../geometry/angles';
 
 export type { Cancellation } from './cancellation';
 
@@ -20,6 +22,8 @@ export function startBackend(opts: WorkerOptions): Promise<BackendReport> {
 
 export function createOperations(options: WorkerOptions) {
   const backend = startBackend(options);
+  // The checkpoint editor's models and texts, kept between requests (core/analysis.ts).
+  const analyses = new AnalysisCache();
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
     inspect: (p: { path: string; config?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config }),
@@ -29,6 +33,15 @@ export function createOperations(options: WorkerOptions) {
     distances: async (p: DistancesParams & { checkpoint: string }, _c?: Cancellation) => distancesOfText(p.checkpoint, { ...p, backend: await backend }),
     drift: (p: DriftParams, c?: Cancellation) => driftOfCheckpoints(p, c),
     compare: (p: CompareParams, _c?: Cancellation) => compareCheckpoints(p),
+    // The checkpoint editor (cached sessions and forward passes):
+    modelReport: (p: ModelRef, _c?: Cancellation) => analyses.inspect(p),
+    tensor: (p: ModelRef & { name: string }, _c?: Cancellation) => backend.then(() => analyses.tensor(p)),
+    analyze: (p: TextRef, c?: Cancellation) => backend.then(() => analyses.analyze(p, c)),
+    planes: (p: TextRef & { layer: number; offset: number }, _c?: Cancellation) => backend.then(() => analyses.planes(p)),
+    planeDistances: (p: TextRef & { layer: number; offset: number; metric: GrassmannMetric }, _c?: Cancellation) => backend.then(() => analyses.distances(p)),
+    nearest: (p: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, _c?: Cancellation) =>
+      backend.then(() => analyses.nearest(p)),
+    forget: (p: { path: string }, _c?: Cancellation) => analyses.forget(p.path),
   };
 }
 

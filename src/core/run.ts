@@ -55,6 +55,20 @@ function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }
   return best;
 }
 
+/** The k most probable next tokens at each of the T positions of logits [T, V]. */
+export function nextTokens(logits: Float32Array, T: number, V: number, k: number, idToToken: (id: number) => string | undefined): NextToken[][] {
+  const next: NextToken[][] = [];
+  for (let t = 0; t < T; t++) {
+    const row = logits.subarray(t * V, (t + 1) * V);
+    let max = -Infinity;
+    for (let i = 0; i < V; i++) if (row[i] > max) max = row[i];
+    let sum = 0;
+    for (let i = 0; i < V; i++) sum += Math.exp(row[i] - max);
+    next.push(topK(row, k).map(({ id, logit }) => ({ id, token: idToToken(id) ?? `<id ${id}>`, probability: Math.exp(logit - max) / sum })));
+  }
+  return next;
+}
+
 export async function runInSession(session: ModelSession, text: string, params: RunParams): Promise<RunReport> {
   const spec = session.spec;
   const found = session.tokenizer;
@@ -65,20 +79,7 @@ export async function runInSession(session: ModelSession, text: string, params: 
   const forwardMs = performance.now() - started;
 
   const [T, V] = result.logitsShape;
-  const k = params.topK ?? 5;
-  const next: NextToken[][] = [];
-  for (let t = 0; t < T; t++) {
-    const row = result.logits.subarray(t * V, (t + 1) * V);
-    let max = -Infinity;
-    for (let i = 0; i < V; i++) if (row[i] > max) max = row[i];
-    let sum = 0;
-    for (let i = 0; i < V; i++) sum += Math.exp(row[i] - max);
-    next.push(topK(row, k).map(({ id, logit }) => ({
-      id,
-      token: found.tokenizer.idToToken(id) ?? `<id ${id}>`,
-      probability: Math.exp(logit - max) / sum,
-    })));
-  }
+  const next = nextTokens(result.logits, T, V, params.topK ?? 5, (id) => found.tokenizer.idToToken(id));
 
   let dumped: RunReport['dumped'] = null;
   if (params.dump) {

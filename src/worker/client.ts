@@ -9,6 +9,8 @@ import type { FromWorker, MethodName, ParamsOf, Progress, ResultOf, SerializedEr
 
 export interface RequestOptions {
   onProgress?: (p: Progress) => void;
+  /** Pieces of the result the operation streams ahead of the whole (Cancellation.partial). */
+  onPartial?: (data: unknown) => void;
   /** Aborting sends a cancel to the worker; the promise then rejects with a CancelledError. */
   signal?: AbortSignal;
 }
@@ -34,6 +36,7 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   onProgress?: (p: Progress) => void;
+  onPartial?: (data: unknown) => void;
 }
 
 export class ComputeClient {
@@ -67,6 +70,10 @@ export class ComputeClient {
       p.onProgress?.(m.progress);
       return;
     }
+    if (m.kind === 'partial') {
+      p.onPartial?.(m.data);
+      return;
+    }
     this.pending.delete(m.id);
     if (m.kind === 'response') p.resolve(m.result);
     else p.reject(revive(m.error));
@@ -83,7 +90,7 @@ export class ComputeClient {
     const id = this.nextId++;
     return new Promise<ResultOf<M>>((resolve, reject) => {
       if (opts.signal?.aborted) return reject(new CancelledError());
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress, onPartial: opts.onPartial });
       opts.signal?.addEventListener('abort', () => {
         if (!this.pending.has(id)) return;
         this.worker.postMessage({ kind: 'cancel', id });

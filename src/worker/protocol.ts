@@ -27,7 +27,8 @@ export type FromWorker =
   | { kind: 'ready' }
   | { kind: 'response'; id: number; result: unknown }
   | { kind: 'error'; id: number; error: SerializedError }
-  | { kind: 'progress'; id: number; progress: Progress };
+  | { kind: 'progress'; id: number; progress: Progress }
+  | { kind: 'partial'; id: number; data: unknown };
 
 export interface WorkerOptions {
   backend: import('../model/backend').BackendPreference;

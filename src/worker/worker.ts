@@ -27,6 +27,7 @@ port.on('message', (message: ToWorker) => {
       return cancelled.has(id);
     },
     progress: (progress) => post({ kind: 'progress', id, progress }),
+    partial: (data) => post({ kind: 'partial', id, data }),
   };
   const fn = operations[method] as (p: unknown, c: Cancellation) => Promise<unknown>;
   fn(params, cancellation).then(
