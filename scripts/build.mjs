@@ -32,6 +32,19 @@ const entries = [
   { ...node, entryPoints: [join(root, 'bench/profile-forward.ts')], outfile: join(dist, 'profile-forward.js') },
 ];
 
+// The checkpoint editor's webview: a browser bundle (D3, @vscode-elements/elements) and its CSS.
+entries.push({
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'chrome114',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  entryPoints: [join(root, 'webview/main.ts')],
+  outfile: join(dist, 'webview', 'main.js'),
+});
+
 mkdirSync(dist, { recursive: true });
 // The wasm backend loads its binaries from disk next to the bundle.
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');

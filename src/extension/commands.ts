@@ -9,12 +9,15 @@ import { isInputError } from '../util/errors';
 import { BACKEND_NAMES, type BackendPreference } from '../model/backendReport';
 import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
 import { inspectReportText } from './reportText';
+import { openCheckpointTarget } from './checkpointEditor';
+import type { PanelContext } from './checkpointPanel';
 
 export const COMMANDS = {
   showBackend: 'grassmannLens.showBackend',
   inspectCheckpoint: 'grassmannLens.inspectCheckpoint',
   installGpuBackend: 'grassmannLens.installGpuBackend',
   selectBackend: 'grassmannLens.selectBackend',
+  openCheckpoint: 'grassmannLens.openCheckpoint',
 } as const;
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
@@ -23,6 +26,7 @@ export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
 export interface CommandContext {
   compute: ComputeService;
   output: vscode.OutputChannel;
+  panels: PanelContext;
 }
 
 export async function showBackend({ compute, output }: CommandContext): Promise<void> {
@@ -85,6 +89,32 @@ export async function inspectCheckpoint({ compute, output }: CommandContext, tar
       output.appendLine(`Inspect of ${uri.fsPath} failed: ${err.stack ?? err.message}`);
       void vscode.window.showErrorMessage(`Grassmann Lens: inspecting ${uri.fsPath} failed: ${err.message}`);
     }
+  }
+}
+
+/** Opens a checkpoint file, or a Hugging Face-style folder, in the checkpoint editor. */
+export async function openCheckpoint({ panels }: CommandContext, target?: unknown): Promise<void> {
+  let uri = target instanceof vscode.Uri ? target : undefined;
+  if (!uri) {
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Open Checkpoint (a weights file or a model folder)',
+      openLabel: 'Open',
+      canSelectMany: false,
+      canSelectFiles: true,
+      canSelectFolders: true,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    uri = picked?.[0];
+  }
+  if (!uri) return;
+  if (uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(`${uri.toString()}: only checkpoints on disk can be opened, not ${uri.scheme}: resources`);
+    return;
+  }
+  try {
+    await openCheckpointTarget(panels, uri);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${uri.fsPath}: ${asError(e).message}`);
   }
 }
 
@@ -183,5 +213,6 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.inspectCheckpoint, (target?: unknown) => inspectCheckpoint(ctx, target)),
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackend(ctx)),
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackend()),
+    vscode.commands.registerCommand(COMMANDS.openCheckpoint, (target?: unknown) => openCheckpoint(ctx, target)),
   ];
 }

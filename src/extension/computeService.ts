@@ -3,7 +3,8 @@
  * settings; everything else asks this object for the backend report or an inspection.
  */
 import * as vscode from 'vscode';
-import { ComputeClient } from '../worker/client';
+import { ComputeClient, type RequestOptions } from '../worker/client';
+import type { MethodName, ParamsOf, ResultOf } from '../worker/protocol';
 import type { BackendPreference, BackendReport } from '../model/backendReport';
 import type { InspectReport } from '../core/inspect';
 
@@ -96,6 +97,12 @@ export class ComputeService implements vscode.Disposable {
   inspect(path: string, signal?: AbortSignal): Promise<InspectReport> {
     if (!this.client) this.start();
     return (this.client as ComputeClient).inspect(path, {}, { signal });
+  }
+
+  /** Any operation of the worker (src/core/operations.ts), with progress, partial results and cancellation. */
+  request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
+    if (!this.client) this.start();
+    return (this.client as ComputeClient).request(method, params, opts);
   }
 
   private setState(state: BackendState): void {

@@ -1,11 +1,13 @@
 /**
  * Extension entry: wires VS Code events to the compute worker. Activated by its commands
- * (contributed, so implicit) and by opening a checkpoint in the Grassmann Lens editor.
+ * (contributed, so implicit), by opening a checkpoint in the Grassmann Lens editor, and in
+ * workspaces that hold checkpoints (so a checkpoint opened with the window gets its editor).
  */
 import * as vscode from 'vscode';
 import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
 import { BackendStatus } from './backendStatus';
-import { CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
+import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
+import type { PanelContext } from './checkpointPanel';
 import { COMMANDS, registerCommands } from './commands';
 import { ComputeService, readSettings } from './computeService';
 
@@ -21,16 +23,27 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
   const workerPath = vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath;
   const compute = new ComputeService(workerPath, readSettings(defaultNativeDir));
   const status = new BackendStatus(output, COMMANDS.showBackend);
+  // The webview takes focus when its "Use selection" button is clicked: remember the text editor before it.
+  let lastTextEditor = vscode.window.activeTextEditor;
+  const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, lastTextEditor: () => lastTextEditor };
+  const editorProvider = new CheckpointEditorProvider(panels);
 
   context.subscriptions.push(
     output,
     status,
     compute,
     compute.onDidChangeState((state) => status.update(state)),
-    ...registerCommands({ compute, output }),
-    vscode.window.registerCustomEditorProvider(CHECKPOINT_VIEW_TYPE, new CheckpointEditorProvider(compute, output), {
-      supportsMultipleEditorsPerDocument: true,
+    ...registerCommands({ compute, output, panels }),
+    vscode.window.onDidChangeActiveTextEditor((editor) => {
+      if (editor) lastTextEditor = editor;
     }),
+    ...[CHECKPOINT_VIEW_TYPE, CHECKPOINT_BIN_VIEW_TYPE].map((viewType) =>
+      vscode.window.registerCustomEditorProvider(viewType, editorProvider, {
+        supportsMultipleEditorsPerDocument: true,
+        // Hidden editors keep their views (runs, pins, zoom) instead of rebuilding them.
+        webviewOptions: { retainContextWhenHidden: true },
+      }),
+    ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('grassmannLens.backend') || e.affectsConfiguration('grassmannLens.nativeModulesDir')) {
         void compute.reconfigure(readSettings(defaultNativeDir));
@@ -40,7 +53,26 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
 
   status.update(compute.state);
   compute.start();
+  void reopenCheckpointsShownAsText();
   return { backendReport: () => compute.backendReport() };
+}
+
+/**
+ * Checkpoints opened before this extension was registered (a file opened with the window, e.g.
+ * from a link) land in the text editor, which cannot show them: move them to the checkpoint
+ * editor, their default. `.bin` is left alone: it is not always a checkpoint.
+ */
+async function reopenCheckpointsShownAsText(): Promise<void> {
+  for (const group of vscode.window.tabGroups.all) {
+    for (const tab of group.tabs) {
+      if (!(tab.input instanceof vscode.TabInputText) || tab.input.uri.scheme !== 'file') continue;
+      if (!/\.(pt|pth|ckpt|safetensors)$/i.test(tab.input.uri.path)) continue;
+      const { uri } = tab.input;
+      const options = { viewColumn: group.viewColumn, preserveFocus: !tab.isActive };
+      await vscode.window.tabGroups.close(tab);
+      await vscode.commands.executeCommand('vscode.openWith', uri, CHECKPOINT_VIEW_TYPE, options);
+    }
+  }
 }
 
 export function deactivate(): void {

@@ -1,0 +1,274 @@
+/**
+ * One checkpoint shown in a webview (the custom editor, or a panel for a Hugging Face-style
+ * folder): the page, its Content-Security-Policy, and the translation of the view's requests
+ * (src/protocol.ts) into compute-worker operations. All state of the open checkpoint lives here.
+ *
+ * A new request of a kind (analyze, distances, ...) cancels the previous one of that kind;
+ * closing the editor cancels everything; a change of the file on disk drops the worker's cached
+ * model and sends the view the re-read model. Work that takes longer than a moment shows a
+ * cancellable progress notification.
+ */
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isInputError } from '../util/errors';
+import type { HostMessage, ModelInfo, ViewMessage } from '../protocol';
+import type { AnalysisPiece } from '../core/analysis';
+import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
+
+/** Requests slower than this show a progress notification with a Cancel button. */
+const PROGRESS_DELAY_MS = 700;
+
+export interface PanelContext {
+  compute: ComputeService;
+  output: vscode.OutputChannel;
+  extensionUri: vscode.Uri;
+  /** The text editor the user last worked in (the webview has focus when its button is clicked). */
+  lastTextEditor(): vscode.TextEditor | undefined;
+}
+
+function nonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** The webview page: the bundled app and its stylesheet, nothing inline, nothing remote. */
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+  const n = nonce();
+  const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'main.js'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'main.css'));
+  const csp = [
+    "default-src 'none'",
+    `script-src 'nonce-${n}'`,
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data: blob:`,
+    `font-src ${webview.cspSource}`,
+  ].join('; ');
+  const escaped = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escaped}</title>
+<link rel="stylesheet" href="${style}">
+</head>
+<body>
+<div id="app" data-title="${escaped}"><p class="status">Loading ${escaped}…</p></div>
+<script nonce="${n}" src="${script}"></script>
+</body>
+</html>`;
+}
+
+/** Checkpoint files beside `path` (including it), in name order. */
+async function siblingCheckpoints(path: string, isFolder: boolean): Promise<string[]> {
+  const dir = isFolder ? path : dirname(path);
+  try {
+    const names = (await fs.readdir(dir)).filter((n) => CHECKPOINT_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(`.${ext}`)));
+    names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    return names.length >= 2 ? names.map((n) => join(dir, n)) : [];
+  } catch {
+    return [];
+  }
+}
+
+export class CheckpointPanel implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  /** The running request of each kind, to cancel when a newer one arrives. */
+  private readonly running = new Map<string, { requestId: number; abort: AbortController }>();
+  private disposed = false;
+  private viewReady = false;
+  private model: ModelInfo | undefined;
+
+  constructor(
+    private readonly webview: vscode.Webview,
+    /** The checkpoint file or folder. */
+    private readonly path: string,
+    private readonly isFolder: boolean,
+    private readonly ctx: PanelContext,
+  ) {
+    const name = basename(path);
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')],
+    };
+    webview.html = panelHtml(webview, ctx.extensionUri, name);
+    this.disposables.push(webview.onDidReceiveMessage((m: ViewMessage) => void this.onMessage(m)));
+    const pattern = isFolder ? new vscode.RelativePattern(vscode.Uri.file(path), '*') : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+    this.disposables.push(watcher, watcher.onDidChange(() => void this.reload()), watcher.onDidCreate(() => void this.reload()));
+  }
+
+  private post(message: HostMessage): void {
+    if (!this.disposed) void this.webview.postMessage(message);
+  }
+
+  private errorText(e: unknown, what: string): string {
+    const err = asError(e);
+    if (isInputError(err)) return err.message;
+    this.ctx.output.appendLine(`${what} failed: ${err.stack ?? err.message}`);
+    return `${what} failed: ${err.message}`;
+  }
+
+  /** Reads the checkpoint (header and layout) and sends the model to the view. */
+  private async loadModel(): Promise<void> {
+    try {
+      const [report, backend, siblings] = await Promise.all([
+        this.ctx.compute.request('modelReport', { path: this.path }),
+        this.ctx.compute.backendReport().then((b) => `${b.active}${b.threads > 1 ? ` (${b.threads} threads)` : ''}`, () => 'unavailable'),
+        siblingCheckpoints(this.path, this.isFolder),
+      ]);
+      this.model = { name: basename(this.path), report, backend, siblings };
+      this.post({ type: 'model', model: this.model });
+    } catch (e) {
+      this.post({ type: 'modelError', message: this.errorText(e, `Opening ${this.path}`) });
+    }
+  }
+
+  private async reload(): Promise<void> {
+    for (const { abort } of this.running.values()) abort.abort();
+    this.running.clear();
+    await this.ctx.compute.request('forget', { path: this.path }).catch(() => undefined);
+    if (!this.viewReady) return;
+    this.post({ type: 'notice', message: `${basename(this.path)} changed on disk and was read again.` });
+    await this.loadModel();
+  }
+
+  /**
+   * Runs one request of `kind`: cancels the previous one of that kind, forwards progress and
+   * partial results, shows a cancellable notification when it takes a while.
+   */
+  private async run<T>(kind: string, requestId: number, title: string, work: (signal: AbortSignal, onPartial: (d: unknown) => void, onProgress: (p: { done: number; total: number; message?: string }) => void) => Promise<T>, onPartial?: (d: unknown) => void): Promise<T | undefined> {
+    this.running.get(kind)?.abort.abort();
+    const abort = new AbortController();
+    this.running.set(kind, { requestId, abort });
+    let finished = false;
+    let markFinished = (): void => undefined;
+    const whenFinished = new Promise<void>((resolve) => (markFinished = resolve));
+    let report: ((p: { done: number; total: number; message?: string }) => void) | undefined;
+    const timer = setTimeout(() => {
+      if (finished) return;
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: ${title}`, cancellable: true }, (progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        let last = 0;
+        report = (p) => {
+          const percent = p.total ? (100 * p.done) / p.total : 0;
+          progress.report({ message: p.message, increment: percent - last });
+          last = percent;
+        };
+        return whenFinished;
+      });
+    }, PROGRESS_DELAY_MS);
+    try {
+      return await work(abort.signal, (d) => onPartial?.(d), (p) => {
+        report?.(p);
+        this.post({ type: 'progress', requestId, ...p });
+      });
+    } catch (e) {
+      const err = asError(e);
+      const cancelled = err.name === 'CancelledError' || err.name === 'OperationCancelled';
+      this.post({ type: 'error', requestId, message: cancelled ? 'cancelled' : this.errorText(e, title), cancelled });
+      return undefined;
+    } finally {
+      finished = true;
+      markFinished();
+      clearTimeout(timer);
+      if (this.running.get(kind)?.abort === abort) this.running.delete(kind);
+    }
+  }
+
+  private async onMessage(m: ViewMessage): Promise<void> {
+    const compute = this.ctx.compute;
+    const ref = { path: this.path };
+    switch (m.type) {
+      case 'ready':
+        this.viewReady = true;
+        await this.loadModel();
+        return;
+      case 'cancel':
+        for (const [kind, r] of this.running) if (r.requestId === m.requestId) {
+          r.abort.abort();
+          this.running.delete(kind);
+        }
+        return;
+      case 'tensor': {
+        const summary = await this.run('tensor', m.requestId, `reading ${m.name}`, (signal) => compute.request('tensor', { ...ref, name: m.name }, { signal }));
+        if (summary) this.post({ type: 'tensor', requestId: m.requestId, summary });
+        return;
+      }
+      case 'analyze': {
+        const done = await this.run('analyze', m.requestId, 'running the text through the model', (signal, onPartial, onProgress) =>
+          compute.request('analyze', { ...ref, text: m.text }, { signal, onPartial, onProgress }), (data) => {
+          const piece = data as AnalysisPiece;
+          if (piece.kind === 'run') this.post({ type: 'run', requestId: m.requestId, run: piece.run });
+          else this.post({ type: 'layer', requestId: m.requestId, layer: piece.layer });
+        });
+        if (done) this.post({ type: 'analysisDone', requestId: m.requestId });
+        return;
+      }
+      case 'useSelection': {
+        const editor = this.ctx.lastTextEditor();
+        if (!editor) {
+          this.post({ type: 'notice', message: 'No text editor to take a selection from: open a file, select some text, then try again.' });
+          return;
+        }
+        const selected = editor.selections.map((s) => editor.document.getText(s)).join('\n');
+        const text = selected.trim() ? selected : editor.document.lineAt(editor.selection.active.line).text;
+        this.post({ type: 'selection', text, source: `${basename(editor.document.uri.fsPath)}${selected.trim() ? '' : `, line ${editor.selection.active.line + 1}`}` });
+        return;
+      }
+      case 'planes': {
+        const planes = await this.run('planes', m.requestId, 'computing Plücker coordinates', (signal) => compute.request('planes', { ...ref, text: m.text, layer: m.layer, offset: m.offset }, { signal }));
+        if (planes) this.post({ type: 'planes', requestId: m.requestId, planes });
+        return;
+      }
+      case 'distances': {
+        const distances = await this.run('distances', m.requestId, 'computing Grassmann distances', (signal) =>
+          compute.request('planeDistances', { ...ref, text: m.text, layer: m.layer, offset: m.offset, metric: m.metric }, { signal }));
+        if (distances) this.post({ type: 'distances', requestId: m.requestId, distances });
+        return;
+      }
+      case 'nearest': {
+        const neighbours = await this.run('nearest', m.requestId, 'finding the nearest planes', (signal) =>
+          compute.request('nearest', { ...ref, text: m.text, layer: m.layer, offset: m.offset, position: m.position, k: m.k, metric: m.metric }, { signal }));
+        if (neighbours) this.post({ type: 'nearest', requestId: m.requestId, layer: m.layer, offset: m.offset, position: m.position, neighbours });
+        return;
+      }
+      case 'drift': {
+        const paths = this.model?.siblings ?? [];
+        if (paths.length < 2) {
+          this.post({ type: 'error', requestId: m.requestId, message: `No run to follow: ${dirname(this.path)} holds fewer than two checkpoints.` });
+          return;
+        }
+        const report = await this.run('drift', m.requestId, `following ${paths.length} checkpoints`, (signal, _p, onProgress) => compute.request('drift', { paths }, { signal, onProgress }));
+        if (report) this.post({ type: 'drift', requestId: m.requestId, report });
+        return;
+      }
+      case 'export':
+        await this.export(m.filename, m.format, m.content);
+        return;
+    }
+  }
+
+  private async export(filename: string, format: string, content: string): Promise<void> {
+    const folder = this.isFolder ? this.path : dirname(this.path);
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(join(folder, filename)),
+      filters: { [format.toUpperCase()]: [format] },
+      title: `Export ${filename}`,
+    });
+    if (!target) return;
+    const bytes = format === 'png' ? Buffer.from(content, 'base64') : Buffer.from(content, 'utf8');
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.post({ type: 'exported', path: target.fsPath });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const { abort } of this.running.values()) abort.abort();
+    this.running.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}

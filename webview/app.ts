@@ -1,0 +1,263 @@
+/**
+ * The checkpoint editor's webview app: layout (header, tabs, token strip), the store, and the
+ * routing of host messages into it and of view needs into requests. Views only read the state
+ * and call back; requests that the state makes stale are cancelled or their answers dropped.
+ */
+import type { GrassmannMetric } from '../src/geometry/angles';
+import { isGrassmannMetric } from '../src/geometry/angles';
+import { VIEWS, type HostMessage, type ViewName } from '../src/protocol';
+import { clear, h } from './dom';
+import { nextRequestId, onHostMessage, post, savedState, saveState } from './host';
+import { selectionKey, Store, type AppState } from './store';
+import { TokenStrip } from './tokens';
+import { DriftView } from './views/drift';
+import { DistanceView, GatesView, PluckerView } from './views/geometry';
+import { OverviewView } from './views/overview';
+import { RunView } from './views/run';
+
+const TAB_TITLES: Record<ViewName, string> = { overview: 'Overview', run: 'Run', plucker: 'Plücker', distances: 'Distances', gates: 'Gates', drift: 'Drift' };
+/** Views that show the analysed text's tokens above them. */
+const TEXT_VIEWS: ReadonlySet<ViewName> = new Set(['run', 'plucker', 'distances', 'gates']);
+
+/** Something the user asked for is still being computed. */
+function busy(s: AppState): boolean {
+  const pending = (p: { data: unknown; error: string | null } | null) => p !== null && p.data === null && p.error === null;
+  return (s.analysis !== null && !s.analysis.done) || pending(s.tensor) || pending(s.distances) || pending(s.drift);
+}
+
+interface View {
+  element: HTMLElement;
+  update(state: AppState, previous: AppState | null): void;
+}
+
+export class App {
+  private readonly store: Store;
+  private readonly views: Record<ViewName, View>;
+  private readonly strip: TokenStrip;
+  private readonly run: RunView;
+  private readonly header = h('header', { class: 'header' });
+  private readonly tabs = h('vscode-tabs', { id: 'tabs', panel: true });
+  private readonly stripHolder = h('div', { class: 'strip-holder' });
+
+  constructor(private readonly root: HTMLElement) {
+    const saved = savedState();
+    const view = (VIEWS as readonly string[]).includes(saved.view ?? '') ? (saved.view as ViewName) : 'overview';
+    this.store = new Store({
+      model: null, modelError: null, notice: null, view, text: saved.text ?? '', analysis: null,
+      pinned: null, hovered: null, highlighted: new Set(), layer: saved.layer ?? 0, offset: saved.offset ?? 1,
+      metric: isGrassmannMetric(saved.metric ?? '') ? (saved.metric as GrassmannMetric) : 'geodesic',
+      planes: null, distances: null, nearest: null, tensor: null, drift: null,
+    });
+    this.run = new RunView(this.store, (text) => this.analyze(text), () => post({ type: 'useSelection' }));
+    this.strip = new TokenStrip(this.store, (t) => this.requestNearest(t));
+    this.views = {
+      overview: new OverviewView(this.store, (name) => this.requestTensor(name)),
+      run: this.run,
+      plucker: new PluckerView(this.store),
+      distances: new DistanceView(this.store),
+      gates: new GatesView(this.store),
+      drift: new DriftView(() => this.requestDrift()),
+    };
+  }
+
+  start(): void {
+    clear(this.root);
+    VIEWS.forEach((name) => {
+      this.tabs.append(h('vscode-tab-header', { slot: 'header', 'data-view': name }, TAB_TITLES[name]));
+      this.tabs.append(h('vscode-tab-panel', { 'data-view': name }, this.views[name].element));
+    });
+    this.tabs.setAttribute('selected-index', String(VIEWS.indexOf(this.store.state.view)));
+    this.tabs.addEventListener('vsc-tabs-select', (e) => {
+      const index = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+      this.store.update({ view: VIEWS[index] });
+    });
+    this.root.append(this.header, this.stripHolder, this.tabs);
+    document.body.append(this.strip.tooltip);
+    this.stripHolder.append(this.strip.element);
+    this.store.subscribe((state, previous) => this.render(state, previous));
+    onHostMessage((m) => this.onMessage(m));
+    let resize: number | undefined;
+    window.addEventListener('resize', () => {
+      clearTimeout(resize);
+      resize = window.setTimeout(() => this.redrawAll(), 200);
+    });
+    this.render(this.store.state, null);
+    post({ type: 'ready' });
+  }
+
+  private redrawAll(): void {
+    for (const v of Object.values(this.views)) v.update(this.store.state, null);
+  }
+
+  private render(state: AppState, previous: AppState | null): void {
+    if (state.model !== previous?.model || state.modelError !== previous?.modelError || state.notice !== previous?.notice || busy(state) !== (previous ? busy(previous) : false)) this.renderHeader(state);
+    this.tabs.hidden = !state.model;
+    this.stripHolder.hidden = !state.model || !TEXT_VIEWS.has(state.view) || !state.analysis?.run;
+    this.strip.update(state, previous);
+    // Only the visible view draws (hidden charts would measure 0 px); it redraws in full when shown.
+    const shown = this.views[state.view];
+    shown.update(state, previous?.view === state.view ? previous : null);
+    this.requestWhatTheViewsNeed(state);
+    if (!previous || state.text !== previous.text || state.view !== previous.view || state.layer !== previous.layer || state.offset !== previous.offset || state.metric !== previous.metric) {
+      saveState({ text: state.text, view: state.view, layer: state.layer, offset: state.offset, metric: state.metric });
+    }
+  }
+
+  private renderHeader(state: AppState): void {
+    clear(this.header);
+    const title = this.root.dataset.title ?? '';
+    if (state.modelError) {
+      this.header.append(h('h1', {}, title), h('p', { id: 'error', class: 'error', role: 'alert' }, state.modelError));
+      return;
+    }
+    if (!state.model) {
+      this.header.append(h('h1', {}, title), h('p', { class: 'status' }, 'Reading the checkpoint…'));
+      return;
+    }
+    const m = state.model;
+    this.header.append(
+      h('div', { class: 'title-row' }, h('h1', {}, m.name), busy(state) ? h('vscode-progress-ring', { class: 'busy', 'aria-label': 'Working' }) : null),
+      h('div', { class: 'path' }, m.report.path, ` · backend ${m.backend}`),
+    );
+    if (state.notice) this.header.append(h('p', { class: 'notice', id: 'notice', role: 'status' }, state.notice));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // requests
+  // ---------------------------------------------------------------------------------------------
+
+  private analyze(text: string): void {
+    const requestId = nextRequestId();
+    this.store.update({
+      text, analysis: { requestId, text, run: null, layers: [], done: false, error: null },
+      pinned: null, hovered: null, highlighted: new Set(), planes: null, distances: null, nearest: null,
+    });
+    post({ type: 'analyze', requestId, text });
+  }
+
+  private requestTensor(name: string): void {
+    const requestId = nextRequestId();
+    this.store.update({ tensor: { requestId, name, data: null, error: null } });
+    post({ type: 'tensor', requestId, name });
+  }
+
+  private requestDrift(): void {
+    const requestId = nextRequestId();
+    this.store.update({ drift: { requestId, data: null, error: null, progress: null } });
+    post({ type: 'drift', requestId });
+  }
+
+  private requestNearest(position: number): void {
+    const s = this.store.state;
+    const text = s.analysis?.run ? s.analysis.text : null;
+    if (text === null) return;
+    const key = `${selectionKey(text, s.layer, s.offset, s.metric)}#${position}`;
+    if (s.nearest?.key === key) return;
+    const requestId = nextRequestId();
+    // Deferred: called while the tooltip renders.
+    queueMicrotask(() => {
+      this.store.update({ nearest: { key, requestId, data: null, error: null } });
+      post({ type: 'nearest', requestId, text, layer: s.layer, offset: s.offset, position, k: 5, metric: s.metric });
+    });
+  }
+
+  /** Planes and distances of the current (text, layer, offset), when a view shows them. */
+  private requestWhatTheViewsNeed(state: AppState): void {
+    const a = state.analysis;
+    if (!a?.run || !a.layers.some(Boolean)) return;
+    const offsets = a.layers.find(Boolean)!.offsets.map((o) => o.offset);
+    // Keep layer and offset inside what this text has.
+    if (state.layer >= a.run.layers || !offsets.includes(state.offset)) {
+      queueMicrotask(() => this.store.update({ layer: Math.min(state.layer, a.run!.layers - 1), offset: offsets.includes(state.offset) ? state.offset : offsets[0] }));
+      return;
+    }
+    const key = selectionKey(a.text, state.layer, state.offset);
+    const wantsPlanes = state.view === 'plucker' || state.hovered !== null || state.pinned !== null;
+    if (wantsPlanes && state.planes?.key !== key) {
+      const requestId = nextRequestId();
+      queueMicrotask(() => {
+        this.store.update({ planes: { key, requestId, data: null, error: null } });
+        post({ type: 'planes', requestId, text: a.text, layer: state.layer, offset: state.offset });
+      });
+    }
+    if (state.view === 'distances' && state.distances?.key !== key) {
+      const requestId = nextRequestId();
+      queueMicrotask(() => {
+        this.store.update({ distances: { key, requestId, data: null, error: null } });
+        // geodesic: every metric is drawn from the principal angles that come with it
+        post({ type: 'distances', requestId, text: a.text, layer: state.layer, offset: state.offset, metric: 'geodesic' });
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // host messages
+  // ---------------------------------------------------------------------------------------------
+
+  private onMessage(m: HostMessage): void {
+    const s = this.store.state;
+    switch (m.type) {
+      case 'model':
+        this.store.update({ model: m.model, modelError: null, tensor: null, drift: null });
+        if (s.text && !s.analysis) this.analyze(s.text); // restore the last run after a reload
+        return;
+      case 'modelError':
+        this.store.update({ model: null, modelError: m.message });
+        return;
+      case 'notice':
+        this.store.update({ notice: m.message });
+        return;
+      case 'selection':
+        this.store.update({ notice: `Running the selection from ${m.source}.` });
+        this.run.setText(m.text);
+        return;
+      case 'tensor':
+        if (s.tensor?.requestId === m.requestId) this.store.update({ tensor: { ...s.tensor, data: m.summary } });
+        return;
+      case 'run':
+        if (s.analysis?.requestId === m.requestId) this.store.update({ analysis: { ...s.analysis, run: m.run } });
+        return;
+      case 'layer':
+        if (s.analysis?.requestId === m.requestId) {
+          const layers = s.analysis.layers.slice();
+          layers[m.layer.layer] = m.layer;
+          this.store.update({ analysis: { ...s.analysis, layers } });
+        }
+        return;
+      case 'analysisDone':
+        if (s.analysis?.requestId === m.requestId) this.store.update({ analysis: { ...s.analysis, done: true } });
+        return;
+      case 'planes':
+        if (s.planes?.requestId === m.requestId) this.store.update({ planes: { ...s.planes, data: m.planes } });
+        return;
+      case 'distances':
+        if (s.distances?.requestId === m.requestId) this.store.update({ distances: { ...s.distances, data: m.distances } });
+        return;
+      case 'nearest':
+        if (s.nearest?.requestId === m.requestId) this.store.update({ nearest: { ...s.nearest, data: m.neighbours } });
+        return;
+      case 'drift':
+        if (s.drift?.requestId === m.requestId) this.store.update({ drift: { ...s.drift, data: m.report } });
+        return;
+      case 'progress':
+        if (s.drift?.requestId === m.requestId) this.store.update({ drift: { ...s.drift, progress: `${m.done} of ${m.total}${m.message ? `: ${m.message}` : ''}` } });
+        return;
+      case 'exported':
+        this.store.update({ notice: `Saved ${m.path}` });
+        return;
+      case 'error':
+        this.onError(m.requestId, m.cancelled ? 'Cancelled.' : m.message);
+        return;
+    }
+  }
+
+  private onError(requestId: number, message: string): void {
+    const s = this.store.state;
+    if (s.analysis?.requestId === requestId) this.store.update({ analysis: { ...s.analysis, error: message, done: true } });
+    else if (s.tensor?.requestId === requestId) this.store.update({ tensor: { ...s.tensor, error: message } });
+    else if (s.planes?.requestId === requestId) this.store.update({ planes: { ...s.planes, error: message } });
+    else if (s.distances?.requestId === requestId) this.store.update({ distances: { ...s.distances, error: message } });
+    else if (s.nearest?.requestId === requestId) this.store.update({ nearest: { ...s.nearest, error: message } });
+    else if (s.drift?.requestId === requestId) this.store.update({ drift: { ...s.drift, error: message } });
+  }
+}

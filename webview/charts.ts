@@ -1,0 +1,263 @@
+/**
+ * The D3 charts of the views. Every chart is one <svg> (so it exports as it is shown); heatmaps
+ * draw their cells into a bitmap (one pixel per cell) placed in the SVG as an <image>, which
+ * stays fast at 1024 x 1024 cells. Colours of text and axes come from VS Code's theme variables
+ * (styles.css); data colours from perceptual scales that read on light and dark themes.
+ */
+import * as d3 from 'd3';
+
+export interface Margin {
+  top: number;
+  right: number;
+  bottom: number;
+  left: number;
+}
+
+export type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
+
+/** A fresh <svg> in `container`, with a title for screen readers and exports. */
+export function createSvg(container: HTMLElement, width: number, height: number, title: string): Svg {
+  d3.select(container).selectAll('svg.chart').remove();
+  const svg = d3.select(container).append('svg')
+    .attr('class', 'chart')
+    .attr('xmlns', 'http://www.w3.org/2000/svg')
+    .attr('width', width)
+    .attr('height', height)
+    .attr('viewBox', `0 0 ${width} ${height}`)
+    .attr('role', 'img')
+    .attr('aria-label', title);
+  svg.append('title').text(title);
+  return svg;
+}
+
+export const formatValue = d3.format('.4~g');
+
+export interface HeatmapOptions {
+  rows: number;
+  cols: number;
+  /** NaN is drawn as a gap (the background). */
+  value: (row: number, col: number) => number;
+  color: (v: number) => string;
+  width: number;
+  height: number;
+  margin?: Partial<Margin>;
+  rowLabel: (row: number) => string;
+  colLabel: (col: number) => string;
+  xTitle: string;
+  yTitle: string;
+  legend?: { domain: [number, number]; title: string };
+  /** Called with the cell under the pointer or the keyboard cursor (null: left the chart). */
+  onCell?: (row: number, col: number) => void;
+  onLeave?: () => void;
+  /** Rows to mark (e.g. highlighted tokens). */
+  markedRows?: ReadonlySet<number>;
+}
+
+export interface Heatmap {
+  svg: Svg;
+  /** Moves the cursor (outline) to a cell. */
+  showCursor(row: number, col: number): void;
+  /** Pixel scales of the plot area, for brushes. */
+  y: (row: number) => number;
+  rowAt: (py: number) => number;
+  plot: Margin & { width: number; height: number };
+}
+
+function bitmap(rows: number, cols: number, value: (r: number, c: number) => number, color: (v: number) => string): string {
+  const canvas = document.createElement('canvas');
+  canvas.width = cols;
+  canvas.height = rows;
+  const ctx = canvas.getContext('2d')!;
+  const image = ctx.createImageData(cols, rows);
+  const cache = new Map<string, [number, number, number]>();
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = value(r, c);
+      const k = 4 * (r * cols + c);
+      if (!Number.isFinite(v)) continue; // transparent
+      const css = color(v);
+      let rgb = cache.get(css);
+      if (!rgb) {
+        const parsed = d3.rgb(css);
+        rgb = [parsed.r, parsed.g, parsed.b];
+        if (cache.size < 4096) cache.set(css, rgb);
+      }
+      image.data[k] = rgb[0];
+      image.data[k + 1] = rgb[1];
+      image.data[k + 2] = rgb[2];
+      image.data[k + 3] = 255;
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas.toDataURL('image/png');
+}
+
+function ticksFor(n: number, max: number): number[] {
+  if (n <= max) return d3.range(n);
+  const step = Math.ceil(n / max);
+  return d3.range(0, n, step);
+}
+
+export function drawHeatmap(container: HTMLElement, title: string, o: HeatmapOptions): Heatmap {
+  const m: Margin = { top: 8, right: o.legend ? 80 : 12, bottom: 46, left: 110, ...o.margin };
+  const svg = createSvg(container, o.width, o.height, title);
+  const pw = o.width - m.left - m.right;
+  const ph = o.height - m.top - m.bottom;
+  const x = d3.scaleLinear().domain([0, o.cols]).range([0, pw]);
+  const y = d3.scaleLinear().domain([0, o.rows]).range([0, ph]);
+  const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
+  g.append('image')
+    .attr('href', bitmap(o.rows, o.cols, o.value, o.color))
+    .attr('width', pw)
+    .attr('height', ph)
+    .attr('preserveAspectRatio', 'none')
+    .style('image-rendering', 'pixelated');
+  const yTicks = ticksFor(o.rows, Math.max(2, Math.floor(ph / 13)));
+  const xTicks = ticksFor(o.cols, Math.max(2, Math.floor(pw / 40)));
+  g.append('g').attr('class', 'axis')
+    .call(d3.axisLeft(y).tickValues(yTicks.map((r) => r + 0.5)).tickFormat((v) => o.rowLabel(Math.floor(+v))).tickSizeOuter(0));
+  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`)
+    .call(d3.axisBottom(x).tickValues(xTicks.map((c) => c + 0.5)).tickFormat((v) => o.colLabel(Math.floor(+v))).tickSizeOuter(0))
+    .selectAll('text').attr('transform', 'rotate(-40)').style('text-anchor', 'end');
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(10,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
+  if (o.markedRows?.size) {
+    g.append('g').attr('class', 'marks').selectAll('rect').data([...o.markedRows].filter((r) => r < o.rows)).join('rect')
+      .attr('x', -6).attr('width', 4).attr('y', (r) => y(r)).attr('height', Math.max(1, y(1) - y(0))).attr('class', 'mark');
+  }
+  const cursor = g.append('rect').attr('class', 'cursor').attr('visibility', 'hidden');
+  const showCursor = (row: number, col: number): void => {
+    cursor.attr('visibility', 'visible').attr('x', x(col)).attr('y', y(row)).attr('width', Math.max(2, x(1) - x(0))).attr('height', Math.max(2, y(1) - y(0)));
+  };
+  if (o.legend) drawLegend(svg, o.legend.domain, o.color, o.legend.title, m.left + pw + 16, m.top, Math.min(ph, 200));
+  // Pointer and keyboard: the overlay reports the cell; arrows move a cursor.
+  let cur = { row: 0, col: 0 };
+  const report = (row: number, col: number): void => {
+    cur = { row, col };
+    showCursor(row, col);
+    o.onCell?.(row, col);
+  };
+  g.append('rect').attr('class', 'cells-overlay').attr('width', pw).attr('height', ph)
+    .on('mousemove', (event: MouseEvent) => {
+      const [px, py] = d3.pointer(event);
+      const col = Math.min(o.cols - 1, Math.max(0, Math.floor(x.invert(px))));
+      const row = Math.min(o.rows - 1, Math.max(0, Math.floor(y.invert(py))));
+      if (row !== cur.row || col !== cur.col || cursor.attr('visibility') === 'hidden') report(row, col);
+    })
+    .on('mouseleave', () => {
+      cursor.attr('visibility', 'hidden');
+      o.onLeave?.();
+    });
+  svg.attr('tabindex', 0)
+    .on('keydown', (event: KeyboardEvent) => {
+      const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+      const move = moves[event.key];
+      if (!move) return;
+      event.preventDefault();
+      report(Math.min(o.rows - 1, Math.max(0, cur.row + move[0])), Math.min(o.cols - 1, Math.max(0, cur.col + move[1])));
+    })
+    .on('focus', () => report(cur.row, cur.col));
+  return { svg, showCursor, y: (row) => y(row), rowAt: (py) => Math.min(o.rows - 1, Math.max(0, Math.floor(y.invert(py)))), plot: { ...m, width: pw, height: ph } };
+}
+
+/** A vertical colour bar with its domain. */
+export function drawLegend(svg: Svg, domain: [number, number], color: (v: number) => string, title: string, x: number, y: number, height: number): void {
+  const steps = 64;
+  const g = svg.append('g').attr('class', 'legend').attr('transform', `translate(${x},${y})`);
+  const scale = d3.scaleLinear().domain(domain).range([height, 0]);
+  g.selectAll('rect').data(d3.range(steps)).join('rect')
+    .attr('x', 0).attr('width', 12)
+    .attr('y', (i) => (height * (steps - 1 - i)) / steps).attr('height', height / steps + 0.5)
+    .attr('fill', (i) => color(domain[0] + ((domain[1] - domain[0]) * (i + 0.5)) / steps));
+  g.append('g').attr('class', 'axis').attr('transform', 'translate(12,0)').call(d3.axisRight(scale).ticks(5, '.3~g'));
+  g.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', height + 16).text(title);
+}
+
+export interface Series {
+  name: string;
+  values: { x: number; y: number }[];
+}
+
+/** Lines (one per series) over a shared x axis, with a legend of their names. */
+export function drawLines(container: HTMLElement, title: string, series: Series[], o: { width: number; height: number; xTitle: string; yTitle: string; xTicks?: (number | string)[]; logY?: boolean }): Svg {
+  const m: Margin = { top: 10, right: 130, bottom: 40, left: 60 };
+  const svg = createSvg(container, o.width, o.height, title);
+  const pw = o.width - m.left - m.right;
+  const ph = o.height - m.top - m.bottom;
+  const all = series.flatMap((s) => s.values).filter((p) => Number.isFinite(p.y) && (!o.logY || p.y > 0));
+  const x = d3.scaleLinear().domain(d3.extent(all, (p) => p.x) as [number, number]).range([0, pw]);
+  const yExtent = d3.extent(all, (p) => p.y) as [number, number];
+  const y = (o.logY ? d3.scaleLog().domain(yExtent) : d3.scaleLinear().domain([Math.min(0, yExtent[0]), yExtent[1]])).range([ph, 0]).nice();
+  const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
+  const xAxis = d3.axisBottom(x).tickSizeOuter(0);
+  if (o.xTicks) xAxis.tickValues(o.xTicks.map((_, i) => i)).tickFormat((v) => String(o.xTicks![+v] ?? v));
+  else xAxis.ticks(Math.min(10, all.length), 'd');
+  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(xAxis);
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(6, '.3~g'));
+  const color = d3.scaleOrdinal(d3.schemeTableau10).domain(series.map((s) => s.name));
+  const line = d3.line<{ x: number; y: number }>().defined((p) => Number.isFinite(p.y) && (!o.logY || p.y > 0)).x((p) => x(p.x)).y((p) => y(p.y));
+  for (const s of series) {
+    g.append('path').datum(s.values).attr('class', 'series').attr('fill', 'none').attr('stroke', color(s.name)).attr('stroke-width', 1.6).attr('d', line);
+    g.append('g').selectAll('circle').data(s.values.filter((p) => Number.isFinite(p.y))).join('circle').attr('r', 2.5).attr('fill', color(s.name)).attr('cx', (p) => x(p.x)).attr('cy', (p) => y(p.y))
+      .append('title').text((p) => `${s.name}: ${formatValue(p.y)}`);
+  }
+  const legend = svg.append('g').attr('transform', `translate(${m.left + pw + 14},${m.top})`);
+  series.forEach((s, i) => {
+    const row = legend.append('g').attr('transform', `translate(0,${i * 16})`);
+    row.append('rect').attr('width', 10).attr('height', 10).attr('fill', color(s.name));
+    row.append('text').attr('class', 'legend-text').attr('x', 14).attr('y', 9).text(s.name);
+  });
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
+  return svg;
+}
+
+/** Bars over categories (labels), e.g. a histogram's bins or a value per layer. */
+export function drawBars(container: HTMLElement, title: string, bars: { label: string; value: number; x0?: number; x1?: number }[], o: { width: number; height: number; xTitle: string; yTitle: string; logY?: boolean; numericX?: boolean }): Svg {
+  const m: Margin = { top: 10, right: 16, bottom: 42, left: 60 };
+  const svg = createSvg(container, o.width, o.height, title);
+  const pw = o.width - m.left - m.right;
+  const ph = o.height - m.top - m.bottom;
+  const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
+  const max = d3.max(bars, (b) => b.value) ?? 1;
+  const y = o.logY
+    ? d3.scaleSymlog().domain([0, max]).range([ph, 0])
+    : d3.scaleLinear().domain([Math.min(0, d3.min(bars, (b) => b.value) ?? 0), max]).range([ph, 0]).nice();
+  if (o.numericX && bars.length && bars[0].x0 !== undefined) {
+    const x = d3.scaleLinear().domain([bars[0].x0!, bars[bars.length - 1].x1!]).range([0, pw]);
+    g.selectAll('rect').data(bars).join('rect').attr('class', 'bar')
+      .attr('x', (b) => x(b.x0!)).attr('width', (b) => Math.max(1, x(b.x1!) - x(b.x0!) - 0.5))
+      .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
+      .append('title').text((b) => `${b.label}: ${formatValue(b.value)}`);
+    g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).ticks(6, '.3~g'));
+  } else {
+    const x = d3.scaleBand().domain(bars.map((b) => b.label)).range([0, pw]).padding(0.15);
+    g.selectAll('rect').data(bars).join('rect').attr('class', 'bar')
+      .attr('x', (b) => x(b.label)!).attr('width', x.bandwidth())
+      .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
+      .append('title').text((b) => `${b.label}: ${formatValue(b.value)}`);
+    const ticks = ticksFor(bars.length, Math.max(2, Math.floor(pw / 30))).map((i) => bars[i].label);
+    g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).tickValues(ticks));
+  }
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5, '.3~g'));
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
+  return svg;
+}
+
+/** Sequential scale for magnitudes (areas, distances, openness). */
+export function sequential(domain: [number, number]): (v: number) => string {
+  const s = d3.scaleSequential(d3.interpolateViridis).domain(domain);
+  return (v) => s(v);
+}
+
+/** Diverging scale centred on 0 (Plücker coordinates), blue for negative, red for positive. */
+export function diverging(limit: number): (v: number) => string {
+  const s = d3.scaleDiverging(d3.interpolateRdBu).domain([limit, 0, -limit]);
+  return (v) => s(v);
+}
+
+/** Width available to a chart inside `container`. */
+export function widthOf(container: HTMLElement, fallback = 800): number {
+  return Math.max(320, Math.floor(container.getBoundingClientRect().width || fallback) - 4);
+}

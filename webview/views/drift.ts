@@ -1,0 +1,75 @@
+/**
+ * Drift: the checkpoints beside this one, taken as one training run, and how each layer's W_red
+ * row space (the subspace the Grassmann layer reads) moves across them: the geodesic distance of
+ * every checkpoint to the last, and between consecutive ones; relative change of the weights.
+ */
+import { drawLines, formatValue, widthOf } from '../charts';
+import { clear, h } from '../dom';
+import { exportToolbar } from '../export';
+import type { AppState } from '../store';
+
+export class DriftView {
+  readonly element = h('section', { class: 'view', id: 'drift-view', 'aria-label': 'Drift' });
+
+  constructor(private readonly requestDrift: () => void) {}
+
+  update(state: AppState, previous: AppState | null): void {
+    if (state.drift !== previous?.drift || state.model !== previous?.model) this.render(state);
+  }
+
+  private render(state: AppState): void {
+    clear(this.element);
+    const siblings = state.model?.siblings ?? [];
+    if (siblings.length < 2) {
+      this.element.append(h('p', { class: 'status' }, 'No run to follow: this folder holds fewer than two checkpoints. Put the checkpoints of one training run in one folder (epoch_1.pt, epoch_2.pt, …) to see how each layer moves.'));
+      return;
+    }
+    const button = h('vscode-button', { id: 'drift-button' }, `Follow the ${siblings.length} checkpoints of this folder`);
+    button.addEventListener('click', () => this.requestDrift());
+    this.element.append(h('p', {}, `Checkpoints in this folder: ${siblings.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(', ')}`), button);
+    const drift = state.drift;
+    if (!drift) return;
+    if (drift.error) return void this.element.append(h('p', { class: 'error' }, drift.error));
+    if (!drift.data) return void this.element.append(h('p', { class: 'status' }, drift.progress ?? 'Reading the checkpoints…'));
+    const report = drift.data;
+    const labels = report.checkpoints.map((c) => (c.epoch !== null ? `epoch ${c.epoch}` : c.path.slice(c.path.lastIndexOf('/') + 1)));
+    this.element.append(h('p', { class: 'note' }, `Ordered by ${report.orderedBy}. W_red row spaces: geodesic distance on Gr(r, d) = ||principal angles||.`));
+    for (const w of report.warnings) this.element.append(h('p', { class: 'warning' }, w));
+    const layersOf = (steps: typeof report.toLast) => {
+      const byLayer = new Map<number, { x: number; y: number }[]>();
+      steps.forEach((step) => {
+        for (const t of step.tensors) {
+          if (!t.subspace || t.layer === null) continue;
+          byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), { x: step.from, y: t.subspace.geodesic }]);
+        }
+      });
+      return [...byLayer].sort((a, b) => a[0] - b[0]).map(([layer, values]) => ({ name: `layer ${layer}`, values }));
+    };
+    // ... and the last checkpoint itself, at distance 0
+    const toLast = layersOf(report.toLast).map((s) => ({ ...s, values: [...s.values, { x: report.checkpoints.length - 1, y: 0 }] }));
+    const consecutive = layersOf(report.consecutive);
+    const toLastHolder = h('div', { class: 'chart-holder', id: 'drift-to-last' });
+    const stepHolder = h('div', { class: 'chart-holder', id: 'drift-steps' });
+    this.element.append(h('h3', {}, 'Distance of W_red to the last checkpoint'), toLastHolder, h('h3', {}, 'Distance of W_red from one checkpoint to the next'), stepHolder);
+    const table = h('table', { class: 'data', id: 'drift-table' },
+      h('thead', {}, h('tr', {}, ...['from', 'to', 'layer', 'W_red geodesic', 'max angle', 'mean relative change'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, ...report.consecutive.flatMap((step) => {
+        const layers = [...new Set(step.tensors.filter((t) => t.layer !== null).map((t) => t.layer as number))].sort((a, b) => a - b);
+        return layers.map((layer) => {
+          const tensors = step.tensors.filter((t) => t.layer === layer);
+          const red = tensors.find((t) => t.subspace);
+          const mean = tensors.reduce((s, t) => s + t.relativeChange, 0) / tensors.length;
+          return h('tr', {}, h('td', {}, labels[step.from]), h('td', {}, labels[step.to]), h('td', { class: 'num' }, String(layer)),
+            h('td', { class: 'num' }, red ? formatValue(red.subspace!.geodesic) : '—'), h('td', { class: 'num' }, red ? formatValue(red.subspace!.maxAngle) : '—'), h('td', { class: 'num' }, formatValue(mean)));
+        });
+      })));
+    this.element.append(h('h3', {}, 'Per step and layer'), table);
+    requestAnimationFrame(() => {
+      const width = Math.min(widthOf(this.element), 900);
+      drawLines(toLastHolder, 'W_red distance to the last checkpoint', toLast, { width, height: 260, xTitle: 'checkpoint', yTitle: 'geodesic distance', xTicks: labels });
+      toLastHolder.append(exportToolbar({ name: 'drift-to-last', svg: () => toLastHolder.querySelector('svg'), rows: () => toLast.flatMap((s) => s.values.map((p) => ({ layer: s.name, checkpoint: labels[p.x], geodesic_to_last: p.y }))) }));
+      drawLines(stepHolder, 'W_red distance between consecutive checkpoints', consecutive, { width, height: 260, xTitle: 'from checkpoint', yTitle: 'geodesic distance', xTicks: labels });
+      stepHolder.append(exportToolbar({ name: 'drift-steps', svg: () => stepHolder.querySelector('svg'), rows: () => consecutive.flatMap((s) => s.values.map((p) => ({ layer: s.name, from: labels[p.x], to: labels[p.x + 1], geodesic: p.y }))) }));
+    });
+  }
+}

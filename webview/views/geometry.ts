@@ -1,0 +1,212 @@
+/**
+ * The geometry views of an analysed text:
+ *  - Plücker: per layer/offset, tokens x pairs heatmap of p_hat, the relation residual per row;
+ *  - Distances: the T x T Grassmann distance matrix with metric/layer/offset pickers; brushing
+ *    rows highlights tokens; the readout names the cell under the pointer (or keyboard cursor);
+ *  - Gates: tokens x layers map of gate openness (mean alpha), and of the h share of the blend.
+ * Switching the metric redraws from the principal angles already here (no round trip).
+ */
+import * as d3 from 'd3';
+import { distanceFromAngles, GRASSMANN_METRICS, METRIC_FORMULAS, type GrassmannMetric } from '../../src/geometry/angles';
+import { diverging, drawHeatmap, formatValue, sequential, widthOf, type Heatmap } from '../charts';
+import { clear, h, select } from '../dom';
+import { exportToolbar } from '../export';
+import type { AppState, Store } from '../store';
+
+/** Layer and offset pickers for the current analysis (offsets valid for its length). */
+function pickers(state: AppState, store: Store, idPrefix: string): HTMLElement {
+  const layers = state.analysis?.run?.layers ?? state.model?.report.dims?.layers ?? 0;
+  const offsets = state.analysis?.layers.find(Boolean)?.offsets.map((o) => o.offset) ?? [];
+  return h('div', { class: 'controls' },
+    select(`${idPrefix}-layer`, 'Layer', Array.from({ length: layers }, (_, l) => ({ value: String(l), label: String(l) })), String(state.layer), (v) => store.update({ layer: Number(v) })),
+    select(`${idPrefix}-offset`, 'Offset δ', offsets.map((o) => ({ value: String(o), label: String(o) })), String(state.offset), (v) => store.update({ offset: Number(v) })));
+}
+
+function needsText(container: HTMLElement, state: AppState): boolean {
+  if (state.analysis?.run) return false;
+  container.append(h('p', { class: 'status' }, state.analysis ? 'Running…' : 'Run some text first (Run tab): this view shows its token planes.'));
+  return true;
+}
+
+export class PluckerView {
+  readonly element = h('section', { class: 'view', id: 'plucker-view', 'aria-label': 'Plücker coordinates' });
+
+  constructor(private readonly store: Store) {}
+
+  update(state: AppState, previous: AppState | null): void {
+    if (state.planes !== previous?.planes || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset || state.highlighted !== previous?.highlighted) {
+      this.render(state);
+    }
+  }
+
+  private render(state: AppState): void {
+    clear(this.element);
+    if (needsText(this.element, state)) return;
+    this.element.append(pickers(state, this.store, 'plucker'));
+    const p = state.planes;
+    if (p?.error) return void this.element.append(h('p', { class: 'error' }, p.error));
+    if (!p?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing Plücker coordinates…'));
+    const planes = p.data;
+    const run = state.analysis!.run!;
+    const P = planes.pairCount;
+    const r = planes.reducedDim;
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < r; i++) for (let j = i + 1; j < r; j++) pairs.push([i, j]);
+    const maxResidual = d3.max(planes.residual) ?? 0;
+    const readout = h('div', { class: 'readout', id: 'plucker-readout', 'aria-live': 'polite' }, 'Point at a cell (or focus the chart and use the arrow keys).');
+    this.element.append(h('p', { class: 'note' },
+      `Layer ${planes.layer}, offset ${planes.offset}: ${planes.positions.length} planes span(z_t, z_{t−${planes.offset}}) × ${P} coordinates of p̂. `,
+      h('span', { id: 'plucker-residual' }, `Plücker-relation residual: max ${formatValue(maxResidual)}`),
+      ` (a true 2-plane gives 0; float32 rounding gives ~1e-7). Degenerate planes: ${planes.degenerate.filter(Boolean).length}.`), readout);
+    const holder = h('div', { class: 'chart-holder', id: 'plucker-chart' });
+    this.element.append(holder);
+    requestAnimationFrame(() => {
+      const width = widthOf(this.element);
+      const height = Math.min(720, Math.max(260, 40 + planes.positions.length * 6));
+      drawHeatmap(holder, `Plücker coordinates, layer ${planes.layer}, offset ${planes.offset}`, {
+        rows: planes.positions.length, cols: P,
+        value: (row, col) => planes.coordinates[row * P + col],
+        color: diverging(1), width, height,
+        rowLabel: (row) => `${planes.positions[row]} ${run.tokens[planes.positions[row]].text}`.slice(0, 16),
+        colLabel: (col) => `${pairs[col][0]},${pairs[col][1]}`,
+        xTitle: 'pair (i, j)', yTitle: 'token plane',
+        legend: { domain: [-1, 1], title: 'p̂_ij' },
+        markedRows: new Set(planes.positions.map((t, i) => (state.highlighted.has(t) ? i : -1)).filter((i) => i >= 0)),
+        onCell: (row, col) => {
+          const t = planes.positions[row];
+          readout.textContent = `${run.tokens[t].text}@${t}, pair (${pairs[col][0]}, ${pairs[col][1]}): p̂ = ${formatValue(planes.coordinates[row * P + col])}; ||p|| = ${formatValue(planes.norms[row])}; residual ${formatValue(planes.residual[row])}${planes.degenerate[row] ? ' (degenerate)' : ''}`;
+        },
+      });
+      holder.append(exportToolbar({
+        name: `plucker-layer${planes.layer}-offset${planes.offset}`,
+        svg: () => holder.querySelector('svg'),
+        rows: () => planes.positions.map((t, row) => ({ position: t, token: run.tokens[t].text, area: planes.norms[row], residual: planes.residual[row], degenerate: planes.degenerate[row], ...Object.fromEntries(pairs.map(([i, j], k) => [`p_${i}_${j}`, planes.coordinates[row * P + k]])) })),
+      }));
+    });
+  }
+}
+
+export class DistanceView {
+  readonly element = h('section', { class: 'view', id: 'distance-view', 'aria-label': 'Grassmann distances' });
+  private heatmap: Heatmap | null = null;
+
+  constructor(private readonly store: Store) {}
+
+  update(state: AppState, previous: AppState | null): void {
+    if (state.distances !== previous?.distances || state.metric !== previous?.metric || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset) {
+      this.render(state);
+    } else if (state.highlighted !== previous?.highlighted) {
+      this.render(state);
+    }
+  }
+
+  private render(state: AppState): void {
+    clear(this.element);
+    this.heatmap = null;
+    if (needsText(this.element, state)) return;
+    const controls = pickers(state, this.store, 'distance');
+    controls.prepend(select('distance-metric', 'Metric', GRASSMANN_METRICS.map((m) => ({ value: m, label: m })), state.metric, (v) => this.store.update({ metric: v as GrassmannMetric })));
+    this.element.append(controls);
+    const d = state.distances;
+    if (d?.error) return void this.element.append(h('p', { class: 'error' }, d.error));
+    if (!d?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing distances…'));
+    const data = d.data;
+    const run = state.analysis!.run!;
+    const N = data.positions.length;
+    const metric = state.metric;
+    // The matrix for the chosen metric, from the principal angles.
+    const values = new Float64Array(N * N);
+    const pair = [0, 0];
+    for (let k = 0; k < N * N; k++) {
+      pair[0] = data.angles[2 * k];
+      pair[1] = data.angles[2 * k + 1];
+      values[k] = Number.isNaN(pair[0]) ? NaN : distanceFromAngles(metric, pair);
+    }
+    const finite = Array.from(values).filter((v) => Number.isFinite(v));
+    const max = d3.max(finite) ?? 1;
+    const readout = h('div', { class: 'readout', id: 'distance-readout', 'aria-live': 'polite' }, 'Point at a cell (or focus the chart and use the arrow keys); drag over the token axis to highlight tokens.');
+    this.element.append(h('p', { class: 'note' }, `${metric} = ${METRIC_FORMULAS[metric]}, between the ${N} planes of layer ${data.layer}, offset ${data.offset}.${data.degenerate.length ? ` Degenerate planes (no distances): t = ${data.degenerate.join(', ')}.` : ''}`), readout);
+    const holder = h('div', { class: 'chart-holder', id: 'distance-chart' });
+    this.element.append(holder);
+    const label = (i: number) => `${data.positions[i]} ${run.tokens[data.positions[i]].text}`.slice(0, 16);
+    requestAnimationFrame(() => {
+      const size = Math.min(widthOf(this.element), 820);
+      const marked = new Set(data.positions.map((t, i) => (state.highlighted.has(t) ? i : -1)).filter((i) => i >= 0));
+      this.heatmap = drawHeatmap(holder, `${metric} distances, layer ${data.layer}, offset ${data.offset}`, {
+        rows: N, cols: N, value: (i, j) => values[i * N + j], color: sequential([0, max]), width: size, height: Math.max(300, size - 60),
+        rowLabel: label, colLabel: label, xTitle: 'token plane', yTitle: 'token plane', legend: { domain: [0, max], title: metric }, markedRows: marked,
+        onCell: (i, j) => {
+          const v = values[i * N + j];
+          readout.setAttribute('data-i', String(data.positions[i]));
+          readout.setAttribute('data-j', String(data.positions[j]));
+          readout.setAttribute('data-value', String(v));
+          const angles = [data.angles[(i * N + j) * 2], data.angles[(i * N + j) * 2 + 1]];
+          readout.textContent = Number.isNaN(v)
+            ? `${label(i)} × ${label(j)}: a degenerate plane, no distance`
+            : `d(${label(i)}, ${label(j)}) = ${formatValue(v)}; principal angles ${formatValue(angles[0])}, ${formatValue(angles[1])} rad`;
+        },
+      });
+      // Brushing along the token axis (left of the plot) highlights those tokens everywhere.
+      const { plot } = this.heatmap;
+      const brush = d3.brushY<unknown>().extent([[0, plot.top], [plot.left - 2, plot.top + plot.height]]).on('end', (event: d3.D3BrushEvent<unknown>) => {
+        if (!event.selection) return void this.store.update({ highlighted: new Set() });
+        const [y0, y1] = event.selection as [number, number];
+        const from = this.heatmap!.rowAt(y0 - plot.top);
+        const to = this.heatmap!.rowAt(y1 - plot.top);
+        this.store.update({ highlighted: new Set(data.positions.slice(from, to + 1)) });
+      });
+      this.heatmap.svg.append('g').attr('class', 'brush').call(brush);
+      holder.append(exportToolbar({
+        name: `distances-${metric}-layer${data.layer}-offset${data.offset}`,
+        svg: () => holder.querySelector('svg'),
+        rows: () => data.positions.flatMap((ti, i) => data.positions.map((tj, j) => ({ from: ti, to: tj, [metric]: values[i * N + j], theta1: data.angles[(i * N + j) * 2], theta2: data.angles[(i * N + j) * 2 + 1] }))),
+      }));
+    });
+  }
+}
+
+export class GatesView {
+  readonly element = h('section', { class: 'view', id: 'gates-view', 'aria-label': 'Gates' });
+
+  constructor(private readonly store: Store) {}
+
+  update(state: AppState, previous: AppState | null): void {
+    if (state.analysis?.layers !== previous?.analysis?.layers || state.analysis?.run !== previous?.analysis?.run || state.highlighted !== previous?.highlighted) this.render(state);
+  }
+
+  private render(state: AppState): void {
+    clear(this.element);
+    if (needsText(this.element, state)) return;
+    const run = state.analysis!.run!;
+    const layers = state.analysis!.layers;
+    const T = run.tokens.length;
+    const readout = h('div', { class: 'readout', id: 'gates-readout', 'aria-live': 'polite' }, 'Point at a cell: gate openness α (1: the block keeps h; 0: it takes the Grassmann features g).');
+    const alphaHolder = h('div', { class: 'chart-holder', id: 'gates-chart' });
+    const shareHolder = h('div', { class: 'chart-holder', id: 'blend-chart' });
+    this.element.append(readout, h('h3', {}, 'Gate openness (mean α over dimensions)'), alphaHolder, h('h3', {}, 'Share of the gate output that came from h (the rest from g)'), shareHolder);
+    const label = (t: number) => `${t} ${run.tokens[t].text}`.slice(0, 16);
+    const marked = new Set([...state.highlighted].filter((t) => t < T));
+    requestAnimationFrame(() => {
+      const width = Math.min(widthOf(this.element), 100 + 110 + layers.length * 90);
+      const height = Math.min(900, Math.max(240, 60 + T * 12));
+      const value = (key: 'alpha' | 'share') => (t: number, l: number) => {
+        const f = layers[l];
+        if (!f) return NaN;
+        return key === 'alpha' ? f.alphaMean[t] : f.blend.hShare[t] ?? NaN;
+      };
+      for (const [holder, key, title] of [[alphaHolder, 'alpha', 'mean α'], [shareHolder, 'share', 'h share']] as const) {
+        drawHeatmap(holder, `${title} per token and layer`, {
+          rows: T, cols: layers.length, value: value(key), color: sequential([0, 1]), width, height,
+          rowLabel: label, colLabel: (l) => `layer ${l}`, xTitle: 'layer', yTitle: 'token', legend: { domain: [0, 1], title }, markedRows: marked,
+          onCell: (t, l) => {
+            readout.textContent = `${label(t)}, layer ${l}: ${title} = ${formatValue(value(key)(t, l))}`;
+          },
+        });
+        holder.append(exportToolbar({
+          name: key === 'alpha' ? 'gate-openness' : 'blend-h-share', svg: () => holder.querySelector('svg'),
+          rows: () => run.tokens.map((tok, t) => ({ position: t, token: tok.text, ...Object.fromEntries(layers.map((_, l) => [`layer_${l}`, value(key)(t, l)])) })),
+        }));
+      }
+    });
+  }
+}
