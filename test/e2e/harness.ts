@@ -3,7 +3,7 @@
  * with isolated data folders, installs the built extension into it, and drives the web workbench
  * with Playwright in Debian's Chromium.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,9 +26,10 @@ export function checkPrerequisites(): void {
   if (!existsSync(codeServerEntry)) missing.push(`code-server (${codeServerEntry})`);
   if (!existsSync(chromiumPath)) missing.push(`Chromium (${chromiumPath})`);
   if (missing.length) throw new Error(`e2e prerequisites missing: ${missing.join(', ')}; run scripts/e2e-setup.sh`);
-  for (const f of ['extension.js', 'worker.js']) {
+  for (const f of ['extension.js', 'worker.js', 'webview/main.js']) {
     if (!existsSync(join(repoRoot, 'dist', f))) throw new Error(`dist/${f} is missing; run npm run build`);
   }
+  if (!existsSync(vsixPath)) throw new Error(`${vsixPath} is missing; run npm run package`);
 }
 
 export function freePort(): Promise<number> {
@@ -43,14 +44,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Installs the extension the way a .vsix would lay it out: <exts>/<publisher>.<name>-<version>/. */
-export function installBuiltExtension(extensionsDir: string): string {
-  const target = join(extensionsDir, `${extensionId}-${manifest.version}`);
-  mkdirSync(target, { recursive: true });
-  cpSync(join(repoRoot, 'package.json'), join(target, 'package.json'));
-  cpSync(join(repoRoot, 'dist'), join(target, 'dist'), { recursive: true });
-  for (const f of ['README.md', 'LICENSE']) if (existsSync(join(repoRoot, f))) cpSync(join(repoRoot, f), join(target, f));
-  return target;
+/** The packaged extension (`npm run package`, which `npm run test:e2e` runs first). */
+export const vsixPath = join(repoRoot, 'grassmann-lens.vsix');
+
+/** Installs the packaged .vsix into an isolated extensions folder with code-server's own installer. */
+export function installPackagedExtension(extensionsDir: string, userDataDir: string, env: NodeJS.ProcessEnv): void {
+  if (!existsSync(vsixPath)) throw new Error(`${vsixPath} is missing; run npm run package`);
+  const r = spawnSync(process.execPath, [codeServerEntry, '--install-extension', vsixPath, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir], { env, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`code-server --install-extension ${vsixPath} failed (${r.status}): ${r.stderr || r.stdout}`);
+  if (!existsSync(join(extensionsDir, `${extensionId}-${manifest.version}`, 'dist', 'extension.js'))) {
+    throw new Error(`installing ${vsixPath} did not put the extension in ${extensionsDir}: ${r.stdout}`);
+  }
 }
 
 export interface CodeServer {
@@ -64,16 +68,17 @@ export interface CodeServer {
 
 export interface StartOptions {
   name: string;
-  /** Installs dist/ into the isolated extensions folder before starting. */
+  /** Installs the packaged .vsix into the isolated extensions folder before starting. */
   installExtension: boolean;
   settings?: Record<string, unknown>;
+  /** Port to listen on (default: a free one). */
+  port?: number;
 }
 
 export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
   const home = mkdtempSync(join(tmpdir(), `gl-e2e-${opts.name}-`));
   const dirs = { ud: join(home, 'ud'), exts: join(home, 'exts'), config: join(home, 'xdg-config'), data: join(home, 'xdg-data') };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-  if (opts.installExtension) installBuiltExtension(dirs.exts);
   mkdirSync(join(dirs.ud, 'User'), { recursive: true });
   writeFileSync(join(dirs.ud, 'User', 'settings.json'), JSON.stringify({
     'workbench.startupEditor': 'none',
@@ -86,7 +91,9 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     ...opts.settings,
   }, null, 2));
 
-  const port = await freePort();
+  const env = { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, GRASSMANN_LENS_NATIVE_DIR: join(home, 'native') };
+  if (opts.installExtension) installPackagedExtension(dirs.exts, dirs.ud, env);
+  const port = opts.port ?? (await freePort());
   const configFile = join(home, 'config.yaml');
   writeFileSync(configFile, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   mkdirSync(join(resultsDir, opts.name), { recursive: true });
@@ -102,7 +109,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     // A private native-modules folder: the extension's default (~/.grassmann-lens/native) is the user's.
-    env: { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, GRASSMANN_LENS_NATIVE_DIR: join(home, 'native') },
+    env,
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

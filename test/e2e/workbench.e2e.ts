@@ -86,7 +86,8 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     }
   }
 
-  async function reopenWith(fileName: string, editorName: string): Promise<void> {
+  /** Opens a file of the workspace by name with Quick Open (in its default editor). */
+  async function openQuick(fileName: string): Promise<void> {
     await page.keyboard.press('Control+P');
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
@@ -94,6 +95,10 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: UI_TIMEOUT_MS });
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab.active', { hasText: fileName }).waitFor({ timeout: UI_TIMEOUT_MS });
+  }
+
+  async function reopenWith(fileName: string, editorName: string): Promise<void> {
+    await openQuick(fileName);
     await runCommand(page, 'View: Reopen Editor With...');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: editorName }).first().click({ timeout: UI_TIMEOUT_MS });
   }
@@ -146,19 +151,117 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await screenshot(page, SCENARIO, 'b-inspect-output');
   });
 
-  it('opens best.pt in the checkpoint editor with its architecture and parameter count', async () => {
-    const file = join(workspace, 'tiny-grassmann', 'checkpoints', 'best.pt');
-    const expected = await reference.inspect(file);
+  const SENTENCE = 'the licensor grants you a worldwide, royalty-free license to use the software';
+  const bestPt = () => join(workspace, 'tiny-grassmann', 'checkpoints', 'best.pt');
+  const tab = (view: string) => webview().locator(`vscode-tab-header[data-view="${view}"]`);
+
+  it('opens best.pt in the checkpoint editor (its default editor): the overview shows the parameter count and dims of inspect', async () => {
+    const expected = await reference.inspect(bestPt());
     await timed('checkpoint editor best.pt', timings, async () => {
-      await reopenWith('best.pt', 'Grassmann Lens Checkpoint');
+      await openQuick('best.pt');
       const summary = webview().locator('#summary');
       await summary.waitFor({ timeout: UI_TIMEOUT_MS });
       const text = await summary.innerText();
       assert.match(text, /Architecture\s+GrassmannGPT/);
       assert.ok(text.includes(formatCount(expected.parameterCount)), `parameter count ${expected.parameterCount} in: ${text}`);
+      const d = expected.dims!;
+      for (const [label, value] of [['Vocabulary (V)', d.vocabSize], ['Model width (d)', d.modelDim], ['Layers (L)', d.layers], ['Feed-forward width', d.ffDim], ['Max positions', d.maxPositions]] as const) {
+        assert.match(text, new RegExp(`${label.replace(/[()]/g, '\\$&')}\\s+${formatCount(value)}`), label);
+      }
       assert.equal(await webview().locator('#tensors tbody tr').count(), expected.tensors.length);
+      await webview().locator('#architecture svg').waitFor({ timeout: UI_TIMEOUT_MS });
     });
-    await screenshot(page, SCENARIO, 'b-checkpoint-editor');
+    await screenshot(page, SCENARIO, 'b-overview');
+    await timed('tensor statistics', timings, async () => {
+      await webview().locator('#tensors tbody tr[data-name="blocks.0.grassmann.W_plu.weight"]').click();
+      await webview().locator('#tensor-spectrum svg').waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.match(await webview().locator('#tensor-stats').innerText(), /\[64, 120\]\s+7,680/);
+    });
+    await screenshot(page, SCENARIO, 'b-tensor');
+  });
+
+  it('runs a sentence: the token strip shows the fixture tokenizer\'s tokens', async () => {
+    const expected = await reference.request('run', { checkpoint: bestPt(), text: SENTENCE });
+    await timed('run a sentence', timings, async () => {
+      await tab('run').click();
+      await webview().locator('#run-text').click();
+      await page.keyboard.type(SENTENCE);
+      await webview().locator('#run-button').click();
+      await webview().locator('#run-table').waitFor({ timeout: UI_TIMEOUT_MS });
+      const tokens = await webview().locator('#token-strip .token').allInnerTexts();
+      assert.deepEqual(tokens, expected.tokens.map((t) => t.text));
+      await webview().locator('#run-summary', { hasText: 'features of 4 layers' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'c-run');
+  });
+
+  it('hovering a token shows its plane area for layer 0, offset 1, equal to features', async () => {
+    const position = 3;
+    const features = await reference.request('features', { checkpoint: bestPt(), text: SENTENCE, layer: 0, window: 1 });
+    const offset = features.layers[0].offsets[0];
+    const expected = offset.area[offset.positions.indexOf(position)];
+    await timed('token tooltip', timings, async () => {
+      await webview().locator(`#token-strip .token[data-t="${position}"]`).hover();
+      const cell = webview().locator('#token-tooltip rect.area-cell[data-layer="0"][data-offset="1"]');
+      await cell.waitFor({ timeout: UI_TIMEOUT_MS });
+      const shown = Number(await cell.getAttribute('data-value'));
+      assert.ok(Math.abs(shown - expected) <= 1e-6 * expected, `tooltip area ${shown} vs features ${expected}`);
+      await webview().locator('#tooltip-nearest').waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#tooltip-matrix svg').waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'd-token-tooltip');
+    await page.mouse.move(5, 5);
+  });
+
+  it('the Plücker, Distances and Gates views draw; switching the metric, the cell of two tokens equals distances', async () => {
+    await timed('plucker view', timings, async () => {
+      await tab('plucker').click();
+      await webview().locator('#plucker-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.match(await webview().locator('#plucker-residual').innerText(), /residual: max \d/);
+    });
+    await screenshot(page, SCENARIO, 'e-plucker');
+    const expected = await reference.request('distances', { checkpoint: bestPt(), text: SENTENCE, layer: 0, window: 1, metric: 'chordal' });
+    const [i, j] = [2, 5];
+    await timed('distance view', timings, async () => {
+      await tab('distances').click();
+      await webview().locator('#distance-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#distance-metric').click();
+      await webview().locator('#distance-metric [role="option"]', { hasText: 'chordal' }).click();
+      await webview().locator('#distance-view .note', { hasText: /^chordal = / }).waitFor({ timeout: UI_TIMEOUT_MS });
+      const overlay = webview().locator('#distance-chart rect.cells-overlay');
+      const box = await overlay.boundingBox();
+      assert.ok(box, 'the distance chart has a plot area');
+      const N = expected.positions.length;
+      await page.mouse.move(box.x + ((j + 0.5) * box.width) / N, box.y + ((i + 0.5) * box.height) / N);
+      const readout = webview().locator('#distance-readout');
+      await readout.and(webview().locator(`[data-i="${expected.positions[i]}"][data-j="${expected.positions[j]}"]`)).waitFor({ timeout: UI_TIMEOUT_MS });
+      const shown = Number(await readout.getAttribute('data-value'));
+      const want = expected.matrix[i][j]!;
+      assert.ok(Math.abs(shown - want) <= 1e-9, `distance view ${shown} vs distances ${want}`);
+    });
+    await screenshot(page, SCENARIO, 'e-distances');
+    await timed('gates view', timings, async () => {
+      await tab('gates').click();
+      await webview().locator('#gates-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#blend-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'e-gates');
+  });
+
+  it('the Drift view follows the checkpoints of the folder: the W_red distance equals drift', async () => {
+    const folder = join(workspace, 'tiny-grassmann', 'checkpoints');
+    const expected = await reference.request('drift', { paths: [folder] });
+    const first = expected.consecutive[0].tensors.find((t) => t.subspace && t.layer === 0)!;
+    await timed('drift view', timings, async () => {
+      await tab('drift').click();
+      await webview().locator('#drift-button').click();
+      await webview().locator('#drift-to-last svg').waitFor({ timeout: UI_TIMEOUT_MS });
+      const row = webview().locator('#drift-table tbody tr').first();
+      const cells = await row.locator('td').allInnerTexts();
+      assert.deepEqual(cells.slice(0, 3), ['epoch 1', 'epoch 2', '0']);
+      assert.equal(Number(cells[3]), Number(first.subspace!.geodesic.toPrecision(4)));
+    });
+    await screenshot(page, SCENARIO, 'f-drift');
     await closeAllEditors();
   });
 

@@ -51,11 +51,11 @@ export function defineExtensionSuite(): void {
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     });
 
-    it('registers its four commands in the Grassmann Lens category', async () => {
+    it('registers its five commands in the Grassmann Lens category', async () => {
       const all = new Set(await vscode.commands.getCommands(true));
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
-        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.selectBackend', 'grassmannLens.showBackend',
+        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.selectBackend', 'grassmannLens.showBackend',
       ]);
       for (const c of contributed) {
         assert.equal(c.category, 'Grassmann Lens');
@@ -79,11 +79,33 @@ export function defineExtensionSuite(): void {
       assert.ok(report.attempts.at(-1)?.available);
     });
 
-    it('contributes an optional read-only editor for checkpoint files', () => {
-      const [editor] = (extension.packageJSON as Manifest).contributes.customEditors;
+    it('is the default editor for .pt, .pth, .ckpt and .safetensors, an option for the generic .bin', () => {
+      const [editor, bin] = (extension.packageJSON as Manifest).contributes.customEditors;
       assert.equal(editor.viewType, 'grassmannLens.checkpoint');
-      assert.equal(editor.priority, 'option');
-      assert.deepEqual(editor.selector.map((s) => s.filenamePattern).sort(), ['*.bin', '*.ckpt', '*.pt', '*.pth', '*.safetensors']);
+      assert.equal(editor.priority, 'default');
+      assert.deepEqual(editor.selector.map((s) => s.filenamePattern).sort(), ['*.ckpt', '*.pt', '*.pth', '*.safetensors']);
+      assert.equal(bin.viewType, 'grassmannLens.checkpointBin');
+      assert.equal(bin.priority, 'option');
+      assert.deepEqual(bin.selector.map((s) => s.filenamePattern), ['*.bin']);
+    });
+
+    it('Open Checkpoint opens a file in the custom editor and a model folder in a panel', async () => {
+      const file = vscode.Uri.joinPath(workspace(), 'tiny-grassmann', 'checkpoints', 'epoch_1.pt');
+      await vscode.commands.executeCommand('grassmannLens.openCheckpoint', file);
+      const fileTab = await until('the checkpoint editor', async () => {
+        const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+        return input instanceof vscode.TabInputCustom && input.uri.toString() === file.toString() ? input : undefined;
+      });
+      assert.equal(fileTab.viewType, 'grassmannLens.checkpoint');
+      const folder = vscode.Uri.joinPath(workspace(), 'tiny-grassmann');
+      await vscode.commands.executeCommand('grassmannLens.openCheckpoint', folder);
+      const panel = await until('the folder panel', async () => {
+        const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+        return tab?.input instanceof vscode.TabInputWebview ? tab : undefined;
+      });
+      assert.match((panel.input as vscode.TabInputWebview).viewType, /grassmannLens\.folder$/);
+      assert.equal(panel.label, 'tiny-grassmann');
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     });
 
     it('opens a checkpoint with vscode.openWith in its custom editor', async () => {
