@@ -153,6 +153,8 @@ export class TokenStrip {
       .append('title').text((v) => `layer ${v.layer}, offset ${v.offset}: ||p|| = ${formatValue(v.value)}${v.degenerate ? ' (degenerate)' : ''}`);
     svg.append('g').selectAll('text.cell-value').data(values).join('text').attr('class', 'cell-value')
       .attr('x', (v) => 60 + offsets.indexOf(v.offset) * cell + cell / 2).attr('y', (v) => 22 + v.layer * 18 + 12).attr('text-anchor', 'middle')
+      // dark text on light cells, light text on dark ones, whatever the theme
+      .style('fill', (v) => (d3.hsl(color(v.value)).l > 0.5 ? '#000' : '#fff'))
       .text((v) => d3.format('.2~s')(v.value));
   }
 

@@ -220,6 +220,29 @@ export async function answerFileDialog(page: Page, path: string): Promise<void> 
   await quickInput(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
 }
 
+/** Answers the simple Save dialog with an absolute path (the file need not exist yet). */
+export async function answerSaveDialog(page: Page, path: string): Promise<void> {
+  const input = quickInput(page).locator('input');
+  await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  // As with the Open dialog: the starting folder arrives after the dialog shows.
+  while (!(await input.inputValue()).includes('/')) {
+    if (Date.now() > deadline) throw new Error('the save dialog never showed its starting folder');
+    await page.waitForTimeout(100);
+  }
+  for (;;) {
+    await input.fill(path);
+    // The dialog re-lists the folder as the path changes; Enter before it settles can be taken by the list.
+    await page.waitForTimeout(500);
+    if ((await input.inputValue()) === path) {
+      await page.keyboard.press('Enter');
+      const closed = await quickInput(page).waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false);
+      if (closed) return;
+    }
+    if (Date.now() > deadline) throw new Error(`the save dialog did not accept ${path} (input: '${await input.inputValue()}')`);
+  }
+}
+
 /** A toast once its fade-in has finished (so screenshots show it). */
 export function notification(page: Page, severity: 'error' | 'warning' | 'info', text: string | RegExp): Locator {
   return page.locator(

@@ -5,14 +5,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
 import { formatCount } from '../../src/extension/reportText';
 import {
-  answerFileDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openWorkbench,
+  answerFileDialog, answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openWorkbench,
   outputPanelText, repoRoot, resultsDir, runCommand, screenshot, squash, startCodeServer, statusBarItem, timed,
   UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
 } from './harness';
@@ -195,6 +195,24 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await screenshot(page, SCENARIO, 'c-run');
   });
 
+  it('exports the loss chart\'s data as CSV: the saved file holds the run\'s losses', async () => {
+    const expected = await reference.request('analyze', { path: bestPt(), text: SENTENCE });
+    const target = join(workspace, 'loss.csv');
+    await timed('export CSV', timings, async () => {
+      await webview().locator('#loss-chart vscode-button', { hasText: 'CSV' }).click();
+      await answerSaveDialog(page, target);
+      await webview().locator('#notice', { hasText: `Saved ${target}` }).waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    const [header, ...rows] = readFileSync(target, 'utf8').trim().split('\n');
+    assert.equal(header, 'position,token,id,loss');
+    assert.equal(rows.length, expected.run.tokens.length);
+    rows.forEach((row, t) => {
+      const cells = row.split(',');
+      assert.equal(Number(cells[0]), t);
+      if (t > 0) assert.ok(Math.abs(Number(cells.at(-1)) - expected.run.loss[t - 1]) <= 1e-9, `loss at ${t}`);
+    });
+  });
+
   it('hovering a token shows its plane area for layer 0, offset 1, equal to features', async () => {
     const position = 3;
     const features = await reference.request('features', { checkpoint: bestPt(), text: SENTENCE, layer: 0, window: 1 });
@@ -213,6 +231,33 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await page.mouse.move(5, 5);
   });
 
+  it('"Use editor selection" runs the text selected in the last text editor', async () => {
+    const line = readFileSync(join(workspace, 'tiny-grassmann', 'eval.txt'), 'utf8').split('\n')[1];
+    const expected = await reference.request('run', { checkpoint: bestPt(), text: line });
+    await timed('run the editor selection', timings, async () => {
+      await openQuick('eval.txt');
+      // the second line: click into it, then select it to its end
+      const second = page.locator('.editor-group-container .monaco-editor .view-line', { hasText: line.trim() }).first();
+      await second.click({ timeout: UI_TIMEOUT_MS });
+      await page.keyboard.press('Home');
+      await page.keyboard.press('Home'); // past the indentation, to column 1
+      await page.keyboard.press('Shift+End');
+      await page.locator('.statusbar', { hasText: `(${line.length} selected)` }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await page.locator('.tabs-container .tab', { hasText: 'best.pt' }).click();
+      await tab('run').click();
+      await webview().locator('#use-selection').click();
+      await webview().locator('#notice', { hasText: 'Running the selection from eval.txt' }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#run-summary', { hasText: `${expected.tokens.length} tokens` }).waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.deepEqual(await webview().locator('#token-strip .token').allInnerTexts(), expected.tokens.map((t) => t.text));
+    });
+    // back to the sentence for the views below
+    await webview().locator('#run-text').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(SENTENCE);
+    await webview().locator('#run-button').click();
+    await webview().locator('#run-summary', { hasText: 'features of 4 layers' }).waitFor({ timeout: UI_TIMEOUT_MS });
+  });
+
   it('the Plücker, Distances and Gates views draw; switching the metric, the cell of two tokens equals distances', async () => {
     await timed('plucker view', timings, async () => {
       await tab('plucker').click();
@@ -228,11 +273,10 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       await webview().locator('#distance-metric').click();
       await webview().locator('#distance-metric [role="option"]', { hasText: 'chordal' }).click();
       await webview().locator('#distance-view .note', { hasText: /^chordal = / }).waitFor({ timeout: UI_TIMEOUT_MS });
-      const overlay = webview().locator('#distance-chart rect.cells-overlay');
-      const box = await overlay.boundingBox();
-      assert.ok(box, 'the distance chart has a plot area');
-      const N = expected.positions.length;
-      await page.mouse.move(box.x + ((j + 0.5) * box.width) / N, box.y + ((i + 0.5) * box.height) / N);
+      // With the keyboard: focusing the chart puts its cursor on the first cell; arrows move it.
+      await webview().locator('#distance-chart svg.chart').focus();
+      for (let k = 0; k < i; k++) await page.keyboard.press('ArrowDown');
+      for (let k = 0; k < j; k++) await page.keyboard.press('ArrowRight');
       const readout = webview().locator('#distance-readout');
       await readout.and(webview().locator(`[data-i="${expected.positions[i]}"][data-j="${expected.positions[j]}"]`)).waitFor({ timeout: UI_TIMEOUT_MS });
       const shown = Number(await readout.getAttribute('data-value'));
