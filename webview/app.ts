@@ -199,7 +199,8 @@ export class App {
     switch (m.type) {
       case 'model':
         this.store.update({ model: m.model, modelError: null, tensor: null, drift: null });
-        if (s.text && !s.analysis) this.analyze(s.text); // restore the last run after a reload
+        // The last text runs again: after the view was rebuilt, or on the re-read weights.
+        if (s.text) this.analyze(s.text);
         return;
       case 'modelError':
         this.store.update({ model: null, modelError: m.message });

@@ -17,6 +17,9 @@ import type { HostMessage, ModelInfo, ViewMessage } from '../protocol';
 import type { AnalysisPiece } from '../core/analysis';
 import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
 
+/** A changed checkpoint is read again after this long without further changes. */
+const RELOAD_QUIET_MS = 600;
+
 /** Requests slower than this show a progress notification with a Cancel button. */
 const PROGRESS_DELAY_MS = 700;
 
@@ -96,9 +99,23 @@ export class CheckpointPanel implements vscode.Disposable {
     };
     webview.html = panelHtml(webview, ctx.extensionUri, name);
     this.disposables.push(webview.onDidReceiveMessage((m: ViewMessage) => void this.onMessage(m)));
-    const pattern = isFolder ? new vscode.RelativePattern(vscode.Uri.file(path), '*') : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
+    // A folder model is its weights and config (not, say, the charts exported into it).
+    const pattern = isFolder
+      ? new vscode.RelativePattern(vscode.Uri.file(path), '{*.safetensors,*.pt,*.pth,*.bin,*.ckpt,config.json,model.safetensors.index.json}')
+      : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
-    this.disposables.push(watcher, watcher.onDidChange(() => void this.reload()), watcher.onDidCreate(() => void this.reload()));
+    this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+  }
+
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A checkpoint being written fires several change events and is incomplete until the writer is
+   * done (torch.save streams it): read it again once it has been quiet for a moment.
+   */
+  private scheduleReload(): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => void this.reload(), RELOAD_QUIET_MS);
   }
 
   private post(message: HostMessage): void {
@@ -128,6 +145,7 @@ export class CheckpointPanel implements vscode.Disposable {
   }
 
   private async reload(): Promise<void> {
+    if (this.disposed) return;
     for (const { abort } of this.running.values()) abort.abort();
     this.running.clear();
     await this.ctx.compute.request('forget', { path: this.path }).catch(() => undefined);
@@ -267,6 +285,7 @@ export class CheckpointPanel implements vscode.Disposable {
 
   dispose(): void {
     this.disposed = true;
+    clearTimeout(this.reloadTimer);
     for (const { abort } of this.running.values()) abort.abort();
     this.running.clear();
     for (const d of this.disposables) d.dispose();

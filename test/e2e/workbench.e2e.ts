@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ComputeClient } from '../../src/worker/client';
@@ -250,12 +250,11 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       await webview().locator('#run-summary', { hasText: `${expected.tokens.length} tokens` }).waitFor({ timeout: UI_TIMEOUT_MS });
       assert.deepEqual(await webview().locator('#token-strip .token').allInnerTexts(), expected.tokens.map((t) => t.text));
     });
-    // back to the sentence for the views below
-    await webview().locator('#run-text').click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type(SENTENCE);
+    // back to the sentence for the views below (its own summary: the selection's also ends with "features of 4 layers")
+    const sentence = await reference.request('run', { checkpoint: bestPt(), text: SENTENCE });
+    await webview().locator('#run-text').evaluate((el, text) => ((el as unknown as { value: string }).value = text), SENTENCE);
     await webview().locator('#run-button').click();
-    await webview().locator('#run-summary', { hasText: 'features of 4 layers' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await webview().locator('#run-summary', { hasText: new RegExp(`^${sentence.tokens.length} tokens .*features of 4 layers`) }).waitFor({ timeout: UI_TIMEOUT_MS });
   });
 
   it('the Plücker, Distances and Gates views draw; switching the metric, the cell of two tokens equals distances', async () => {
@@ -306,6 +305,18 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       assert.equal(Number(cells[3]), Number(first.subspace!.geodesic.toPrecision(4)));
     });
     await screenshot(page, SCENARIO, 'f-drift');
+  });
+
+  it('a checkpoint that changes on disk is read again: the editor shows the new one', async () => {
+    await timed('file changed on disk', timings, async () => {
+      // epoch_1.pt written over best.pt, as a training run saving its new best would
+      copyFileSync(join(workspace, 'tiny-grassmann', 'checkpoints', 'epoch_1.pt'), bestPt());
+      await webview().locator('#notice', { hasText: 'best.pt changed on disk and was read again.' }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await tab('overview').click();
+      // (hasText matches the text content, where table cells are not separated by spaces)
+      await webview().locator('#metadata', { hasText: /epoch\s*1(?![\d.])/ }).waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'g-reloaded');
     await closeAllEditors();
   });
 
