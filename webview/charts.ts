@@ -51,6 +51,8 @@ export interface HeatmapOptions {
   onLeave?: () => void;
   /** Rows to mark (e.g. highlighted tokens). */
   markedRows?: ReadonlySet<number>;
+  /** A row to outline (the pinned token). */
+  focusRow?: number;
 }
 
 export interface Heatmap {
@@ -124,6 +126,9 @@ export function drawHeatmap(container: HTMLElement, title: string, o: HeatmapOpt
   if (o.markedRows?.size) {
     g.append('g').attr('class', 'marks').selectAll('rect').data([...o.markedRows].filter((r) => r < o.rows)).join('rect')
       .attr('x', -6).attr('width', 4).attr('y', (r) => y(r)).attr('height', Math.max(1, y(1) - y(0))).attr('class', 'mark');
+  }
+  if (o.focusRow !== undefined && o.focusRow >= 0 && o.focusRow < o.rows) {
+    g.append('rect').attr('class', 'focus-row').attr('x', 0).attr('width', pw).attr('y', y(o.focusRow)).attr('height', Math.max(2, y(1) - y(0)));
   }
   const cursor = g.append('rect').attr('class', 'cursor').attr('visibility', 'hidden');
   const showCursor = (row: number, col: number): void => {

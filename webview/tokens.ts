@@ -3,7 +3,7 @@
  * views) and its tooltip: hovering or focusing a token shows its subspace features, clicking or
  * Enter pins it (and the views follow the pinned token).
  *
- * Tooltip contents: loss and next-token top-5; plane area per layer x offset (a small heatmap,
+ * Tooltip contents (for the hovered or focused token): loss and next-token top-5; plane area per layer x offset (a small heatmap,
  * cells carry their exact value in data-value); gate openness per layer; the nearest planes of the
  * selected layer/offset; and p_hat of the selected layer/offset as an r x r antisymmetric matrix.
  */
@@ -23,9 +23,7 @@ export class TokenStrip {
     const run = state.analysis?.run;
     if (run !== previous?.analysis?.run) this.renderTokens(state);
     else if (state.pinned !== previous?.pinned || state.highlighted !== previous?.highlighted) this.renderMarks(state);
-    const focus = state.hovered ?? state.pinned;
-    const prevFocus = previous ? previous.hovered ?? previous.pinned : null;
-    if (focus !== prevFocus || state.analysis?.layers !== previous?.analysis?.layers || state.planes !== previous?.planes || state.nearest !== previous?.nearest || state.layer !== previous?.layer || state.offset !== previous?.offset) {
+    if (state.hovered !== previous?.hovered || state.pinned !== previous?.pinned || state.analysis?.layers !== previous?.analysis?.layers || state.planes !== previous?.planes || state.nearest !== previous?.nearest || state.layer !== previous?.layer || state.offset !== previous?.offset) {
       this.renderTooltip(state);
     }
   }
@@ -79,8 +77,9 @@ export class TokenStrip {
     });
   }
 
+  /** The tooltip follows the hovered (or keyboard-focused) token; a pinned one is outlined in the views instead. */
   private renderTooltip(state: AppState): void {
-    const t = state.hovered ?? state.pinned;
+    const t = state.hovered;
     const run = state.analysis?.run;
     if (t === null || !run || t >= run.tokens.length) {
       this.tooltip.hidden = true;

@@ -272,6 +272,9 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       await webview().locator('#distance-metric').click();
       await webview().locator('#distance-metric [role="option"]', { hasText: 'chordal' }).click();
       await webview().locator('#distance-view .note', { hasText: /^chordal = / }).waitFor({ timeout: UI_TIMEOUT_MS });
+      // Pinning a token (click) outlines its row in the matrix.
+      await webview().locator(`#token-strip .token[data-t="${expected.positions[i]}"]`).click();
+      await webview().locator('#distance-chart rect.focus-row').waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
       // With the keyboard: focusing the chart puts its cursor on the first cell; arrows move it.
       await webview().locator('#distance-chart svg.chart').focus();
       for (let k = 0; k < i; k++) await page.keyboard.press('ArrowDown');

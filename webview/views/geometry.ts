@@ -4,7 +4,8 @@
  *  - Distances: the T x T Grassmann distance matrix with metric/layer/offset pickers; brushing
  *    rows highlights tokens; the readout names the cell under the pointer (or keyboard cursor);
  *  - Gates: tokens x layers map of gate openness (mean alpha), and of the h share of the blend.
- * Switching the metric redraws from the principal angles already here (no round trip).
+ * Switching the metric redraws from the principal angles already here (no round trip). The
+ * pinned token's row is outlined in each; highlighted tokens are marked beside the rows.
  */
 import * as d3 from 'd3';
 import { distanceFromAngles, GRASSMANN_METRICS, METRIC_FORMULAS, type GrassmannMetric } from '../../src/geometry/angles';
@@ -34,7 +35,7 @@ export class PluckerView {
   constructor(private readonly store: Store) {}
 
   update(state: AppState, previous: AppState | null): void {
-    if (state.planes !== previous?.planes || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset || state.highlighted !== previous?.highlighted) {
+    if (state.planes !== previous?.planes || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset || state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) {
       this.render(state);
     }
   }
@@ -72,6 +73,7 @@ export class PluckerView {
         xTitle: 'pair (i, j)', yTitle: 'token plane',
         legend: { domain: [-1, 1], title: 'p̂_ij' },
         markedRows: new Set(planes.positions.map((t, i) => (state.highlighted.has(t) ? i : -1)).filter((i) => i >= 0)),
+        focusRow: state.pinned === null ? undefined : planes.positions.indexOf(state.pinned),
         onCell: (row, col) => {
           const t = planes.positions[row];
           readout.textContent = `${run.tokens[t].text}@${t}, pair (${pairs[col][0]}, ${pairs[col][1]}): p̂ = ${formatValue(planes.coordinates[row * P + col])}; ||p|| = ${formatValue(planes.norms[row])}; residual ${formatValue(planes.residual[row])}${planes.degenerate[row] ? ' (degenerate)' : ''}`;
@@ -95,7 +97,7 @@ export class DistanceView {
   update(state: AppState, previous: AppState | null): void {
     if (state.distances !== previous?.distances || state.metric !== previous?.metric || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset) {
       this.render(state);
-    } else if (state.highlighted !== previous?.highlighted) {
+    } else if (state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) {
       this.render(state);
     }
   }
@@ -135,6 +137,7 @@ export class DistanceView {
       this.heatmap = drawHeatmap(holder, `${metric} distances, layer ${data.layer}, offset ${data.offset}`, {
         rows: N, cols: N, value: (i, j) => values[i * N + j], color: sequential([0, max]), width: size, height: Math.max(300, size - 60),
         rowLabel: label, colLabel: label, xTitle: 'token plane', yTitle: 'token plane', legend: { domain: [0, max], title: metric }, markedRows: marked,
+        focusRow: state.pinned === null ? undefined : data.positions.indexOf(state.pinned),
         onCell: (i, j) => {
           const v = values[i * N + j];
           readout.setAttribute('data-i', String(data.positions[i]));
@@ -171,7 +174,7 @@ export class GatesView {
   constructor(private readonly store: Store) {}
 
   update(state: AppState, previous: AppState | null): void {
-    if (state.analysis?.layers !== previous?.analysis?.layers || state.analysis?.run !== previous?.analysis?.run || state.highlighted !== previous?.highlighted) this.render(state);
+    if (state.analysis?.layers !== previous?.analysis?.layers || state.analysis?.run !== previous?.analysis?.run || state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) this.render(state);
   }
 
   private render(state: AppState): void {
@@ -198,6 +201,7 @@ export class GatesView {
         drawHeatmap(holder, `${title} per token and layer`, {
           rows: T, cols: layers.length, value: value(key), color: sequential([0, 1]), width, height,
           rowLabel: label, colLabel: (l) => `layer ${l}`, xTitle: 'layer', yTitle: 'token', legend: { domain: [0, 1], title }, markedRows: marked,
+          focusRow: state.pinned ?? undefined,
           onCell: (t, l) => {
             readout.textContent = `${label(t)}, layer ${l}: ${title} = ${formatValue(value(key)(t, l))}`;
           },
