@@ -155,9 +155,11 @@ async function singularValuesOnBackend(values: Float32Array, m: number, n: numbe
   const k = Math.min(m, n);
   // G = A A^T with A [k, max(m, n)] = W (m <= n) or W^T (m > n); A^T is formed on the host so
   // the backend multiplies without transposing (the wasm backend's transposed product is slow).
-  const a = new Float32Array(values.length);
-  if (m <= n) a.set(values);
-  else for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) a[j * m + i] = values[i * n + j];
+  let a = values;
+  if (m > n) {
+    a = new Float32Array(values.length);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) a[j * m + i] = values[i * n + j];
+  }
   const long = Math.max(m, n);
   const at = new Float32Array(values.length);
   for (let i = 0; i < k; i++) for (let j = 0; j < long; j++) at[j * k + i] = a[i * long + j];
@@ -314,12 +316,11 @@ export class AnalysisCache {
     const r = session.spec.dims.reducedDim;
     const planes = planesAtOffset(z, T, offset, { reducedDim: r, pairing: session.spec.variant.pairing });
     const P = pairCount(r);
-    const degenerate = tokenPlanes(z, T, r, offset, session.spec.variant.pairing).degenerate;
     const residual = new Float64Array(planes.count);
     for (let i = 0; i < planes.count; i++) residual[i] = pluckerResidual(planes.coordinates, i * P, r);
     return {
       layer: ref.layer, offset, positions: Array.from({ length: planes.count }, (_, i) => planes.first + i), reducedDim: r, pairCount: P,
-      coordinates: planes.coordinates, norms: planes.norms, residual, degenerate,
+      coordinates: planes.coordinates, norms: planes.norms, residual, degenerate: planes.degenerate,
     };
   }
 

@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GRASSMANN_METRICS, isGrassmannMetric, METRIC_FORMULAS, type GrassmannMetric } from '../geometry/angles';
 import { blendBalance, offsetContributions, pluckerResidual, rowMeans } from '../geometry/features';
-import { DEGENERATE_SINE, planeDistanceMatrix, tokenPlanes } from '../geometry/planes';
-import { pairCount, planesAtOffset } from '../geometry/plucker';
+import { planeDistanceMatrix, tokenPlanes } from '../geometry/planes';
+import { DEGENERATE_SINE, pairCount, planesAtOffset } from '../geometry/plucker';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel, TapValue } from '../model/grassmann';
 import { planOffsets } from '../model/offsets';
@@ -166,7 +166,6 @@ export async function layerFeatures(model: GrassmannModel, values: Map<string, T
     return v.data;
   };
   const [z, h, g, alpha] = [tap('z'), tap('mix_in'), tap('g'), tap('alpha')];
-  const zNorm = rowMeans(z.map((v) => v * v), r).map((m) => Math.sqrt(m * r));
   const layout = { reducedDim: r, pairing: spec.variant.pairing };
   // W_plu p_hat + b_plu for every plane of every offset (all of them: the shares need the whole of g)
   const allPlanes = plan.offsets.map((offset) => planesAtOffset(z, T, offset, layout));
@@ -188,11 +187,7 @@ export async function layerFeatures(model: GrassmannModel, values: Map<string, T
         offset,
         positions,
         area: Array.from(p.norms),
-        degenerate: positions.map((t, i) => {
-          const s = spec.variant.pairing === 'previous' ? t - offset : t + offset;
-          const scale = zNorm[t] * zNorm[s];
-          return !(scale > 0) || p.norms[i] < DEGENERATE_SINE * scale;
-        }),
+        degenerate: p.degenerate,
         residual: options.residuals ? positions.map((_, i) => pluckerResidual(p.coordinates, i * P, r)) : [],
         contributionNorm: Array.from(contribution.norm),
         share: Array.from(contribution.share, finiteOrNull),

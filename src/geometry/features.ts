@@ -125,7 +125,8 @@ export function offsetContributions(
       for (let i = 0; i < width; i++) g[t * width + i] += w * projected[k][row * width + i];
     });
   });
-  const gSq = rowMeans(g.map((v) => v * v), width).map((m) => m * width);
+  const gSq = new Float64Array(seqLen); // ||g_t||^2
+  for (let t = 0; t < seqLen; t++) for (let i = t * width; i < (t + 1) * width; i++) gSq[t] += g[i] * g[i];
   return offsets.map((offset, k) => {
     const count = positions[k].length;
     const norm = new Float64Array(count);

@@ -14,13 +14,10 @@
  */
 import { angleFromCosineAndSine, distanceFromAngles, type GrassmannMetric } from './angles';
 import { validPositions } from '../model/offsets';
+import { DEGENERATE_SINE } from './plucker';
 import type { PairingRule } from '../model/spec';
 
-/**
- * A plane is degenerate when the sine of the angle between its two states is below this: from
- * float32 states its direction is then known to worse than ~1e-3 (float32 resolution / sine).
- */
-export const DEGENERATE_SINE = 1e-4;
+export { DEGENERATE_SINE };
 
 export interface TokenPlanes {
   /** Position t of each plane. */

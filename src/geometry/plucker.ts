@@ -23,6 +23,8 @@ export interface OffsetPlanes {
   coordinates: Float32Array;
   /** [count] plane areas ||p|| (before the 1e-8 floor). */
   norms: Float32Array;
+  /** True where the plane is degenerate (see DEGENERATE_SINE): no distances from it. */
+  degenerate: boolean[];
 }
 
 export interface PlaneLayout {
@@ -34,8 +36,15 @@ export interface PlaneLayout {
 /** P = r(r-1)/2 Plücker coordinates per plane. */
 export const pairCount = (r: number): number => (r * (r - 1)) / 2;
 
-/** Smallest ||p|| used as a divisor, as in the model (planes below it are degenerate). */
+/** Smallest ||p|| used as a divisor, as in the model. */
 export const PLANE_NORM_FLOOR = 1e-8;
+
+/**
+ * A plane is degenerate when the sine of the angle between its two states is below this (or a
+ * state is 0): from float32 states its direction is then known to worse than ~1e-3 (float32
+ * resolution / sine).
+ */
+export const DEGENERATE_SINE = 1e-4;
 
 /** The planes of offset `offset` in a sequence of `seqLen` states z (row-major [seqLen, r]). */
 export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, layout: PlaneLayout): OffsetPlanes {
@@ -44,15 +53,20 @@ export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, 
   const { first, count } = validPositions(offset, seqLen, pairing);
   const coordinates = new Float32Array(count * P);
   const norms = new Float32Array(count);
+  const degenerate: boolean[] = [];
   const current = new Float64Array(r);
   const partner = new Float64Array(r);
   const plane = new Float64Array(P);
   for (let row = 0; row < count; row++) {
     const t = first + row;
     const s = pairing === 'previous' ? t - offset : t + offset;
+    let aa = 0;
+    let bb = 0;
     for (let i = 0; i < r; i++) {
       current[i] = z[t * r + i];
       partner[i] = z[s * r + i];
+      aa += current[i] * current[i];
+      bb += partner[i] * partner[i];
     }
     let squares = 0;
     let k = 0;
@@ -67,9 +81,11 @@ export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, 
     }
     const norm = Math.sqrt(squares);
     norms[row] = norm;
+    const lengths = Math.sqrt(aa * bb); // |z_t| |z_s|: norm / lengths is the sine of their angle
+    degenerate.push(!(lengths > 0) || norm < DEGENERATE_SINE * lengths);
     const scale = 1 / Math.max(norm, PLANE_NORM_FLOOR);
     const base = row * P;
     for (let q = 0; q < P; q++) coordinates[base + q] = plane[q] * scale;
   }
-  return { offset, first, count, coordinates, norms };
+  return { offset, first, count, coordinates, norms, degenerate };
 }
