@@ -19,6 +19,9 @@ const TAB_TITLES: Record<ViewName, string> = { overview: 'Overview', run: 'Run',
 /** Views that show the analysed text's tokens above them. */
 const TEXT_VIEWS: ReadonlySet<ViewName> = new Set(['run', 'plucker', 'distances', 'gates']);
 
+/** The parts of the state that hold one request and its answer. */
+type RequestSlot = 'analysis' | 'tensor' | 'planes' | 'distances' | 'nearest' | 'drift';
+
 /** Something the user asked for is still being computed. */
 function busy(s: AppState): boolean {
   const pending = (p: { data: unknown; error: string | null } | null) => p !== null && p.data === null && p.error === null;
@@ -213,10 +216,10 @@ export class App {
         this.run.setText(m.text);
         return;
       case 'tensor':
-        if (s.tensor?.requestId === m.requestId) this.store.update({ tensor: { ...s.tensor, data: m.summary } });
+        this.answer('tensor', m.requestId, { data: m.summary });
         return;
       case 'run':
-        if (s.analysis?.requestId === m.requestId) this.store.update({ analysis: { ...s.analysis, run: m.run } });
+        this.answer('analysis', m.requestId, { run: m.run });
         return;
       case 'layer':
         if (s.analysis?.requestId === m.requestId) {
@@ -226,22 +229,22 @@ export class App {
         }
         return;
       case 'analysisDone':
-        if (s.analysis?.requestId === m.requestId) this.store.update({ analysis: { ...s.analysis, done: true } });
+        this.answer('analysis', m.requestId, { done: true });
         return;
       case 'planes':
-        if (s.planes?.requestId === m.requestId) this.store.update({ planes: { ...s.planes, data: m.planes } });
+        this.answer('planes', m.requestId, { data: m.planes });
         return;
       case 'distances':
-        if (s.distances?.requestId === m.requestId) this.store.update({ distances: { ...s.distances, data: m.distances } });
+        this.answer('distances', m.requestId, { data: m.distances });
         return;
       case 'nearest':
-        if (s.nearest?.requestId === m.requestId) this.store.update({ nearest: { ...s.nearest, data: m.neighbours } });
+        this.answer('nearest', m.requestId, { data: m.neighbours });
         return;
       case 'drift':
-        if (s.drift?.requestId === m.requestId) this.store.update({ drift: { ...s.drift, data: m.report } });
+        this.answer('drift', m.requestId, { data: m.report });
         return;
       case 'progress':
-        if (s.drift?.requestId === m.requestId) this.store.update({ drift: { ...s.drift, progress: `${m.done} of ${m.total}${m.message ? `: ${m.message}` : ''}` } });
+        this.answer('drift', m.requestId, { progress: `${m.done} of ${m.total}${m.message ? `: ${m.message}` : ''}` });
         return;
       case 'exported':
         this.store.update({ notice: `Saved ${m.path}` });
@@ -252,13 +255,18 @@ export class App {
     }
   }
 
+  /** Merges `patch` into the request slot `key` if it still waits for `requestId` (else the answer is stale). */
+  private answer<K extends RequestSlot>(key: K, requestId: number, patch: Partial<NonNullable<AppState[K]>>): boolean {
+    const slot = this.store.state[key];
+    if (slot?.requestId !== requestId) return false;
+    this.store.update({ [key]: { ...slot, ...patch } } as Partial<AppState>);
+    return true;
+  }
+
   private onError(requestId: number, message: string): void {
-    const s = this.store.state;
-    if (s.analysis?.requestId === requestId) this.store.update({ analysis: { ...s.analysis, error: message, done: true } });
-    else if (s.tensor?.requestId === requestId) this.store.update({ tensor: { ...s.tensor, error: message } });
-    else if (s.planes?.requestId === requestId) this.store.update({ planes: { ...s.planes, error: message } });
-    else if (s.distances?.requestId === requestId) this.store.update({ distances: { ...s.distances, error: message } });
-    else if (s.nearest?.requestId === requestId) this.store.update({ nearest: { ...s.nearest, error: message } });
-    else if (s.drift?.requestId === requestId) this.store.update({ drift: { ...s.drift, error: message } });
+    if (this.answer('analysis', requestId, { error: message, done: true })) return;
+    for (const key of ['tensor', 'planes', 'distances', 'nearest', 'drift'] as const) {
+      if (this.answer(key, requestId, { error: message })) return;
+    }
   }
 }
