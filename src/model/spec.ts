@@ -90,6 +90,24 @@ export interface GrassmannVariant {
   tiedLmHead: boolean;
 }
 
+/**
+ * The sizes of one block. Uniform in a trained checkpoint; a structurally pruned model
+ * (../pruning) has its own reduced dimension, FFN width and window list per block.
+ */
+export interface LayerShape {
+  /** r_l: rows of this block's W_red. */
+  reducedDim: number;
+  /** r_l(r_l-1)/2 */
+  pairCount: number;
+  /** f_l: rows of this block's ffn.0. */
+  ffDim: number;
+  /** This block's window offsets (duplicates count twice in the mean). */
+  windowSizes: number[];
+  /** Row-major pairs of r_l. */
+  pairFirst: number[];
+  pairSecond: number[];
+}
+
 export interface GrassmannSpec {
   architecture: 'GrassmannGPT';
   variant: GrassmannVariant;
@@ -110,6 +128,8 @@ export interface GrassmannSpec {
   pairFirst: number[];
   pairSecond: number[];
   roles: { global: GlobalRoles; layers: LayerRoles[] };
+  /** Sizes per block (index = block). */
+  layerShapes: LayerShape[];
   /** Tensors present in the checkpoint that the architecture does not use. */
   unusedTensors: string[];
   warnings: string[];
@@ -460,6 +480,14 @@ export async function describeModel(checkpoint: Checkpoint, options: DescribeOpt
       pairFirst: pairs.first,
       pairSecond: pairs.second,
       roles,
+      layerShapes: roles.layers.map(() => ({
+        reducedDim: shapes.dims!.reducedDim,
+        pairCount: shapes.dims!.pairCount,
+        ffDim: shapes.dims!.ffDim,
+        windowSizes: [...config.windowSizes],
+        pairFirst: pairs.first,
+        pairSecond: pairs.second,
+      })),
       unusedTensors: shapes.unusedTensors,
       warnings,
     },
