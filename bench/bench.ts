@@ -101,7 +101,7 @@ async function forwardBench(label: string, path: string, ids: number[], runs: Ru
     for (let i = 0; i < n; i++) plain.push((await timed(() => model.forward(ids, { ops })))[1]);
     const plainMs = median(plain);
     const kind: BlockOpsKind = ops === 'auto' ? (hostKernelsAvailable(b) ? 'host' : 'composite') : ops;
-    const flops = forwardFlops(spec.dims, ids.length, spec.windowSizes, 1, kind);
+    const flops = forwardFlops(spec.dims, ids.length, spec.layerShapes, 1, kind);
     const rate = (t: number) => `${(flops.nominal.total / t / 1e6).toFixed(1)}/${(flops.executed.total / t / 1e6).toFixed(1)}`;
     const ofPeak = peak && b === 'wasm' ? `${((flops.executed.total / ms / 1e6 / peak.allThreads) * 100).toFixed(0)}%` : '';
     row([label, `${b}/${report.threads}t ${kind}`, fmt(loadMs), fmt(ms), `${((ids.length / ms) * 1000).toFixed(0)} tok/s`, rate(ms),

@@ -40,7 +40,10 @@ export interface BlockOps {
   layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D;
   /** Exact (erf) GELU. */
   gelu(x: tf.Tensor2D): tf.Tensor2D;
-  /** g_t = mean over offsets valid at t of (W_plu p_hat_t^(d) + b_plu), 0 where none. z: [BT, r] -> [BT, d]. */
+  /**
+   * g_t = mean over offsets valid at t of (W_plu p_hat_t^(d) + b_plu), 0 where none. z: [BT, r] -> [BT, d];
+   * r is the block's own (z's columns), `plan` the block's offsets and `weights` its W_plu.
+   */
   grassmannFeatures(z: tf.Tensor2D, weights: PluckerWeights, plan: OffsetPlan, batch: number, T: number): tf.Tensor2D;
   /** LayerNorm(alpha h + (1 - alpha) g) ('blend') or LayerNorm(h + alpha g) ('additive'). */
   gateBlendNorm(h: tf.Tensor2D, g: tf.Tensor2D, alpha: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number, gating: GatingRule): tf.Tensor2D;
@@ -114,15 +117,16 @@ function compositeLayerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor
 }
 
 function createCompositeOps(spec: GrassmannSpec): BlockOps {
-  const { reducedDim: r, modelDim: d, vocabSize: V } = spec.dims;
+  const { modelDim: d, vocabSize: V } = spec.dims;
   return {
     kind: 'composite',
     layerNorm: compositeLayerNorm,
     gelu: (x) => gelu(x) as tf.Tensor2D,
     grassmannFeatures(z, weights, plan, batch, T) {
       const rows = batch * T;
+      const r = z.shape[1]; // this block's reduced dimension r_l
       const K = plan.offsets.length;
-      if (K === 0) return tf.zeros([rows, d]); // T = 1 or every offset >= T: no plane anywhere
+      if (K === 0) return tf.zeros([rows, d]); // T = 1, every offset >= T or no offsets: no plane anywhere
       // Partner states q_k(t) = z_{t-d_k} (or z_{t+d_k}), zero rows where the partner is outside
       // the sequence (their weight below is 0).   [BT, K, r]
       const zSeq = tf.reshape(z, [batch, T, r]);
@@ -198,7 +202,7 @@ function createHostOps(spec: GrassmannSpec): BlockOps {
     gelu: (x) => run(GELU_KERNEL, { x }) as tf.Tensor2D,
     grassmannFeatures(z, weights, plan, batch, T) {
       const K = plan.offsets.length;
-      if (K === 0) return tf.zeros([batch * T, d]);
+      if (K === 0) return tf.zeros([batch * T, d]); // no offset valid anywhere (or an empty window list)
       const features = run(PLUCKER_MEAN_KERNEL, { z, weights: tf.tensor2d(tileRows(plan.weights, batch), [batch * T, K]) }, {
         offsets: plan.offsets,
         pairing: spec.variant.pairing,

@@ -15,14 +15,22 @@
  *
  * Recognised keys: `window_sizes` (positive integers), `layer_norm_eps` (positive number), and
  * the dimension keys `vocab_size`, `model_dim`, `num_layers`, `reduced_dim`, `ff_dim`,
- * `max_seq_len`, which must agree with the weights. Grassmann Lens also reads two optional keys
- * that select a variant: `pairing` ('previous' | 'next') and `gating` ('blend' | 'additive');
+ * `max_seq_len`, which must agree with the weights (`reduced_dim` / `ff_dim`: the widest block's
+ * r / f, which is every block's in a trained checkpoint). Grassmann Lens also reads two optional
+ * keys that select a variant: `pairing` ('previous' | 'next') and `gating` ('blend' | 'additive');
  * absent, the paper's 'previous' / 'blend' apply.
+ *
+ * Per block (a structurally pruned model, ../pruning): an optional `layers` list, one entry per
+ * block, each field optional:
+ *   "layers": [{"reduced_dim": 14, "ff_dim": 200, "window_sizes": [1, 2, 4]}, ...]
+ * `reduced_dim` / `ff_dim` must agree with that block's weights (rows of blocks.l.grassmann.W_red
+ * and blocks.l.ffn.0); `window_sizes` (positive integers, may be empty: then g = 0 in that block)
+ * replaces the global `window_sizes` for that block. `prunedConfigJson` writes this format.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../util/errors';
-import type { GatingRule, ModelDims, PairingRule } from './spec';
+import type { GatingRule, GrassmannSpec, LayerDims, LayerShape, ModelDims, PairingRule } from './spec';
 
 export const PAIRING_RULES: readonly PairingRule[] = ['previous', 'next'];
 export const GATING_RULES: readonly GatingRule[] = ['blend', 'additive'];
@@ -38,7 +46,10 @@ export const PAPER_WINDOWS_6_LAYERS: readonly number[] = [1, 2, 4, 8, 12, 16];
 export const PAPER_WINDOWS_12_LAYERS: readonly number[] = [1, 1, 2, 2, 4, 4, 8, 8, 12, 12, 16, 16];
 
 export interface ResolvedConfig {
+  /** The global window list (config `window_sizes`, else the paper default; see GrassmannSpec.windowSizes). */
   windowSizes: number[];
+  /** Each block's window list: its `layers[l].window_sizes`, else the global list. */
+  layerWindowSizes: number[][];
   windowSource: 'config' | 'assumed';
   windowNote: string;
   layerNormEps: number;
@@ -94,8 +105,15 @@ export async function findConfigFile(checkpointPath: string): Promise<string | n
   return null;
 }
 
+/** One entry of config.json's `layers`. */
+interface LayerConfigValues {
+  windowSizes?: number[];
+}
+
 interface ConfigValues {
   windowSizes?: number[];
+  /** Per block (config `layers`), one entry per block. */
+  layers?: LayerConfigValues[];
   layerNormEps?: number;
   pairing?: PairingRule;
   gating?: GatingRule;
@@ -111,11 +129,19 @@ const DIMENSION_KEYS: ReadonlyArray<[string, keyof ModelDims]> = [
   ['max_seq_len', 'maxPositions'],
 ];
 
+const isWindowList = (w: unknown, allowEmpty: boolean): w is number[] =>
+  Array.isArray(w) && (allowEmpty || w.length > 0) && w.every((v) => Number.isInteger(v) && (v as number) >= 1);
+
+/** Every block with block 0's sizes (a trained checkpoint). */
+const uniformLayerDims = (dims: ModelDims): LayerDims[] =>
+  Array.from({ length: dims.layers }, () => ({ reducedDim: dims.reducedDim, pairCount: dims.pairCount, ffDim: dims.ffDim }));
+
 /**
  * Parses and validates a config file against the weights' dimensions. Every problem is thrown as
  * an InputError naming the file.
+ * @param layerDims each block's r and f from the weights (default: every block has dims' values).
  */
-export async function readModelConfig(configPath: string, dims: ModelDims): Promise<ConfigValues> {
+export async function readModelConfig(configPath: string, dims: ModelDims, layerDims: readonly LayerDims[] = uniformLayerDims(dims)): Promise<ConfigValues> {
   let text: string;
   try {
     text = await fs.readFile(configPath, 'utf8');
@@ -134,21 +160,30 @@ export async function readModelConfig(configPath: string, dims: ModelDims): Prom
   }
   const config = json as Record<string, unknown>;
 
+  // reduced_dim / ff_dim: the widest block's (every block's in a trained checkpoint).
+  const widest: Partial<Record<keyof ModelDims, number>> = {
+    reducedDim: Math.max(...layerDims.map((l) => l.reducedDim)),
+    ffDim: Math.max(...layerDims.map((l) => l.ffDim)),
+  };
+  const uniform = layerDims.every((l) => l.reducedDim === layerDims[0].reducedDim && l.ffDim === layerDims[0].ffDim);
   for (const [key, dim] of DIMENSION_KEYS) {
     if (!(key in config)) continue;
-    if (config[key] !== dims[dim]) {
-      throw new InputError(configPath, `${key} = ${JSON.stringify(config[key])} does not match the checkpoint's weights (${dims[dim]}): this config belongs to another model`);
+    const expected = widest[dim] ?? dims[dim];
+    if (config[key] !== expected) {
+      const which = widest[dim] !== undefined && !uniform ? `${expected}, the widest block's` : String(expected);
+      throw new InputError(configPath, `${key} = ${JSON.stringify(config[key])} does not match the checkpoint's weights (${which}): this config belongs to another model`);
     }
   }
 
   const values: ConfigValues = {};
   if ('window_sizes' in config) {
     const w = config.window_sizes;
-    if (!Array.isArray(w) || w.length === 0 || !w.every((v) => Number.isInteger(v) && (v as number) >= 1)) {
+    if (!isWindowList(w, false)) {
       throw new InputError(configPath, `window_sizes must be a non-empty list of positive integers, got ${JSON.stringify(w)}`);
     }
-    values.windowSizes = w as number[];
+    values.windowSizes = w;
   }
+  if ('layers' in config) values.layers = readLayerConfigs(configPath, config.layers, layerDims);
   if ('layer_norm_eps' in config) {
     const eps = config.layer_norm_eps;
     if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) {
@@ -171,22 +206,56 @@ export async function readModelConfig(configPath: string, dims: ModelDims): Prom
   return values;
 }
 
+/** Validates config.json's `layers` against each block's weights. */
+function readLayerConfigs(configPath: string, layers: unknown, layerDims: readonly LayerDims[]): LayerConfigValues[] {
+  if (!Array.isArray(layers)) {
+    throw new InputError(configPath, `layers must be a list with one entry per block, got ${JSON.stringify(layers)}`);
+  }
+  if (layers.length !== layerDims.length) {
+    throw new InputError(configPath, `layers has ${layers.length} entries but the checkpoint has ${layerDims.length} blocks: this config belongs to another model`);
+  }
+  return layers.map((entry: unknown, l) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new InputError(configPath, `layers[${l}] must be an object ({"reduced_dim", "ff_dim", "window_sizes"}), got ${JSON.stringify(entry)}`);
+    }
+    const e = entry as Record<string, unknown>;
+    const checks: [string, number, string][] = [
+      ['reduced_dim', layerDims[l].reducedDim, `blocks.${l}.grassmann.W_red.weight has ${layerDims[l].reducedDim} rows`],
+      ['ff_dim', layerDims[l].ffDim, `blocks.${l}.ffn.0.weight has ${layerDims[l].ffDim} rows`],
+    ];
+    for (const [key, expected, weights] of checks) {
+      if (key in e && e[key] !== expected) {
+        throw new InputError(configPath, `layers[${l}].${key} = ${JSON.stringify(e[key])} does not match the checkpoint's weights (${weights})`);
+      }
+    }
+    const out: LayerConfigValues = {};
+    if ('window_sizes' in e) {
+      if (!isWindowList(e.window_sizes, true)) {
+        throw new InputError(configPath, `layers[${l}].window_sizes must be a list of positive integers (empty: no offsets in that block), got ${JSON.stringify(e.window_sizes)}`);
+      }
+      out.windowSizes = e.window_sizes;
+    }
+    return out;
+  });
+}
+
 /**
  * Resolves windows, eps and variant for a checkpoint with the given weight dimensions.
  * @param explicitConfigPath the CLI's --config: problems there throw InputError.
+ * @param layerDims each block's r and f (default: every block has dims' values).
  */
-export async function resolveModelConfig(checkpointPath: string, dims: ModelDims, explicitConfigPath?: string): Promise<ResolvedConfig> {
+export async function resolveModelConfig(checkpointPath: string, dims: ModelDims, explicitConfigPath?: string, layerDims: readonly LayerDims[] = uniformLayerDims(dims)): Promise<ResolvedConfig> {
   const warnings: string[] = [];
   let values: ConfigValues = {};
   let configPath: string | null = null;
   if (explicitConfigPath !== undefined) {
-    values = await readModelConfig(explicitConfigPath, dims);
+    values = await readModelConfig(explicitConfigPath, dims, layerDims);
     configPath = explicitConfigPath;
   } else {
     const found = await findConfigFile(checkpointPath);
     if (found) {
       try {
-        values = await readModelConfig(found, dims);
+        values = await readModelConfig(found, dims, layerDims);
         configPath = found;
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
@@ -198,10 +267,17 @@ export async function resolveModelConfig(checkpointPath: string, dims: ModelDims
   let windowSizes: number[];
   let windowSource: 'config' | 'assumed';
   let windowNote: string;
+  const ownWindows = (values.layers ?? []).map((l) => l.windowSizes);
+  const overridden = ownWindows.flatMap((w, l) => (w ? [l] : []));
+  const everyBlockOwn = configPath !== null && dims.layers > 0 && overridden.length === dims.layers;
   if (values.windowSizes && configPath) {
     windowSizes = values.windowSizes;
     windowSource = 'config';
     windowNote = `window_sizes from ${configPath}`;
+  } else if (everyBlockOwn) {
+    windowSizes = [...ownWindows[0]!];
+    windowSource = 'config';
+    windowNote = `window_sizes per block from ${configPath}`;
   } else {
     const fallback = defaultWindowSizes(dims.layers);
     windowSizes = fallback.windowSizes;
@@ -209,8 +285,15 @@ export async function resolveModelConfig(checkpointPath: string, dims: ModelDims
     windowNote = fallback.note;
     if (fallback.warning) warnings.push(fallback.warning);
   }
+  if (overridden.length > 0 && !everyBlockOwn) {
+    windowNote += `; blocks ${overridden.join(', ')} have their own window_sizes from ${configPath} (layers[l].window_sizes)`;
+  } else if (everyBlockOwn && values.windowSizes) {
+    windowNote += `; every block has its own window_sizes (layers[l].window_sizes)`;
+  }
+  const layerWindowSizes = Array.from({ length: dims.layers }, (_, l) => [...(ownWindows[l] ?? windowSizes)]);
   return {
     windowSizes,
+    layerWindowSizes,
     windowSource,
     windowNote,
     layerNormEps: values.layerNormEps ?? DEFAULT_LAYER_NORM_EPS,
@@ -219,4 +302,84 @@ export async function resolveModelConfig(checkpointPath: string, dims: ModelDims
     configPath,
     warnings,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing config.json for a structurally pruned model
+// ---------------------------------------------------------------------------------------------
+
+/** The sizes of one block that config.json states. */
+export interface ConfigLayerShape extends Pick<LayerShape, 'reducedDim' | 'ffDim'> {
+  windowSizes: readonly number[];
+}
+
+/**
+ * config.json fields of a recognised model, in the reference's key order: architecture,
+ * vocab_size, max_seq_len, model_dim, num_layers, reduced_dim, ff_dim (the widest block's),
+ * window_sizes, tie_weights, layer_norm_eps, activation, and pairing / gating when they are not
+ * the paper's. A base for prunedConfigJson when the model has no config.json of its own.
+ */
+export function configJsonForSpec(spec: GrassmannSpec): Record<string, unknown> {
+  const shapes = spec.layerShapes;
+  const json: Record<string, unknown> = {
+    architecture: spec.architecture,
+    vocab_size: spec.dims.vocabSize,
+    max_seq_len: spec.dims.maxPositions,
+    model_dim: spec.dims.modelDim,
+    num_layers: spec.dims.layers,
+    reduced_dim: shapes.length ? Math.max(...shapes.map((l) => l.reducedDim)) : spec.dims.reducedDim,
+    ff_dim: shapes.length ? Math.max(...shapes.map((l) => l.ffDim)) : spec.dims.ffDim,
+    window_sizes: [...spec.windowSizes],
+    tie_weights: spec.variant.tiedLmHead,
+    layer_norm_eps: spec.layerNormEps,
+    activation: spec.variant.activation,
+  };
+  if (spec.variant.pairing !== 'previous') json.pairing = spec.variant.pairing;
+  if (spec.variant.gating !== 'blend') json.gating = spec.variant.gating;
+  return json;
+}
+
+/**
+ * config.json for a structurally pruned copy of a model: every key of `original` (the source
+ * model's config.json object, or configJsonForSpec(spec)) is kept, in its order, with
+ *   num_layers  = layers.length,
+ *   reduced_dim = the widest block's r, ff_dim = the widest block's f (what readModelConfig checks),
+ *   window_sizes = original's list (else block 0's, when non-empty: the global list must not be empty),
+ * and `layers` added: one {reduced_dim, ff_dim, window_sizes} per block, every field written, so the
+ * file describes each block fully. Readers of this project bind each block's sizes from it.
+ */
+export function prunedConfigJson(original: Readonly<Record<string, unknown>>, layers: readonly ConfigLayerShape[]): Record<string, unknown> {
+  if (layers.length === 0) throw new RangeError('a pruned model needs at least one block');
+  const json: Record<string, unknown> = { ...original };
+  delete json.layers; // re-added last
+  json.num_layers = layers.length;
+  json.reduced_dim = Math.max(...layers.map((l) => l.reducedDim));
+  json.ff_dim = Math.max(...layers.map((l) => l.ffDim));
+  if (!isWindowList(original.window_sizes, false)) {
+    const first = layers.find((l) => l.windowSizes.length > 0);
+    if (first) json.window_sizes = [...first.windowSizes];
+    else delete json.window_sizes;
+  } else {
+    json.window_sizes = [...original.window_sizes];
+  }
+  json.layers = layers.map((l) => ({ reduced_dim: l.reducedDim, ff_dim: l.ffDim, window_sizes: [...l.windowSizes] }));
+  return json;
+}
+
+/**
+ * prunedConfigJson for a model described by `spec`: its own config.json (spec.configPath) when it
+ * has one, over configJsonForSpec(spec) (so keys the file lacks, such as window_sizes when they
+ * were assumed, are written too).
+ */
+export async function prunedConfigFor(spec: GrassmannSpec, layers: readonly ConfigLayerShape[]): Promise<Record<string, unknown>> {
+  let original: Record<string, unknown> = {};
+  if (spec.configPath) {
+    try {
+      const parsed: unknown = JSON.parse(await fs.readFile(spec.configPath, 'utf8'));
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) original = parsed as Record<string, unknown>;
+    } catch {
+      // unreadable now: the spec's own values stand in for it
+    }
+  }
+  return prunedConfigJson({ ...configJsonForSpec(spec), ...original }, layers);
 }

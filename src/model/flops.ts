@@ -15,7 +15,12 @@
  * Report GFLOP/s from `executed` (work done); `nominal` tells how much of it the reformulation saved.
  */
 import type { BlockOpsKind } from './blockOps';
-import type { ModelDims } from './spec';
+import type { LayerShape, ModelDims } from './spec';
+
+/** The sizes of one block that its FLOPs depend on. */
+export interface FlopLayerShape extends Pick<LayerShape, 'reducedDim' | 'ffDim'> {
+  windowSizes: readonly number[];
+}
 
 export interface FlopCount {
   total: number;
@@ -26,10 +31,12 @@ export interface FlopCount {
 export interface ForwardFlops {
   executed: FlopCount;
   nominal: FlopCount;
-  /** Number of (offset, position) pairs with a valid partner, per layer. */
+  /** Number of (offset, position) pairs with a valid partner in block 0 (every block of a uniform model). */
   validPairRows: number;
-  /** Distinct offsets d < T (duplicates in the window list are computed once). */
+  /** Distinct offsets d < T in block 0 (duplicates in the window list are computed once). */
   distinctOffsets: number;
+  /** The same two counts per block. */
+  layers: { validPairRows: number; distinctOffsets: number }[];
 }
 
 const matmul = (m: number, k: number, n: number): number => 2 * m * k * n;
@@ -41,35 +48,43 @@ function total(parts: Record<string, number>): number {
 /**
  * FLOPs of one forward pass over `batch` sequences of `seqLen` tokens, with the block ops `ops`
  * (host kernels or TensorFlow.js ops; only the executed Plücker product differs).
+ * `layers` is either one window list for every block (sizes r, f from `dims`) or the sizes of each
+ * block (GrassmannSpec.layerShapes: a pruned model's blocks differ).
  * Offsets d >= seqLen are skipped, as in the model (either pairing direction has the same counts).
  */
-export function forwardFlops(dims: ModelDims, seqLen: number, windowSizes: readonly number[], batch = 1, ops: BlockOpsKind = 'host'): ForwardFlops {
+export function forwardFlops(dims: ModelDims, seqLen: number, layers: readonly number[] | readonly FlopLayerShape[], batch = 1, ops: BlockOpsKind = 'host'): ForwardFlops {
   const rows = batch * seqLen;
-  const { modelDim: d, reducedDim: r, pairCount: P, ffDim: f, vocabSize: V, layers: L } = dims;
-  const valid = windowSizes.filter((w) => w < seqLen);
-  const distinct = [...new Set(valid)];
-  const validPairRows = batch * valid.reduce((s, w) => s + (seqLen - w), 0);
+  const { modelDim: d, vocabSize: V } = dims;
+  const shapes: readonly FlopLayerShape[] = layers.length > 0 && typeof layers[0] === 'number'
+    ? Array.from({ length: dims.layers }, () => ({ reducedDim: dims.reducedDim, ffDim: dims.ffDim, windowSizes: layers as readonly number[] }))
+    : layers.length === 0 ? Array.from({ length: dims.layers }, () => ({ reducedDim: dims.reducedDim, ffDim: dims.ffDim, windowSizes: [] }))
+    : (layers as readonly FlopLayerShape[]);
 
-  const shared = {
-    reduce: L * matmul(rows, d, r),
-    gate: L * matmul(rows, 2 * d, d),
-    ffn: L * (matmul(rows, d, f) + matmul(rows, f, d)),
-    lmHead: matmul(rows, d, V),
-  };
-  const executedParts = {
-    ...shared,
-    // weighted mean partner over the distinct offsets: per position [1,K] x [K,r]
-    offsetMean: L * rows * matmul(1, distinct.length, r),
-    plucker: L * matmul(rows, (ops === 'host' ? P : r * r) + 1, d),
-  };
-  const nominalParts = {
-    ...shared,
-    plucker: L * matmul(validPairRows, P, d),
-  };
+  const executedParts = { reduce: 0, gate: 0, ffn: 0, lmHead: matmul(rows, d, V), offsetMean: 0, plucker: 0 };
+  const nominalParts = { reduce: 0, gate: 0, ffn: 0, lmHead: matmul(rows, d, V), plucker: 0 };
+  const perLayer = shapes.map(({ reducedDim: r, ffDim: f, windowSizes }) => {
+    const P = (r * (r - 1)) / 2;
+    const valid = windowSizes.filter((w) => w < seqLen);
+    const distinct = new Set(valid).size;
+    const validPairRows = batch * valid.reduce((s, w) => s + (seqLen - w), 0);
+    for (const parts of [executedParts, nominalParts]) {
+      parts.reduce += matmul(rows, d, r);
+      parts.gate += matmul(rows, 2 * d, d);
+      parts.ffn += matmul(rows, d, f) + matmul(rows, f, d);
+    }
+    if (distinct > 0) {
+      // weighted mean partner over the distinct offsets: per position [1,K] x [K,r]
+      executedParts.offsetMean += rows * matmul(1, distinct, r);
+      executedParts.plucker += matmul(rows, (ops === 'host' ? P : r * r) + 1, d);
+    }
+    nominalParts.plucker += matmul(validPairRows, P, d);
+    return { validPairRows, distinctOffsets: distinct };
+  });
   return {
     executed: { total: total(executedParts), parts: executedParts },
     nominal: { total: total(nominalParts), parts: nominalParts },
-    validPairRows,
-    distinctOffsets: distinct.length,
+    validPairRows: perLayer[0]?.validPairRows ?? 0,
+    distinctOffsets: perLayer[0]?.distinctOffsets ?? 0,
+    layers: perLayer,
   };
 }

@@ -2,10 +2,12 @@
  * GrassmannGPT forward pass in TensorFlow.js (eval mode), built from a Checkpoint and a
  * GrassmannSpec (./spec.ts). The caller picks and initialises the backend.
  *
- * Per block l (x: [T, d] residual stream; shapes for one sequence, the batch is folded into T):
+ * Per block l (x: [T, d] residual stream; shapes for one sequence, the batch is folded into T;
+ * r, P, f and the window list are block l's own, spec.layerShapes[l]: uniform in a trained
+ * checkpoint, per block in a structurally pruned one):
  *   h      = LayerNorm_ln1(x)                                        [T, d]   tap layers.l.mix_in
  *   z_t    = W_red h_t + b_red                                       [T, r]   tap layers.l.z
- *   for each offset d in the window list with d < T, partner s = t - d ('previous' pairing,
+ *   for each offset d in the block's window list with d < T, partner s = t - d ('previous' pairing,
  *   the paper) or s = t + d ('next'), valid where 0 <= s < T:
  *     p_ij(t) = z_t,i z_s,j - z_t,j z_s,i   (i < j)                   [T-d, r(r-1)/2]
  *     p_hat   = p / max(||p||, 1e-8)                                 tap layers.l.plucker.d,
@@ -41,8 +43,8 @@ import { pairCount, planesAtOffset } from '../geometry/plucker';
 import { InputError } from '../util/errors';
 import { createBlockOps, type BlockOps, type BlockOpsKind, type PluckerWeights } from './blockOps';
 import { hostKernelsAvailable } from './hostKernels';
-import { planOffsets } from './offsets';
-import type { GrassmannSpec, LayerRoles } from './spec';
+import { layerOffsetPlans } from './offsets';
+import type { GrassmannSpec, LayerRoles, LayerShape } from './spec';
 
 export interface TapValue {
   shape: number[];
@@ -203,7 +205,7 @@ export class GrassmannModel {
     };
 
     try {
-      const { vocabSize: V, modelDim: d, reducedDim: r, pairCount: P, ffDim: f, maxPositions: Tmax } = spec.dims;
+      const { vocabSize: V, modelDim: d, maxPositions: Tmax } = spec.dims;
       const roles = spec.roles;
       const embeddingData = await read(roles.global.tokenEmbedding);
       const tokenEmbedding = keep(tf.tensor2d(embeddingData, [V, d]));
@@ -213,8 +215,8 @@ export class GrassmannModel {
         : keep(tf.tidy(() => tf.transpose(tokenEmbedding)));
 
       const layers: LayerWeights[] = [];
-      for (const layer of roles.layers) {
-        layers.push(await GrassmannModel.loadLayer(layer, spec, read, keep, transposed, vector, { d, r, P, f }));
+      for (const [l, layer] of roles.layers.entries()) {
+        layers.push(await GrassmannModel.loadLayer(layer, spec.layerShapes[l], read, keep, transposed, vector, d));
       }
       const model = new GrassmannModel(
         spec,
@@ -236,13 +238,15 @@ export class GrassmannModel {
 
   private static async loadLayer(
     roles: LayerRoles,
-    spec: GrassmannSpec,
+    /** This block's sizes: r_l, P_l, f_l and its pair order. */
+    shape: LayerShape,
     read: (name: string) => Promise<Float32Array>,
     keep: <T extends tf.Tensor>(t: T) => T,
     transposed: (name: string, rows: number, cols: number) => Promise<tf.Tensor2D>,
     vector: (name: string) => Promise<tf.Tensor1D>,
-    { d, r, P, f }: { d: number; r: number; P: number; f: number },
+    d: number,
   ): Promise<LayerWeights> {
+    const { reducedDim: r, pairCount: P, ffDim: f } = shape;
     // W_plu [d, P] and b_plu [d], in the two layouts of PluckerWeights (./blockOps.ts):
     //  onPairs [P + 1, d]: row k = W_plu[:, k], last row b_plu;
     //  onOuter [r*r + 1, d]: column k of W_plu, for pair (i, j), goes to row i*r+j with sign +
@@ -252,8 +256,8 @@ export class GrassmannModel {
     const onPairs = new Float32Array((P + 1) * d);
     const onOuter = new Float32Array((r * r + 1) * d);
     for (let k = 0; k < P; k++) {
-      const upper = (spec.pairFirst[k] * r + spec.pairSecond[k]) * d;
-      const lower = (spec.pairSecond[k] * r + spec.pairFirst[k]) * d;
+      const upper = (shape.pairFirst[k] * r + shape.pairSecond[k]) * d;
+      const lower = (shape.pairSecond[k] * r + shape.pairFirst[k]) * d;
       for (let o = 0; o < d; o++) {
         const w = plucker[o * P + k];
         onPairs[k * d + o] = w;
@@ -298,14 +302,14 @@ export class GrassmannModel {
 
   /**
    * Logits [T, V] for one sequence, and the requested taps (shapes without a batch axis):
-   * embeddings [T,d]; layers.l.mix_in [T,d], .z [T,r], .plucker.D [T-D, P] and .plucker_norm.D
-   * [T-D] for each distinct offset D < T, .g, .alpha, .mix_out, .block_out [T,d]; logits [T,V];
+   * embeddings [T,d]; layers.l.mix_in [T,d], .z [T,r_l], .plucker.D [T-D, P_l] and .plucker_norm.D
+   * [T-D] for each distinct offset D < T of block l's window list, .g, .alpha, .mix_out, .block_out [T,d]; logits [T,V];
    * nll [T-1] (next-token negative log-likelihood).
    */
   async forward(ids: readonly number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
     this.checkIds(ids);
     const T = ids.length;
-    const { vocabSize: V, reducedDim: r } = this.spec.dims;
+    const V = this.spec.dims.vocabSize;
     const ops = this.blockOps(opts.ops ?? 'auto');
     const sink = new TapSink(opts.taps ?? false);
     const { logits, taps, planeStates } = tf.tidy(() => {
@@ -323,12 +327,13 @@ export class GrassmannModel {
       for (const [name, tensor] of Object.entries(taps)) {
         values.set(name, { shape: tensor.shape.slice(), data: name === 'logits' ? logitsData : ((await tensor.data()) as Float32Array) });
       }
-      // Plücker taps, from each layer's z on the host.
-      const { offsets } = planOffsets(this.spec.windowSizes, T, this.spec.variant.pairing);
-      const layout = { reducedDim: r, pairing: this.spec.variant.pairing };
+      // Plücker taps, from each layer's z on the host (each block with its own r and offsets).
+      const plans = layerOffsetPlans(this.spec, T);
       for (const [layer, zTensor] of Object.entries(planeStates)) {
+        const r = this.spec.layerShapes[Number(layer)].reducedDim;
+        const layout = { reducedDim: r, pairing: this.spec.variant.pairing };
         const z = values.get(`layers.${layer}.z`)?.data ?? ((await zTensor.data()) as Float32Array);
-        for (const offset of offsets) {
+        for (const offset of plans[Number(layer)].offsets) {
           const planes = planesAtOffset(z, T, offset, layout);
           values.set(`layers.${layer}.plucker_norm.${offset}`, { shape: [planes.count], data: planes.norms });
           values.set(`layers.${layer}.plucker.${offset}`, { shape: [planes.count, pairCount(r)], data: planes.coordinates });
@@ -345,14 +350,14 @@ export class GrassmannModel {
   }
 
   /**
-   * W_plu p + b_plu of layer `layer` for `count` Plücker vectors p (row-major [count, P], pairs in
-   * row-major order): [count, d]. Each offset's term of g before the mean.
+   * W_plu p + b_plu of layer `layer` for `count` Plücker vectors p (row-major [count, P_l], pairs
+   * in row-major order, P_l = spec.layerShapes[layer].pairCount): [count, d]. Each offset's term of g before the mean.
    */
   async pluckerProjection(layer: number, coordinates: Float32Array, count: number): Promise<Float32Array> {
     if (this.disposed) throw new Error('the model has been disposed');
     const w = this.layers[layer];
     if (!w) throw new RangeError(`layer ${layer} does not exist (the model has ${this.layers.length})`);
-    const P = this.spec.dims.pairCount;
+    const P = this.spec.layerShapes[layer].pairCount;
     if (count === 0) return new Float32Array(0);
     const out = tf.tidy(() => {
       const withOne = tf.concat([tf.tensor2d(coordinates, [count, P]), tf.ones([count, 1])], 1) as tf.Tensor2D; // [p, 1]
@@ -468,11 +473,12 @@ export class GrassmannModel {
 
   /** All blocks on the residual stream x [B*T, d]; returns the final residual stream. */
   private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null): tf.Tensor2D {
-    const plan = planOffsets(this.spec.windowSizes, T, this.spec.variant.pairing);
+    const plans = layerOffsetPlans(this.spec, T); // each block's own window list
     const eps = this.spec.layerNormEps;
     let x = embeddings;
     this.layers.forEach((w, l) => {
       const tap = (name: string, make: () => tf.Tensor): void => sink?.put(`layers.${l}.${name}`, make);
+      const plan = plans[l];
 
       const h = ops.layerNorm(x, w.norm1Weight, w.norm1Bias, eps); // [BT, d]
       tap('mix_in', () => h);

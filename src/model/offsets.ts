@@ -1,9 +1,11 @@
 /**
- * Which window offsets of a Grassmann layer apply at which positions of a sequence. The window
- * list is one list for every layer; duplicates count twice in the mean over offsets, and offsets
- * d >= T are skipped (grassmann-math.md §1).
+ * Which window offsets of a Grassmann layer apply at which positions of a sequence. Each block has
+ * its own window list (GrassmannSpec.layerShapes[l].windowSizes: one list for every block in a
+ * trained checkpoint, per block in a structurally pruned one); duplicates count twice in the mean
+ * over offsets, and offsets d >= T are skipped (grassmann-math.md §1). An empty list (or one whose
+ * offsets are all >= T) gives K = 0: g = 0 at every position.
  */
-import type { PairingRule } from './spec';
+import type { GrassmannSpec, PairingRule } from './spec';
 
 /** Which window offsets apply where, for one sequence length. */
 export interface OffsetPlan {
@@ -39,4 +41,18 @@ export function planOffsets(windowSizes: readonly number[], seqLen: number, pair
   });
   for (let t = 0; t < seqLen; t++) hasOffset[t] = totals[t] > 0 ? 1 : 0;
   return { offsets, weights, hasOffset };
+}
+
+/**
+ * The offset plan of every block of `spec` for sequences of `seqLen` tokens (index = block).
+ * Blocks with the same window list share one plan object.
+ */
+export function layerOffsetPlans(spec: Pick<GrassmannSpec, 'layerShapes' | 'variant'>, seqLen: number): OffsetPlan[] {
+  const byList = new Map<string, OffsetPlan>();
+  return spec.layerShapes.map((shape) => {
+    const key = shape.windowSizes.join(',');
+    let plan = byList.get(key);
+    if (!plan) byList.set(key, (plan = planOffsets(shape.windowSizes, seqLen, spec.variant.pairing)));
+    return plan;
+  });
 }

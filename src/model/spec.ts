@@ -3,9 +3,15 @@
  *
  * A checkpoint is recognised by matching its tensor names and shapes against a layout table
  * (`GRASSMANN_GPT_LAYOUT`): every entry names a role, a key template and a symbolic shape. The
- * dimensions (V, d, Tmax, r, f) are bound from the first tensor that carries them and every other
- * tensor is checked against them, plus two derived sizes: the Plücker pair count P = r(r-1)/2
- * (input of W_plu) and the gate input 2d (W_gate acts on [h ; g]).
+ * global dimensions (V, d, Tmax) are bound from the first tensor that carries them and every other
+ * tensor is checked against them; the block dimensions (r, f) are bound per block, from that
+ * block's first tensor that carries them (W_red rows, ffn.0 rows), and that block's other tensors
+ * are checked against its own values, plus two derived sizes: the Plücker pair count
+ * P_l = r_l(r_l-1)/2 (input of W_plu) and the gate input 2d (W_gate acts on [h ; g]).
+ * A trained checkpoint has the same r and f in every block; a structurally pruned one
+ * (../pruning) has its own per block: `GrassmannSpec.layerShapes[l]` holds each block's sizes and
+ * window list, and `dims.reducedDim / pairCount / ffDim` are block 0's (`uniformLayerShapes`
+ * says whether every block has them).
  *
  * What the weights cannot tell (window offsets, pairing direction, gating form, LayerNorm eps)
  * comes from config.json or from the paper's defaults (./config.ts). The runtime (./grassmann.ts)
@@ -41,11 +47,14 @@ export interface ModelDims {
   modelDim: number;
   /** L: number of blocks. */
   layers: number;
-  /** r: rows of W_red, the dimension of z. */
+  /**
+   * r: rows of W_red, the dimension of z, in block 0. Every block's in a trained checkpoint; a
+   * pruned model's blocks may differ: read a block's own from GrassmannSpec.layerShapes[l].
+   */
   reducedDim: number;
-  /** P = r(r-1)/2: Plücker coordinates per 2-plane (input of W_plu). */
+  /** P = r(r-1)/2: Plücker coordinates per 2-plane (input of W_plu), block 0's (see reducedDim). */
   pairCount: number;
-  /** f: feed-forward width (rows of ffn.0). */
+  /** f: feed-forward width (rows of ffn.0), block 0's (see reducedDim). */
   ffDim: number;
   /** Tmax: rows of position_embedding.weight, the longest sequence the model can read. */
   maxPositions: number;
@@ -112,7 +121,12 @@ export interface GrassmannSpec {
   architecture: 'GrassmannGPT';
   variant: GrassmannVariant;
   dims: ModelDims;
-  /** One list of offsets applied in every layer; duplicates count twice in the mean. */
+  /**
+   * The model's window list: config.json's `window_sizes` or the paper default, which every block
+   * applies unless config.json's `layers` gives a block its own (then layerShapes[l].windowSizes;
+   * when every block has its own and there is no global list, block 0's). Duplicates count twice
+   * in the mean. Per-block code reads layerShapes[l].windowSizes.
+   */
   windowSizes: number[];
   windowSource: 'config' | 'assumed';
   /** Why these windows (config file, or which default rule). */
@@ -123,7 +137,8 @@ export interface GrassmannSpec {
   /**
    * Pair order of the Plücker coordinates: pair k is (pairFirst[k], pairSecond[k]), i < j, always
    * row-major (rowMajorPairs; checkpoints whose pair-index buffers say otherwise are not
-   * recognised), which the runtime's kernels and taps rely on.
+   * recognised), which the runtime's kernels and taps rely on. Block 0's (r = dims.reducedDim);
+   * each block's own is in layerShapes[l].
    */
   pairFirst: number[];
   pairSecond: number[];
@@ -235,10 +250,23 @@ export function rowMajorPairs(reducedDim: number): { first: number[]; second: nu
 // Recognition from names and shapes
 // ---------------------------------------------------------------------------------------------
 
+/** The weight sizes of one block, as recognised (the window list comes from config.json). */
+export interface LayerDims {
+  /** r_l: rows of blocks.l.grassmann.W_red.weight. */
+  reducedDim: number;
+  /** r_l(r_l-1)/2 */
+  pairCount: number;
+  /** f_l: rows of blocks.l.ffn.0.weight. */
+  ffDim: number;
+}
+
 export interface ShapeRecognition {
   ok: boolean;
   problems: string[];
+  /** Global dimensions; reducedDim / pairCount / ffDim are block 0's. */
   dims: ModelDims | null;
+  /** Each block's r, P, f (index = block). */
+  layerDims: LayerDims[] | null;
   roles: { global: GlobalRoles; layers: LayerRoles[] } | null;
   /** `lm_head.weight` is present but not provably the same storage as the token embedding. */
   lmHeadNeedsValueCheck: boolean;
@@ -250,18 +278,25 @@ const wildcard = (template: string): string => template.replace('{l}', '*');
 
 /**
  * Matches tensor names and shapes against the layout. Synchronous, reads no values.
- * The messages name the exact key and the exact mismatch, e.g.
- * "no blocks.*.grassmann.W_red.weight" or
- * "blocks.0.grassmann.W_plu.weight input 120 != r(r-1)/2 = 136".
+ * V, d and Tmax are global; r and f are bound per block (a pruned model's blocks differ) and each
+ * block's tensors are checked against its own. The messages name the exact key and the exact
+ * mismatch, e.g. "no blocks.*.grassmann.W_red.weight",
+ * "blocks.0.grassmann.W_plu.weight input 120 != r(r-1)/2 = 136" or
+ * "blocks.2.ffn.3.weight input 200 != f = 180 (from blocks.2.ffn.0.weight output)".
  */
 export function recognizeShapes(
   tensors: ReadonlyMap<string, Pick<TensorInfo, 'shape' | 'storage' | 'elementOffset' | 'strides'>>,
   layout: ArchitectureLayout = GRASSMANN_GPT_LAYOUT,
 ): ShapeRecognition {
   const problems: string[] = [];
-  const bound: Partial<Record<BaseSymbol, number>> = {};
-  /** Where each base dimension was bound, for messages. */
-  const boundFrom: Partial<Record<BaseSymbol, string>> = {};
+  /** Global dimensions (V, d, Tmax) and where each was bound, for messages. */
+  const globalBound: Partial<Record<BaseSymbol, number>> = {};
+  const globalFrom: Partial<Record<BaseSymbol, string>> = {};
+  type Scope = { bound: Partial<Record<BaseSymbol, number>>; from: Partial<Record<BaseSymbol, string>> };
+  /** The block being checked: its own r and f (null outside the blocks). */
+  let block = null as Scope | null;
+  const perBlock = (symbol: BaseSymbol): boolean => symbol === 'r' || symbol === 'f';
+  const scope = (symbol: BaseSymbol): Scope => (perBlock(symbol) && block ? block : { bound: globalBound, from: globalFrom });
   const used = new Set<string>();
 
   // Number of blocks: the contiguous range 0..L-1 of `blocks.{l}.` prefixes.
@@ -279,11 +314,14 @@ export function recognizeShapes(
   const expectedSize = (symbol: DimSymbol): { value: number; describe: string } | null => {
     if (symbol === 'P' || symbol === 'twoD') {
       const rule = DERIVED[symbol];
+      const bound: Partial<Record<BaseSymbol, number>> = {};
+      for (const s of rule.needs) bound[s] = scope(s).bound[s];
       if (rule.needs.some((s) => bound[s] === undefined)) return null;
       return { value: rule.value(bound), describe: `${rule.formula} = ${rule.value(bound)}` };
     }
+    const { bound, from } = scope(symbol);
     const v = bound[symbol];
-    return v === undefined ? null : { value: v, describe: `${symbol} = ${v} (from ${boundFrom[symbol]})` };
+    return v === undefined ? null : { value: v, describe: `${symbol} = ${v} (from ${from[symbol]})` };
   };
 
   const check = (name: string, axes: AxisSpec[]): boolean => {
@@ -299,8 +337,9 @@ export function recognizeShapes(
       const expected = expectedSize(axis.symbol);
       if (expected === null) {
         if (axis.symbol !== 'P' && axis.symbol !== 'twoD') {
-          bound[axis.symbol] = actual;
-          boundFrom[axis.symbol] = `${name} ${axis.label}`;
+          const target = scope(axis.symbol);
+          target.bound[axis.symbol] = actual;
+          target.from[axis.symbol] = `${name} ${axis.label}`;
         }
       } else if (expected.value !== actual) {
         problems.push(`${name} ${axis.label} ${actual} != ${expected.describe}`);
@@ -315,11 +354,15 @@ export function recognizeShapes(
     else problems.push(`no ${entry.key}`);
   }
 
-  // Bind the per-layer dimensions (r, f) from block 0 before checking anything that derives from
-  // them, so that a mismatch is reported against the first tensor that defines the dimension.
+  // Each block binds its own r and f from the first of its tensors that carries them (the layout
+  // lists W_red before W_plu and ffn.0 before ffn.3), so that a mismatch is reported against the
+  // tensor that defines the block's dimension; d is global.
   const layerRoles: LayerRoles[] = [];
+  const blockScopes: Scope[] = [];
   const missingEverywhere = new Map<string, number>();
   for (let l = 0; l < layers; l++) {
+    block = { bound: {}, from: {} };
+    blockScopes.push(block);
     const roles = {} as LayerRoles;
     for (const entry of layout.perLayer) {
       const key = layerKey(entry.key, l);
@@ -327,20 +370,10 @@ export function recognizeShapes(
       else missingEverywhere.set(entry.key, (missingEverywhere.get(entry.key) ?? 0) + 1);
     }
     layerRoles.push(roles);
-  }
-  for (const [template, count] of missingEverywhere) {
-    if (count === layers) {
-      problems.push(`no ${wildcard(template)}`);
-    } else {
-      const missing: number[] = [];
-      for (let l = 0; l < layers; l++) if (!tensors.has(layerKey(template, l))) missing.push(l);
-      problems.push(`${missing.map((l) => layerKey(template, l)).join(', ')} missing (present in other blocks)`);
-    }
-  }
-  if (bound.r !== undefined && bound.r < 2) problems.push(`reduced dimension r = ${bound.r} (from ${boundFrom.r}) must be at least 2 to span a 2-plane`);
+    const r = block.bound.r;
+    if (r !== undefined && r < 2) problems.push(`reduced dimension r = ${r} (from ${block.from.r}) must be at least 2 to span a 2-plane`);
 
-  // Optional pair-index buffers: only used to confirm the pair order.
-  for (let l = 0; l < layers; l++) {
+    // Optional pair-index buffers: only used to confirm the pair order (values: checkPairBuffers).
     for (const template of [layout.pairIndexBuffers.first, layout.pairIndexBuffers.second]) {
       const key = layerKey(template, l);
       const t = tensors.get(key);
@@ -350,6 +383,16 @@ export function recognizeShapes(
       if (t.shape.length !== 1 || (pairs && t.shape[0] !== pairs.value)) {
         problems.push(`${key} has shape [${t.shape.join(',')}], expected [${pairs ? pairs.describe : 'r(r-1)/2'}]`);
       }
+    }
+  }
+  block = null;
+  for (const [template, count] of missingEverywhere) {
+    if (count === layers) {
+      problems.push(`no ${wildcard(template)}`);
+    } else {
+      const missing: number[] = [];
+      for (let l = 0; l < layers; l++) if (!tensors.has(layerKey(template, l))) missing.push(l);
+      problems.push(`${missing.map((l) => layerKey(template, l)).join(', ')} missing (present in other blocks)`);
     }
   }
 
@@ -375,20 +418,24 @@ export function recognizeShapes(
 
   const unusedTensors = [...tensors.keys()].filter((n) => !used.has(n));
   const ok = problems.length === 0;
+  const layerDims: LayerDims[] | null = ok
+    ? blockScopes.map(({ bound }) => ({ reducedDim: bound.r!, pairCount: (bound.r! * (bound.r! - 1)) / 2, ffDim: bound.f! }))
+    : null;
   return {
     ok,
     problems,
-    dims: ok
+    dims: layerDims
       ? {
-          vocabSize: bound.V!,
-          modelDim: bound.d!,
+          vocabSize: globalBound.V!,
+          modelDim: globalBound.d!,
           layers,
-          reducedDim: bound.r!,
-          pairCount: (bound.r! * (bound.r! - 1)) / 2,
-          ffDim: bound.f!,
-          maxPositions: bound.Tmax!,
+          reducedDim: layerDims[0].reducedDim,
+          pairCount: layerDims[0].pairCount,
+          ffDim: layerDims[0].ffDim,
+          maxPositions: globalBound.Tmax!,
         }
       : null,
+    layerDims,
     roles: ok ? { global: { ...global, lmHead }, layers: layerRoles } : null,
     lmHeadNeedsValueCheck,
     unusedTensors,
@@ -401,15 +448,14 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
-/** Reads the pair-index buffers (if any) and checks they hold the expected pair order. */
+/** Reads the pair-index buffers (if any) and checks they hold each block's expected pair order. */
 async function checkPairBuffers(
   tensors: ReadonlyMap<string, TensorInfo>,
-  layers: number,
-  pairs: { first: number[]; second: number[] },
+  pairsPerLayer: readonly { first: number[]; second: number[] }[],
   layout: ArchitectureLayout,
 ): Promise<string[]> {
   const problems: string[] = [];
-  for (let l = 0; l < layers; l++) {
+  for (const [l, pairs] of pairsPerLayer.entries()) {
     for (const [template, expected] of [[layout.pairIndexBuffers.first, pairs.first], [layout.pairIndexBuffers.second, pairs.second]] as const) {
       const t = tensors.get(layerKey(template, l));
       if (!t) continue;
@@ -436,7 +482,7 @@ export interface DescribeOptions {
 export async function describeModel(checkpoint: Checkpoint, options: DescribeOptions = {}): Promise<SpecResult> {
   const layout = GRASSMANN_GPT_LAYOUT;
   const shapes = recognizeShapes(checkpoint.tensors, layout);
-  if (!shapes.ok || !shapes.dims || !shapes.roles) {
+  if (!shapes.ok || !shapes.dims || !shapes.roles || !shapes.layerDims) {
     return { recognized: false, architecture: 'unknown', problems: shapes.problems, warnings: [] };
   }
   const warnings: string[] = [];
@@ -454,13 +500,21 @@ export async function describeModel(checkpoint: Checkpoint, options: DescribeOpt
     }
   }
 
-  const pairs = rowMajorPairs(shapes.dims.reducedDim);
-  const pairProblems = await checkPairBuffers(checkpoint.tensors, shapes.dims.layers, pairs, layout);
+  // Row-major pairs of each block's r (blocks with the same r share the arrays).
+  const pairsByDim = new Map<number, { first: number[]; second: number[] }>();
+  const layerPairs = shapes.layerDims.map(({ reducedDim: r }) => {
+    let pairs = pairsByDim.get(r);
+    if (!pairs) pairsByDim.set(r, (pairs = rowMajorPairs(r)));
+    return pairs;
+  });
+  const pairs = layerPairs[0];
+  const pairProblems = await checkPairBuffers(checkpoint.tensors, layerPairs, layout);
   if (pairProblems.length > 0) {
     return { recognized: false, architecture: 'unknown', problems: pairProblems, warnings };
   }
 
-  const config: ResolvedConfig = await resolveModelConfig(checkpoint.path, shapes.dims, options.configPath);
+  const layerDims = shapes.layerDims;
+  const config: ResolvedConfig = await resolveModelConfig(checkpoint.path, shapes.dims, options.configPath, layerDims);
   warnings.push(...config.warnings);
   if (shapes.unusedTensors.length > 0) {
     warnings.push(`tensors not used by GrassmannGPT: ${shapes.unusedTensors.join(', ')}`);
@@ -480,16 +534,27 @@ export async function describeModel(checkpoint: Checkpoint, options: DescribeOpt
       pairFirst: pairs.first,
       pairSecond: pairs.second,
       roles,
-      layerShapes: roles.layers.map(() => ({
-        reducedDim: shapes.dims!.reducedDim,
-        pairCount: shapes.dims!.pairCount,
-        ffDim: shapes.dims!.ffDim,
-        windowSizes: [...config.windowSizes],
-        pairFirst: pairs.first,
-        pairSecond: pairs.second,
+      layerShapes: layerDims.map((dims, l) => ({
+        reducedDim: dims.reducedDim,
+        pairCount: dims.pairCount,
+        ffDim: dims.ffDim,
+        windowSizes: [...config.layerWindowSizes[l]],
+        pairFirst: layerPairs[l].first,
+        pairSecond: layerPairs[l].second,
       })),
       unusedTensors: shapes.unusedTensors,
       warnings,
     },
   };
+}
+
+/**
+ * True when every block has the same r, f and window list (a trained checkpoint); false for a
+ * structurally pruned model, whose reports then show the sizes per block.
+ */
+export function uniformLayerShapes(shapes: readonly Pick<LayerShape, 'reducedDim' | 'ffDim' | 'windowSizes'>[]): boolean {
+  if (shapes.length === 0) return true;
+  const [first] = shapes;
+  const windows = first.windowSizes.join(',');
+  return shapes.every((s) => s.reducedDim === first.reducedDim && s.ffDim === first.ffDim && s.windowSizes.join(',') === windows);
 }

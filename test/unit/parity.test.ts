@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
-import { writeSafetensors } from '../../src/checkpoint/safetensorsWriter';
+import { writeSafetensors, type TensorToWrite } from '../../src/checkpoint/safetensorsWriter';
 import { openTorchCheckpoint } from '../../src/checkpoint/torch';
 import { readFloat32 } from '../../src/checkpoint/tensorData';
 import type { Checkpoint } from '../../src/checkpoint/types';
@@ -291,10 +291,39 @@ function layerNorm64(x: number[], w: Float64Array, b: Float64Array, eps: number)
   return x.map((v, i) => ((v - mean) / Math.sqrt(variance + eps)) * w[i] + b[i]);
 }
 
-/** The architecture of grassmann-math.md §1, one position and one pair at a time, in float64. */
+/**
+ * A structurally smaller copy: block l keeps its first sizes[l].r reduced dimensions (W_red rows
+ * and bias, the W_plu columns of the pairs inside them, still row-major) and its first sizes[l].f
+ * FFN neurons (ffn.0 rows and bias, ffn.3 columns). `r` is the reduced dimension of `tensors`.
+ */
+function truncateBlocks(tensors: TensorToWrite[], r: number, sizes: readonly { r: number; f: number }[]): TensorToWrite[] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < r; i++) for (let j = i + 1; j < r; j++) pairs.push([i, j]);
+  return tensors.map((t) => {
+    const m = /^blocks\.(\d+)\.(.*)$/.exec(t.name);
+    if (!m) return t;
+    const { r: rl, f: fl } = sizes[Number(m[1])];
+    const data = t.data as Float32Array;
+    const [rows, cols] = t.shape;
+    const columns = (keep: number[]) => ({ ...t, shape: [rows, keep.length], data: Float32Array.from({ length: rows * keep.length }, (_, n) => data[Math.floor(n / keep.length) * cols + keep[n % keep.length]]) });
+    switch (m[2]) {
+      case 'grassmann.W_red.weight': return { ...t, shape: [rl, cols], data: data.slice(0, rl * cols) };
+      case 'grassmann.W_red.bias': return { ...t, shape: [rl], data: data.slice(0, rl) };
+      case 'grassmann.W_plu.weight': return columns(pairs.flatMap(([, j], k) => (j < rl ? [k] : [])));
+      case 'ffn.0.weight': return { ...t, shape: [fl, cols], data: data.slice(0, fl * cols) };
+      case 'ffn.0.bias': return { ...t, shape: [fl], data: data.slice(0, fl) };
+      case 'ffn.3.weight': return columns(Array.from({ length: fl }, (_, k) => k));
+      default: return t;
+    }
+  });
+}
+
+/**
+ * The architecture of grassmann-math.md §1, one position and one pair at a time, in float64;
+ * each block with its own r, f and window list (spec.layerShapes).
+ */
 function referenceForward(W: Weights, spec: GrassmannSpec, ids: number[]): { logits: number[][]; g: number[][][] } {
-  const { modelDim: d, reducedDim: r, ffDim: f, vocabSize: V, layers: L } = spec.dims;
-  const P = (r * (r - 1)) / 2;
+  const { modelDim: d, vocabSize: V, layers: L } = spec.dims;
   const T = ids.length;
   const eps = spec.layerNormEps;
   const E = W.get('token_embedding.weight')!;
@@ -303,12 +332,14 @@ function referenceForward(W: Weights, spec: GrassmannSpec, ids: number[]): { log
   const gPerLayer: number[][][] = [];
   for (let l = 0; l < L; l++) {
     const p = (n: string) => W.get(`blocks.${l}.${n}`)!;
+    const { reducedDim: r, ffDim: f, windowSizes } = spec.layerShapes[l];
+    const P = (r * (r - 1)) / 2;
     const h = x.map((row) => layerNorm64(row, p('ln1.weight'), p('ln1.bias'), eps));
     const z = h.map((row) => matVec(p('grassmann.W_red.weight'), r, d, row, p('grassmann.W_red.bias')));
     const g = h.map((_, t) => {
       const sum = new Array<number>(d).fill(0);
       let count = 0;
-      for (const offset of spec.windowSizes) {
+      for (const offset of windowSizes) {
         if (offset >= T) continue;
         const s = spec.variant.pairing === 'previous' ? t - offset : t + offset;
         if (s < 0 || s >= T) continue;
@@ -346,8 +377,14 @@ describe('other shapes, window lists and variants (float64 reference), host and 
   });
   after(() => rmSync(folder, { recursive: true, force: true }));
 
-  const variants = [
+  const variants: { name: string; config: Record<string, unknown>; untied: boolean; sizes?: { r: number; f: number }[] }[] = [
     { name: 'paper variant, duplicated offsets and offsets >= T', config: { window_sizes: [1, 1, 3, 5, 20], layer_norm_eps: 1e-5 }, untied: false },
+    {
+      name: 'per-block r, f and window lists (a structurally pruned model), a block without offsets',
+      config: { window_sizes: [1, 3], reduced_dim: 5, ff_dim: 20, layers: [{ window_sizes: [2, 2, 5] }, { window_sizes: [] }, { reduced_dim: 5, ff_dim: 13 }] },
+      untied: false,
+      sizes: [{ r: 3, f: 20 }, { r: 4, f: 7 }, { r: 5, f: 13 }],
+    },
     { name: "pairing 'next', additive gating, untied lm_head", config: { window_sizes: [2, 4, 4, 9], pairing: 'next', gating: 'additive' }, untied: true },
     { name: '12-layer style list, eps 1e-6', config: { window_sizes: [1, 1, 2, 2, 4, 4, 8, 8, 12, 12, 16, 16], layer_norm_eps: 1e-6 }, untied: false },
   ];
@@ -357,10 +394,11 @@ describe('other shapes, window lists and variants (float64 reference), host and 
       const dir = join(folder, `v${index}`);
       mkdirSync(dir);
       // Larger weights than the generator's defaults, so that z and the planes are far from 0.
-      const tensors = randomGrassmannWeights(dims, 7 + index).map((t) => ({
+      const full = randomGrassmannWeights(dims, 7 + index).map((t) => ({
         ...t,
         data: (t.data as Float32Array).map((v) => (/embedding|W_red|ffn/.test(t.name) ? v * 20 : v)),
       }));
+      const tensors = variant.sizes ? truncateBlocks(full, dims.reducedDim, variant.sizes) : full;
       if (variant.untied) {
         const embedding = tensors.find((t) => t.name === 'token_embedding.weight')!;
         tensors.push({ ...embedding, name: 'lm_head.weight', data: (embedding.data as Float32Array).map((v, i) => v * 0.5 + (i % 3) * 0.01) });
@@ -373,6 +411,9 @@ describe('other shapes, window lists and variants (float64 reference), host and 
       const spec = described.spec;
       assert.equal(spec.windowSource, 'config');
       assert.equal(spec.variant.tiedLmHead, !variant.untied);
+      if (variant.sizes) {
+        assert.deepEqual(spec.layerShapes.map((s) => [s.reducedDim, s.pairCount, s.ffDim, s.windowSizes]), [[3, 3, 20, [2, 2, 5]], [4, 6, 7, []], [5, 10, 13, [1, 3]]]);
+      }
       const model = await GrassmannModel.load(checkpoint, spec);
       try {
         const weights: Weights = new Map();
