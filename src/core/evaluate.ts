@@ -17,6 +17,8 @@ export interface EvalParams {
 export interface EvalReport {
   mean_nll: number;
   perplexity: number;
+  /** Next-token top-1 accuracy over the same predictions. */
+  accuracy: number;
   chunks: number;
   seq_len: number;
   tokens: number;
@@ -44,6 +46,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
     return {
       mean_nll: result.mean_nll,
       perplexity: result.perplexity,
+      accuracy: result.accuracy,
       chunks: result.chunks,
       seq_len: seqLen,
       tokens: ids.length,

@@ -75,6 +75,8 @@ export interface EvaluationResult {
   /** Mean next-token negative log-likelihood over all predictions of all chunks (nats). */
   mean_nll: number;
   perplexity: number;
+  /** Next-token top-1 accuracy over the same predictions. */
+  accuracy: number;
   /** Non-overlapping chunks of seqLen tokens; the remainder is dropped. */
   chunks: number;
   /** Next-token predictions scored: chunks * (seqLen - 1). */
@@ -146,6 +148,31 @@ class TapSink {
     }
     if (wanted) this.planeStates[layer] = z;
   }
+}
+
+/** The stages of a block that StageHook sees, in order. */
+export type BlockStage =
+  | 'input' | 'mix_in' | 'z' | 'g' | 'alpha' | 'mix_out' | 'mid'
+  | 'ffn_in' | 'ffn_pre' | 'ffn_act' | 'ffn_out' | 'block_out';
+
+/**
+ * Sees each stage tensor of each block as the forward pass makes it (inside the caller's
+ * tf.tidy); a returned tensor replaces the stage's value downstream (a gradient probe).
+ */
+export type StageHook = (layer: number, stage: BlockStage, value: tf.Tensor) => tf.Tensor | void;
+
+/** The weights of one block as the runtime holds them (see LayerWeights). */
+export type BlockWeights = Readonly<LayerWeights>;
+
+/** The model's weights, for the relevance engine (../relevance): read only. */
+export interface ModelInternals {
+  tokenEmbedding: tf.Tensor2D;
+  positionEmbedding: tf.Tensor2D;
+  layers: readonly BlockWeights[];
+  finalNormWeight: tf.Tensor1D;
+  finalNormBias: tf.Tensor1D;
+  /** lm_head^T [d, V] */
+  lmHeadT: tf.Tensor2D;
 }
 
 /** Largest batch of chunks evaluated at once: keeps the [B*T, V] logits under ~64 MB. */
@@ -400,6 +427,29 @@ export class GrassmannModel {
     }
   }
 
+  /** The weights, for the relevance engine (../relevance). Do not dispose them. */
+  internals(): ModelInternals {
+    if (this.disposed) throw new Error('the model has been disposed');
+    return {
+      tokenEmbedding: this.tokenEmbedding,
+      positionEmbedding: this.positionEmbedding,
+      layers: this.layers,
+      finalNormWeight: this.finalNormWeight,
+      finalNormBias: this.finalNormBias,
+      lmHeadT: this.lmHeadT,
+    };
+  }
+
+  /**
+   * The final residual stream [T, d] of one sequence, with `hook` seeing every block stage; call
+   * inside tf.tidy. 'composite' ops when a gradient is taken through it (the host kernels have
+   * none). The relevance engine records the stages with it and probes them for gradients.
+   */
+  trace(ids: readonly number[], hook: StageHook, ops: 'auto' | BlockOpsKind = 'auto', embeddings?: tf.Tensor2D): tf.Tensor2D {
+    this.checkIds(ids);
+    return this.runBlocks(embeddings ?? this.embed([ids]), 1, ids.length, this.blockOps(ops), null, hook);
+  }
+
   /**
    * Perplexity protocol of the reference (manifest `eval.note`): the token ids of the whole text
    * (encoded once, with [CLS]/[SEP]) are cut into non-overlapping chunks of seqLen tokens, the
@@ -418,20 +468,28 @@ export class GrassmannModel {
     const batchSize = Math.max(1, Math.min(chunks, Math.floor(EVAL_LOGITS_BUDGET / (seqLen * this.spec.dims.vocabSize))));
     const ops = this.blockOps(opts.ops ?? 'auto');
     let nllSum = 0;
+    let correct = 0;
     for (let start = 0; start < chunks; start += batchSize) {
       const batch: number[][] = [];
       for (let c = start; c < Math.min(chunks, start + batchSize); c++) batch.push(ids.slice(c * seqLen, (c + 1) * seqLen) as number[]);
-      const nll = tf.tidy(() => {
+      const [nll, best] = tf.tidy(() => {
         const hidden = this.runBlocks(this.embed(batch), batch.length, seqLen, ops, null);
-        return ops.nextTokenNll(this.project(hidden, ops), batch);
+        const logits = this.project(hidden, ops);
+        return [ops.nextTokenNll(logits, batch), tf.argMax(logits, 1)];
       });
       const values = await nll.data();
+      const argmax = await best.data();
       nll.dispose();
+      best.dispose();
       for (let i = 0; i < values.length; i++) nllSum += values[i];
+      // Top-1: the most likely token at t is the token at t + 1 (ties go to the lowest id).
+      batch.forEach((chunk, b) => {
+        for (let t = 0; t + 1 < seqLen; t++) if (argmax[b * seqLen + t] === chunk[t + 1]) correct++;
+      });
     }
     const predictions = chunks * (seqLen - 1);
     const meanNll = nllSum / predictions;
-    return { mean_nll: meanNll, perplexity: Math.exp(meanNll), chunks, predictions, seqLen };
+    return { mean_nll: meanNll, perplexity: Math.exp(meanNll), accuracy: correct / predictions, chunks, predictions, seqLen };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -472,34 +530,38 @@ export class GrassmannModel {
   }
 
   /** All blocks on the residual stream x [B*T, d]; returns the final residual stream. */
-  private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null): tf.Tensor2D {
+  private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null, hook: StageHook | null = null): tf.Tensor2D {
     const plans = layerOffsetPlans(this.spec, T); // each block's own window list
     const eps = this.spec.layerNormEps;
     let x = embeddings;
     this.layers.forEach((w, l) => {
       const tap = (name: string, make: () => tf.Tensor): void => sink?.put(`layers.${l}.${name}`, make);
       const plan = plans[l];
+      const stage = <T extends tf.Tensor>(name: BlockStage, t: T): T => (hook ? ((hook(l, name, t) as T | undefined) ?? t) : t);
 
-      const h = ops.layerNorm(x, w.norm1Weight, w.norm1Bias, eps); // [BT, d]
+      x = stage('input', x);
+      const h = stage('mix_in', ops.layerNorm(x, w.norm1Weight, w.norm1Bias, eps)); // [BT, d]
       tap('mix_in', () => h);
-      const z = linear(h, w.reduceT, w.reduceBias); // z_t = W_red h_t + b_red   [BT, r]
+      const z = stage('z', linear(h, w.reduceT, w.reduceBias)); // z_t = W_red h_t + b_red   [BT, r]
       tap('z', () => z);
       sink?.putPlanes(l, z, plan.offsets); // plucker.{d}, plucker_norm.{d}: derived from z on the host
-      const g = ops.grassmannFeatures(z, w.plucker, plan, batch, T); // [BT, d]
+      const g = stage('g', ops.grassmannFeatures(z, w.plucker, plan, batch, T)); // [BT, d]
       tap('g', () => g);
 
       // alpha = sigmoid(W_gate [h ; g] + b_gate)   [BT, d]
-      const alpha = linear(tf.concat([h, g], 1), w.gateT, w.gateBias, 'sigmoid');
+      const alpha = stage('alpha', linear(tf.concat([h, g], 1), w.gateT, w.gateBias, 'sigmoid'));
       tap('alpha', () => alpha);
       // LayerNorm(alpha h + (1 - alpha) g) or LayerNorm(h + alpha g)   [BT, d]
-      const mixOut = ops.gateBlendNorm(h, g, alpha, w.mixNormWeight, w.mixNormBias, eps, this.spec.variant.gating);
+      const mixOut = stage('mix_out', ops.gateBlendNorm(h, g, alpha, w.mixNormWeight, w.mixNormBias, eps, this.spec.variant.gating));
       tap('mix_out', () => mixOut);
-      x = tf.add(x, mixOut);
+      x = stage('mid', tf.add(x, mixOut));
 
       // x = x + W_3 GELU(W_0 LN2(x) + b_0) + b_3
-      const ffIn = ops.layerNorm(x, w.norm2Weight, w.norm2Bias, eps);
-      const hiddenFf = ops.gelu(linear(ffIn, w.ffnInT, w.ffnInBias)); // [BT, f]
-      x = tf.add(x, linear(hiddenFf, w.ffnOutT, w.ffnOutBias));
+      const ffIn = stage('ffn_in', ops.layerNorm(x, w.norm2Weight, w.norm2Bias, eps));
+      const ffPre = stage('ffn_pre', linear(ffIn, w.ffnInT, w.ffnInBias)); // [BT, f]
+      const hiddenFf = stage('ffn_act', ops.gelu(ffPre));
+      const ffOut = stage('ffn_out', linear(hiddenFf, w.ffnOutT, w.ffnOutBias));
+      x = stage('block_out', tf.add(x, ffOut));
       tap('block_out', () => x);
     });
     return x;

@@ -1,0 +1,91 @@
+/**
+ * Gradients of the target logits with respect to the units that pruning removes, for the
+ * gradient and Taylor criteria (Yeom et al.'s baselines): the FFN activations (GELU output),
+ * the reduced states z, and a multiplicative mask on each window offset's term of g.
+ *
+ * The objective is the sum of the true next-token logits over the positions of one sequence
+ * (the same targets LRP starts from). Zero-valued probes are added to z, g and the FFN
+ * activations through GrassmannModel.trace and differentiated with tf.grads (the composite ops
+ * carry the gradients). The mask gradient of offset k at position t follows from dL/dg:
+ * g_t = sum_k w_tk (W_plu p_hat_k + b_plu), so dL/dm_tk = w_tk (p_hat_k . W_plu^T G_t + b_plu . G_t).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GrassmannModel } from '../model/grassmann';
+import { offsetTerms } from './offsetTerms';
+import { targetPairs } from './lrp';
+
+export interface LayerGradients {
+  /** GELU output and its gradient [T, f]. */
+  act: Float32Array;
+  dAct: Float32Array;
+  /** z and its gradient [T, r]. */
+  z: Float32Array;
+  dz: Float32Array;
+  /** Distinct offsets in use at this length, and dL/dm per position [T, K]. */
+  offsets: number[];
+  dMask: Float64Array;
+}
+
+export function targetGradients(model: GrassmannModel, ids: readonly number[]): LayerGradients[] {
+  const spec = model.spec;
+  const w = model.internals();
+  const T = ids.length;
+  const d = spec.dims.modelDim;
+  const { positions, tokens } = targetPairs(ids, { kind: 'next-token' });
+  const shapes = spec.layerShapes;
+  const probes: tf.Tensor2D[] = [];
+  for (const shape of shapes) probes.push(tf.zeros([T, shape.reducedDim]), tf.zeros([T, d]), tf.zeros([T, shape.ffDim]));
+  const kept: { act: tf.Tensor[]; z: tf.Tensor[] } = { act: [], z: [] };
+  try {
+    const grads = tf.tidy(() => {
+      const objective = (...p: tf.Tensor[]): tf.Scalar => {
+        const hidden = model.trace(ids, (layer, stage, value) => {
+          if (stage === 'z') {
+            const v = tf.add(value, p[3 * layer]);
+            kept.z[layer] = tf.keep(v);
+            return v;
+          }
+          if (stage === 'g') return tf.add(value, p[3 * layer + 1]);
+          if (stage === 'ffn_act') {
+            const v = tf.add(value, p[3 * layer + 2]);
+            kept.act[layer] = tf.keep(v);
+            return v;
+          }
+          return undefined;
+        }, 'composite');
+        const { mean, variance } = tf.moments(hidden, 1, true);
+        const y = tf.add(tf.mul(tf.mul(tf.sub(hidden, mean), tf.rsqrt(tf.add(variance, spec.layerNormEps))), w.finalNormWeight), w.finalNormBias);
+        const rows = tf.gather(y, tf.tensor1d(positions, 'int32'));
+        const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1));
+        return tf.sum(tf.mul(rows, heads)) as tf.Scalar;
+      };
+      return tf.grads(objective)(probes);
+    });
+    try {
+      return shapes.map((shape, l) => {
+        const P = shape.pairCount;
+        const [c, bs] = tf.tidy(() => {
+          const G = grads[3 * l + 1] as tf.Tensor2D;
+          const pluckerT = tf.slice(w.layers[l].plucker.onPairs, [0, 0], [P, d]) as tf.Tensor2D;
+          const bias = tf.reshape(tf.slice(w.layers[l].plucker.onPairs, [P, 0], [1, d]), [d]);
+          return [tf.matMul(G, pluckerT, false, true).dataSync() as Float32Array, tf.sum(tf.mul(G, bias), 1).dataSync() as Float32Array];
+        });
+        const z = kept.z[l].dataSync() as Float32Array;
+        const terms = offsetTerms(z, T, shape, spec.variant.pairing, c, bs);
+        return {
+          act: kept.act[l].dataSync() as Float32Array,
+          dAct: grads[3 * l + 2].dataSync() as Float32Array,
+          z,
+          dz: grads[3 * l].dataSync() as Float32Array,
+          offsets: terms.plan.offsets,
+          dMask: terms.perPosition,
+        };
+      });
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+  } finally {
+    for (const p of probes) p.dispose();
+    for (const t of [...kept.act, ...kept.z]) t?.dispose();
+  }
+}

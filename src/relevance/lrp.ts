@@ -1,0 +1,536 @@
+/**
+ * Layer-wise relevance propagation (LRP) through a whole GrassmannGPT (grassmann-math.md §4).
+ *
+ * The forward pass is recorded stage by stage (GrassmannModel.trace), then relevance flows back
+ * from the target logits to the input tokens. Rules, for y = stage(x):
+ *
+ *  - linear maps y = a W^T + b (lm_head, ffn.3, ffn.0, W_gate, W_plu, W_red):
+ *      epsilon  R_a = a * (W^T (R / (y + eps sign y)))                 (bias and eps leak)
+ *      zplus    R_a = a+ * (W+^T s) + a- * (W-^T s),  s = R / (a+ W+ + a- W-)
+ *               (the positive contributions (a_i w_ij)+ = a+ w+ + a- w-; bias-free)
+ *      gamma    (generalised to signed inputs) contributions a_i w_ij + gamma (a_i w_ij)+ where
+ *               z_j > 0, a_i w_ij + gamma (a_i w_ij)- elsewhere, normalised by their sum
+ *               (bias-free; the sum never cancels towards 0)
+ *  - LayerNorm (ln1, ln2, the mixing LayerNorm, ln_f): gradient x input with the normaliser
+ *    1/sigma held constant: y = gamma (x - mean x) / sigma + beta is then linear in x, and
+ *    R_x = x * (v - mean v), v = gamma / sigma * R / stab(y). Only beta (and eps) leak.
+ *  - GELU, sigmoid, the L2 normalisation of p: identity (relevance passes through unchanged).
+ *  - Sums (residual adds, token + position embedding, the blend alpha h + (1 - alpha) g, the
+ *    mean over window offsets): epsilon across the terms, R_term = term / stab(sum) * R.
+ *  - Products with a gate (alpha * h, (1 - alpha) * g): the signal takes all
+ *    ('signal-take-all', as LRP for LSTMs), or half goes to the gate ('half', AttnLRP); the
+ *    gate's relevance passes the sigmoid (identity; 1 - alpha = sigmoid(-a)) to W_gate.
+ *  - Plücker product p_ij = z_t,i z_s,j - z_t,j z_s,i: bilinear, so gradient x input with
+ *    respect to z_t alone gives all of R_p, and with respect to z_s alone all of it again; the
+ *    uniform rule gives each half: with C the antisymmetric matrix of c = R_p / p,
+ *      R_{z_t} += 1/2 z_t * (C z_s),   R_{z_s} += -1/2 z_s * (C z_t),
+ *    which sums to sum(R_p) exactly.
+ *
+ * The mean over offsets and W_plu under the epsilon rule need no per-offset matrix product:
+ * with S_t = R_g,t / stab(g_t) and c_t = W_plu^T S_t, offset k at t receives
+ * w_tk (p_hat_k . c_t + b_plu . S_t) (w_tk its weight in the mean) and its coordinates
+ * R_p_hat = w_tk p_hat_k * c_t. The other rules take the per-offset path (one product per
+ * offset); both paths give the same numbers under epsilon (tested).
+ *
+ * Matrix products and element-wise stages run on the TensorFlow.js backend in float32; the
+ * Plücker stage runs on the host in float64. Conservation (sum of relevance at each stage
+ * boundary) is reported; a bias-free model conserves it to float32 rounding.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
+import { planesAtOffset, PLANE_NORM_FLOOR } from '../geometry/plucker';
+import { planOffsets, type OffsetPlan } from '../model/offsets';
+import { offsetTerms } from './offsetTerms';
+import type { GrassmannSpec, LayerShape } from '../model/spec';
+import type {
+  ConservationStep,
+  LayerRelevance,
+  RelevanceOptions,
+  RelevanceResult,
+  RelevanceTarget,
+} from './types';
+import { DEFAULT_RELEVANCE_OPTIONS } from './types';
+
+export type StageRecord = Record<BlockStage, tf.Tensor2D>;
+
+/** The recorded forward pass of one sequence (tensors owned by the caller: dispose()). */
+export interface Recording {
+  T: number;
+  tokens: tf.Tensor2D;
+  positions: tf.Tensor2D;
+  blocks: StageRecord[];
+  dispose(): void;
+}
+
+/** Runs the forward pass and keeps every block stage (and both parts of the embedding). */
+export function recordForward(model: GrassmannModel, ids: readonly number[]): Recording {
+  const w = model.internals();
+  const T = ids.length;
+  const d = model.spec.dims.modelDim;
+  const kept = tf.tidy(() => {
+    const tokens = tf.gather(w.tokenEmbedding, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D;
+    const positions = tf.slice(w.positionEmbedding, [0, 0], [T, d]) as tf.Tensor2D;
+    const blocks: Partial<StageRecord>[] = [];
+    model.trace(ids, (layer, stage, value) => {
+      (blocks[layer] ??= {})[stage] = value as tf.Tensor2D;
+    }, 'auto', tf.add(tokens, positions) as tf.Tensor2D);
+    return { tokens, positions, blocks: blocks as StageRecord[] };
+  });
+  return {
+    T,
+    ...kept,
+    dispose(): void {
+      kept.tokens.dispose();
+      kept.positions.dispose();
+      for (const b of kept.blocks) for (const t of Object.values(b)) t.dispose();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules (TensorFlow.js, call inside tf.tidy)
+// ---------------------------------------------------------------------------------------------
+
+/** sign with sign(0) = +1, so that eps never cancels z. */
+function stabilise(z: tf.Tensor, eps: number): tf.Tensor {
+  return eps === 0 ? z : tf.add(z, tf.mul(tf.sub(tf.mul(tf.cast(tf.greaterEqual(z, 0), 'float32'), 2), 1), eps));
+}
+
+/** R / stab(z), 0 where the denominator is 0. */
+function ratio(R: tf.Tensor, z: tf.Tensor, eps: number): tf.Tensor {
+  return tf.divNoNan(R, stabilise(z, eps));
+}
+
+const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
+const negativePart = (t: tf.Tensor): tf.Tensor => tf.minimum(t, 0);
+
+/**
+ * Relevance of the input a [N, in] of y = a W^T + b, W^T given as wT [in, out], from R [N, out].
+ * `y` is the forward output (with bias) when known.
+ */
+export function linearRule(
+  a: tf.Tensor2D,
+  wT: tf.Tensor2D,
+  bias: tf.Tensor1D | null,
+  y: tf.Tensor2D | null,
+  R: tf.Tensor2D,
+  options: RelevanceOptions,
+): tf.Tensor2D {
+  const back = (s: tf.Tensor, w: tf.Tensor2D): tf.Tensor2D => tf.matMul(s as tf.Tensor2D, w, false, true);
+  if (options.rule === 'epsilon') {
+    const out = y ?? (bias ? tf.add(tf.matMul(a, wT), bias) : tf.matMul(a, wT));
+    return tf.mul(a, back(ratio(R, out, options.epsilon), wT));
+  }
+  const aPos = positivePart(a) as tf.Tensor2D;
+  const aNeg = negativePart(a) as tf.Tensor2D;
+  const wPos = positivePart(wT) as tf.Tensor2D;
+  const wNeg = negativePart(wT) as tf.Tensor2D;
+  const positive = tf.add(tf.matMul(aPos, wPos), tf.matMul(aNeg, wNeg));
+  if (options.rule === 'zplus') {
+    const s = tf.divNoNan(R, tf.add(positive, options.epsilon));
+    return tf.add(tf.mul(aPos, back(s, wPos)), tf.mul(aNeg, back(s, wNeg)));
+  }
+  // Generalised gamma (signed inputs): where z_j > 0 the positive contributions are boosted,
+  // elsewhere the negative ones, so the denominator never cancels towards 0.
+  const negative = tf.add(tf.matMul(aPos, wNeg), tf.matMul(aNeg, wPos));
+  const z = tf.matMul(a, wT);
+  const up = tf.cast(tf.greater(z, 0), 'float32');
+  const down = tf.sub(1, up);
+  const boosted = tf.add(tf.mul(up, positive), tf.mul(down, negative));
+  const s = ratio(R, tf.add(z, tf.mul(boosted, options.gamma)), options.epsilon);
+  const sUp = tf.mul(s, up);
+  const sDown = tf.mul(s, down);
+  const boost = tf.addN([
+    tf.mul(aPos, back(sUp, wPos)), tf.mul(aNeg, back(sUp, wNeg)),
+    tf.mul(aPos, back(sDown, wNeg)), tf.mul(aNeg, back(sDown, wPos)),
+  ]);
+  return tf.add(tf.mul(a, back(s, wT)), tf.mul(boost, options.gamma));
+}
+
+/** Relevance of x [N, n] for y = LayerNorm(x) (weight gamma), sigma held constant. */
+export function layerNormRule(x: tf.Tensor2D, weight: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D, lnEps: number, eps: number): tf.Tensor2D {
+  const { variance } = tf.moments(x, 1, true);
+  const v = tf.mul(tf.mul(ratio(R, y, eps), weight), tf.rsqrt(tf.add(variance, lnEps)));
+  return tf.mul(x, tf.sub(v, tf.mean(v, 1, true)));
+}
+
+/** The relevance of each term of a sum (epsilon across the terms). */
+function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, eps: number): tf.Tensor2D[] {
+  const s = ratio(R, total, eps);
+  return terms.map((t) => tf.mul(t, s) as tf.Tensor2D);
+}
+
+const sumOf = (t: tf.Tensor): number => tf.sum(t).dataSync()[0];
+const rowSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 1).dataSync());
+const columnSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 0).dataSync());
+
+// ---------------------------------------------------------------------------------------------
+// The Plücker stage (host, float64)
+// ---------------------------------------------------------------------------------------------
+
+interface PluckerBackward {
+  /** [T, r] relevance of z */
+  z: Float64Array;
+  /** [P] per pair, summed over positions and offsets */
+  pairs: Float64Array;
+  /** per distinct offset (plan order) */
+  offsets: Float64Array;
+  /** relevance absorbed by b_plu (epsilon path) */
+  biasLeak: number;
+}
+
+/**
+ * Distributes the relevance of each offset's Plücker coordinates to z with the uniform half rule.
+ * `coefficient(k, row, q)` gives c_q = R_p_q / p_q for plane `row` of offset k.
+ */
+export function halfRule(
+  z: Float32Array,
+  T: number,
+  r: number,
+  shape: LayerShape,
+  pairing: GrassmannSpec['variant']['pairing'],
+  offset: number,
+  planes: ReturnType<typeof planesAtOffset>,
+  coefficient: (row: number, q: number) => number,
+  out: Float64Array,
+): void {
+  const { pairFirst, pairSecond, pairCount: P } = shape;
+  const Czs = new Float64Array(r);
+  const Czt = new Float64Array(r);
+  for (let row = 0; row < planes.count; row++) {
+    const t = planes.first + row;
+    const s = pairing === 'previous' ? t - offset : t + offset;
+    Czs.fill(0);
+    Czt.fill(0);
+    let any = false;
+    for (let q = 0; q < P; q++) {
+      const c = coefficient(row, q);
+      if (c === 0) continue;
+      any = true;
+      const i = pairFirst[q];
+      const j = pairSecond[q];
+      Czs[i] += c * z[s * r + j];
+      Czs[j] -= c * z[s * r + i];
+      Czt[i] += c * z[t * r + j];
+      Czt[j] -= c * z[t * r + i];
+    }
+    if (!any) continue;
+    for (let i = 0; i < r; i++) {
+      out[t * r + i] += 0.5 * z[t * r + i] * Czs[i];
+      out[s * r + i] -= 0.5 * z[s * r + i] * Czt[i];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pass
+// ---------------------------------------------------------------------------------------------
+
+export interface RelevanceRun extends RelevanceResult {
+  /** Per block, per FFN neuron and position [T, f] (only with keepMaps). */
+  maps?: { ffn: Float32Array[]; z: Float32Array[] };
+}
+
+export interface RelevanceRunOptions {
+  /** Also return the per-position relevance of FFN neurons and of z (pruning scores per sample). */
+  keepMaps?: boolean;
+  /** Force the per-offset path for W_plu even under epsilon (to check the shortcut). */
+  perOffset?: boolean;
+}
+
+/** Targets as (position, token id) pairs. */
+export function targetPairs(ids: readonly number[], target: RelevanceTarget): { positions: number[]; tokens: number[] } {
+  const T = ids.length;
+  if (target.kind === 'token') {
+    if (!Number.isInteger(target.position) || target.position < 0 || target.position >= T) {
+      throw new RangeError(`target position ${target.position} is outside the sequence (0..${T - 1})`);
+    }
+    return { positions: [target.position], tokens: [target.tokenId] };
+  }
+  if (T < 2) throw new RangeError('the next-token target needs at least 2 tokens');
+  const positions: number[] = [];
+  const tokens: number[] = [];
+  for (let t = 0; t + 1 < T; t++) {
+    positions.push(t);
+    tokens.push(ids[t + 1]);
+  }
+  return { positions, tokens };
+}
+
+/** LRP of one sequence through the model (see the module comment). */
+export function relevanceOf(
+  model: GrassmannModel,
+  ids: readonly number[],
+  target: RelevanceTarget,
+  options: RelevanceOptions = DEFAULT_RELEVANCE_OPTIONS,
+  runOptions: RelevanceRunOptions = {},
+): RelevanceRun {
+  const spec = model.spec;
+  const V = spec.dims.vocabSize;
+  const { positions, tokens } = targetPairs(ids, target);
+  const badToken = tokens.find((k) => !Number.isInteger(k) || k < 0 || k >= V);
+  if (badToken !== undefined) throw new RangeError(`target token id ${badToken} is outside the vocabulary (0..${V - 1})`);
+  const record = recordForward(model, ids);
+  try {
+    return propagate(spec, model.internals(), record, positions, tokens, target, options, runOptions);
+  } finally {
+    record.dispose();
+  }
+}
+
+function propagate(
+  spec: GrassmannSpec,
+  w: ModelInternals,
+  record: Recording,
+  positions: number[],
+  tokens: number[],
+  target: RelevanceTarget,
+  options: RelevanceOptions,
+  runOptions: RelevanceRunOptions,
+): RelevanceRun {
+  const { T } = record;
+  const eps = options.epsilon;
+  const lnEps = spec.layerNormEps;
+  const L = record.blocks.length;
+  const conservation: ConservationStep[] = [];
+  const step = (stage: string, upper: number, lower: number): void => {
+    conservation.push({ stage, upper, lower, leak: Math.abs(lower - upper) / Math.abs(upper) });
+  };
+  const maps = runOptions.keepMaps ? { ffn: [] as Float32Array[], z: [] as Float32Array[] } : undefined;
+
+  // Head: R at the target logits -> LayerNorm_f input.
+  let start = 0;
+  let R = tf.tidy(() => {
+    const xL = record.blocks[L - 1].block_out;
+    const { mean, variance } = tf.moments(xL, 1, true);
+    const y = tf.add(tf.mul(tf.mul(tf.sub(xL, mean), tf.rsqrt(tf.add(variance, lnEps))), w.finalNormWeight), w.finalNormBias) as tf.Tensor2D;
+    const rows = tf.gather(y, tf.tensor1d(positions, 'int32'));
+    const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)); // [N, d]
+    const contributions = tf.mul(rows, heads);
+    const logits = tf.sum(contributions, 1, true);
+    const startValues = options.start === 'logit' ? logits : tf.onesLike(logits);
+    start = sumOf(startValues);
+    let onRows: tf.Tensor;
+    if (options.rule === 'epsilon') onRows = tf.mul(contributions, ratio(startValues, logits, eps));
+    else {
+      const positive = positivePart(contributions);
+      const boosted = tf.where(tf.greater(logits, 0), positive, negativePart(contributions));
+      const weighted = options.rule === 'zplus' ? positive : tf.add(contributions, tf.mul(boosted, options.gamma));
+      const total = tf.sum(weighted, 1, true);
+      onRows = tf.mul(weighted, options.rule === 'zplus' ? tf.divNoNan(startValues, tf.add(total, eps)) : ratio(startValues, total, eps));
+    }
+    // Back to [T, d]: scatter the target rows.
+    const Ry = tf.scatterND(tf.tensor2d(positions, [positions.length, 1], 'int32'), onRows, [T, y.shape[1]]) as tf.Tensor2D;
+    return layerNormRule(xL, w.finalNormWeight, y, Ry, lnEps, eps);
+  });
+  step('head', start, sumOf(R));
+
+  const layers: LayerRelevance[] = new Array(L);
+  for (let l = L - 1; l >= 0; l--) {
+    const rec = record.blocks[l];
+    const weights = w.layers[l];
+    const shape = spec.layerShapes[l];
+    const upper = sumOf(R);
+    const result = backwardBlock(spec, shape, weights, rec, R, T, options, lnEps, runOptions.perOffset === true);
+    R.dispose();
+    R = result.R;
+    layers[l] = { ...result.layer, layer: l, output: upper, input: sumOf(R) };
+    if (maps) {
+      maps.ffn[l] = result.ffnMap!;
+      maps.z[l] = result.zMap!;
+    }
+    step(`layer ${l}`, upper, layers[l].input);
+  }
+
+  // Embeddings: x0 = token + position (epsilon across the two).
+  const embedding = tf.tidy(() => {
+    const total = tf.add(record.tokens, record.positions);
+    const [rt, rp] = sumRule([record.tokens, record.positions], total, R, eps);
+    return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
+  });
+  const inputTotal = sumOf(R);
+  R.dispose();
+  step('embeddings', inputTotal, embedding.total);
+  return {
+    options: { ...options },
+    target,
+    length: T,
+    start,
+    tokens: embedding.tokens,
+    positionEmbedding: embedding.positions,
+    layers,
+    conservation,
+    totalLeak: Math.abs(embedding.total - start) / Math.abs(start),
+    ...(maps ? { maps } : {}),
+  };
+}
+
+interface BlockBackward {
+  R: tf.Tensor2D;
+  layer: Omit<LayerRelevance, 'layer' | 'input' | 'output'>;
+  ffnMap?: Float32Array;
+  zMap?: Float32Array;
+}
+
+function backwardBlock(
+  spec: GrassmannSpec,
+  shape: LayerShape,
+  w: BlockWeights,
+  rec: StageRecord,
+  Rout: tf.Tensor2D,
+  T: number,
+  options: RelevanceOptions,
+  lnEps: number,
+  perOffset: boolean,
+): BlockBackward {
+  const eps = options.epsilon;
+  const d = spec.dims.modelDim;
+  const r = shape.reducedDim;
+  const gating = spec.variant.gating;
+
+  // Above the Plücker stage: FFN, residuals, mixing LayerNorm, blend and gate.
+  const upperPart = tf.tidy(() => {
+    // x_out = mid + ffn_out
+    const [Rmid0, Rf] = sumRule([rec.mid, rec.ffn_out], rec.block_out, Rout, eps);
+    const Ract = linearRule(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, options); // [T, f]
+    // GELU: identity.
+    const Ru = linearRule(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, options);
+    const Rmid = tf.add(Rmid0, layerNormRule(rec.mid, w.norm2Weight, rec.ffn_in, Ru, lnEps, eps)) as tf.Tensor2D;
+    // mid = x + mix_out
+    const [Rx0, RmixOut] = sumRule([rec.input, rec.mix_out], rec.mid, Rmid, eps);
+    const h = rec.mix_in;
+    const g = rec.g;
+    const alpha = rec.alpha;
+    // blend: alpha h + (1 - alpha) g, or h + alpha g
+    const termA = gating === 'blend' ? tf.mul(alpha, h) : h;
+    const termB = gating === 'blend' ? tf.mul(tf.sub(1, alpha), g) : tf.mul(alpha, g);
+    const blend = tf.add(termA, termB) as tf.Tensor2D;
+    const Rblend = layerNormRule(blend, w.mixNormWeight, rec.mix_out, RmixOut, lnEps, eps);
+    const [RA, RB] = sumRule([termA, termB], blend, Rblend, eps);
+    let Rh: tf.Tensor2D;
+    let Rg: tf.Tensor2D;
+    let Rgate: tf.Tensor2D;
+    if (options.gate === 'signal-take-all') {
+      Rh = RA;
+      Rg = RB;
+      Rgate = tf.zerosLike(RA);
+    } else if (gating === 'blend') {
+      Rh = tf.mul(RA, 0.5);
+      Rg = tf.mul(RB, 0.5);
+      Rgate = tf.mul(tf.add(RA, RB), 0.5); // alpha's share of alpha h and (1 - alpha)'s of (1 - alpha) g
+    } else {
+      Rh = RA;
+      Rg = tf.mul(RB, 0.5);
+      Rgate = tf.mul(RB, 0.5);
+    }
+    if (options.gate === 'half') {
+      // sigmoid: identity to the pre-activation a = W_gate [h; g] + b_gate.
+      const hg = tf.concat([h, g], 1) as tf.Tensor2D;
+      const pre = tf.add(tf.matMul(hg, w.gateT), w.gateBias) as tf.Tensor2D;
+      const Rhg = linearRule(hg, w.gateT, w.gateBias, pre, Rgate, options);
+      Rh = tf.add(Rh, tf.slice(Rhg, [0, 0], [T, d]));
+      Rg = tf.add(Rg, tf.slice(Rhg, [0, d], [T, d]));
+    }
+    return {
+      Rx0,
+      Rh,
+      Rg,
+      RmixOut,
+      Rf,
+      Ract,
+      gate: columnSums(Rgate),
+      mixing: sumOf(RmixOut),
+      ffn: sumOf(Rf),
+    };
+  });
+
+  // The Plücker stage: R_g -> R_z (host), then W_red and ln1.
+  const plan = planOffsets(shape.windowSizes, T, spec.variant.pairing);
+  const K = plan.offsets.length;
+  const zData = rec.z.dataSync() as Float32Array;
+  const P = shape.pairCount;
+  const Rz = new Float64Array(T * r);
+  const pairs = new Float64Array(P);
+  const offsetRel = new Float64Array(K);
+  const pluckerT = tf.tidy(() => tf.slice(w.plucker.onPairs, [0, 0], [P, d]) as tf.Tensor2D); // W_plu^T [P, d]
+  const pluckerBias = tf.tidy(() => tf.reshape(tf.slice(w.plucker.onPairs, [P, 0], [1, d]), [d]) as tf.Tensor1D);
+  const layout = { reducedDim: r, pairing: spec.variant.pairing };
+  try {
+    if (K > 0) {
+      const S = tf.tidy(() => ratio(upperPart.Rg, rec.g, eps) as tf.Tensor2D); // [T, d]
+      if (options.rule === 'epsilon' && !perOffset) {
+        const { c, bs } = tf.tidy(() => ({
+          c: tf.matMul(S, pluckerT, false, true).dataSync() as Float32Array, // [T, P]
+          bs: tf.sum(tf.mul(S, pluckerBias), 1).dataSync() as Float32Array, // [T]
+        }));
+        const terms = offsetTerms(zData, T, shape, spec.variant.pairing, c, bs);
+        offsetRel.set(terms.perOffset);
+        pairs.set(terms.perPair);
+        for (let k = 0; k < K; k++) {
+          const offset = plan.offsets[k];
+          const planes = planesAtOffset(zData, T, offset, layout);
+          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes,
+            (row, q) => (plan.weights[(planes.first + row) * K + k] * c[(planes.first + row) * P + q]) / Math.max(planes.norms[row], PLANE_NORM_FLOOR), Rz);
+        }
+      } else {
+        for (let k = 0; k < K; k++) {
+          const offset = plan.offsets[k];
+          const planes = planesAtOffset(zData, T, offset, layout);
+          if (planes.count === 0) continue;
+          const { Rp, entering } = tf.tidy(() => {
+            const a = tf.tensor2d(planes.coordinates, [planes.count, P]);
+            const gk = tf.add(tf.matMul(a, pluckerT), pluckerBias) as tf.Tensor2D; // this offset's term before the mean
+            const wk = tf.tensor2d(Array.from({ length: planes.count }, (_, row) => plan.weights[(planes.first + row) * K + k]), [planes.count, 1]);
+            const Rterm = tf.mul(tf.mul(gk, wk), tf.slice(S, [planes.first, 0], [planes.count, d])) as tf.Tensor2D;
+            return {
+              Rp: linearRule(a, pluckerT, pluckerBias, gk, Rterm, options).dataSync() as Float32Array,
+              entering: sumOf(Rterm),
+            };
+          });
+          offsetRel[k] += entering;
+          for (let i = 0; i < Rp.length; i++) pairs[i % P] += Rp[i];
+          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes, (row, q) => {
+            const p = planes.coordinates[row * P + q] * Math.max(planes.norms[row], PLANE_NORM_FLOOR);
+            return p === 0 ? 0 : Rp[row * P + q] / p;
+          }, Rz);
+        }
+      }
+      S.dispose();
+    }
+
+    const lower = tf.tidy(() => {
+      const RzT = tf.tensor2d(Float32Array.from(Rz), [T, r]);
+      const Rh = tf.add(upperPart.Rh, linearRule(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, options)) as tf.Tensor2D;
+      return tf.add(upperPart.Rx0, layerNormRule(rec.input, w.norm1Weight, rec.mix_in, Rh, lnEps, options.epsilon)) as tf.Tensor2D;
+    });
+
+    const ffnMap = upperPart.Ract.dataSync() as Float32Array;
+    const f = shape.ffDim;
+    const ffnNeurons = new Array<number>(f).fill(0);
+    for (let i = 0; i < ffnMap.length; i++) ffnNeurons[i % f] += ffnMap[i];
+    const reducedDims = new Array<number>(r).fill(0);
+    for (let i = 0; i < Rz.length; i++) reducedDims[i % r] += Rz[i];
+    const offsetTotal = offsetRel.reduce((s, v) => s + Math.abs(v), 0);
+    return {
+      R: lower,
+      layer: {
+        mixing: upperPart.mixing,
+        ffn: upperPart.ffn,
+        ffnNeurons,
+        reducedDims,
+        pairs: Array.from(pairs),
+        offsets: plan.offsets.map((offset, k) => ({ offset, relevance: offsetRel[k], share: offsetTotal > 0 ? offsetRel[k] / offsetTotal : 0 })),
+        gate: upperPart.gate,
+        positions: tf.tidy(() => rowSums(lower)),
+      },
+      ffnMap,
+      zMap: Float32Array.from(Rz),
+    };
+  } finally {
+    pluckerT.dispose();
+    pluckerBias.dispose();
+    for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract]) t.dispose();
+  }
+}
+
+export type { OffsetPlan };
