@@ -3,6 +3,8 @@ import { UsageError } from '../util/errors';
 export interface OptionSpec {
   /** Takes a value (`--name VALUE` or `--name=VALUE`) or is a boolean flag. */
   value: boolean;
+  /** May be given several times; the values are joined with ',' (lists also accept 'a,b'). */
+  repeat?: boolean;
 }
 
 export interface ParsedArgs {
@@ -35,7 +37,8 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
     }
     let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    options.set(name, value);
+    const before = options.get(name);
+    options.set(name, opt.repeat && typeof before === 'string' ? `${before},${value}` : value);
   }
   return { positionals, options };
 }

@@ -14,6 +14,11 @@ import { distancesOfText, featuresOfText, formatDistancesReport, formatFeaturesR
 import { compareCheckpoints, driftOfCheckpoints, formatCompareReport, formatDriftReport } from '../core/drift';
 import { GRASSMANN_METRICS } from '../geometry/angles';
 import { startBackend } from '../core/operations';
+import type { Cancellation, Progress } from '../core/cancellation';
+import { formatRelevanceReport, relevanceOfText } from '../core/relevance';
+import { checkPruneParams, pruneSweep, type PruneParams } from '../pruning/sweep';
+import { formatPruneReport } from '../pruning/report';
+import { PRUNE_CRITERIA, PRUNE_UNITS, type PruneCriterion, type RelevanceOptions } from '../relevance/types';
 
 const USAGE = `Usage: grassmann-lens <command> [options]
 
@@ -47,6 +52,23 @@ Commands:
       Two models: per layer, principal angles between their W_red row spaces
       (basis-independent), every layer of A against every layer of B, and the spectra
       of W_red and W_plu; --tensor compares one weight's row and column spaces.
+  relevance <ckpt> (--text T | --file F) [--position P [--token-id K]]
+      [--rule epsilon|zplus|gamma] [--epsilon E] [--gamma G] [--gate signal-take-all|half]
+      [--start logit|unit] [--config C] [--tokenizer DIR] [--backend B] [--json]
+      Layer-wise relevance propagation from the true next token at every position (or
+      from one logit): relevance per input token, per FFN neuron, reduced dimension of z,
+      Plücker pair, window offset, gate dimension and layer, and the conservation report
+      (how much relevance each stage leaks through biases and eps).
+  prune <ckpt> --data F [--reference F2] [--criterion C]... [--units ffn|reduced|windows]
+      [--rates 0.1,0.3,0.5] [--mode structural|mask] [--scope global|per-layer]
+      [--reference-samples N] [--seq-len N] [--seed S] [--rule R] [--gate G] [--out DIR]
+      [--config C] [--tokenizer DIR] [--backend B] [--json]
+      Pruning by explaining: score units with each criterion C (lrp, magnitude, gradient,
+      taylor, wina, random; default lrp,magnitude,taylor) on N chunks of the reference
+      text (default: the data file), remove the lowest at each rate, write each pruned
+      checkpoint under DIR/<criterion>-<rate>/ and evaluate it on F like 'eval'
+      (perplexity, top-1 accuracy). structural: a smaller model.safetensors + config.json;
+      mask: zeroed units, same shapes, plus model.pt for load_state_dict.
   backend [--backend B] [--json]
       Which compute backend would run, and why the faster ones are unavailable.
   install-gpu [--cpu] [--dir D]
@@ -71,6 +93,16 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
   distances: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true }, metric: { value: true } },
   drift: { ...COMMON, 'all-subspaces': { value: false } },
   compare: { ...COMMON, tensor: { value: true }, with: { value: true } },
+  relevance: {
+    ...COMMON, text: { value: true }, file: { value: true }, position: { value: true }, 'token-id': { value: true },
+    rule: { value: true }, epsilon: { value: true }, gamma: { value: true }, gate: { value: true }, start: { value: true },
+  },
+  prune: {
+    ...COMMON, data: { value: true }, reference: { value: true }, criterion: { value: true, repeat: true }, units: { value: true },
+    rates: { value: true }, mode: { value: true }, scope: { value: true }, 'reference-samples': { value: true },
+    'seq-len': { value: true }, seed: { value: true }, rule: { value: true }, gate: { value: true }, epsilon: { value: true },
+    gamma: { value: true }, start: { value: true }, out: { value: true },
+  },
   backend: COMMON,
   'install-gpu': { ...COMMON, cpu: { value: false }, dir: { value: true } },
 };
@@ -81,6 +113,51 @@ function backendOption(args: ParsedArgs): BackendPreference {
     throw new UsageError(`--backend must be one of auto, ${BACKEND_NAMES.join(', ')}; got '${b}'`);
   }
   return b as BackendPreference;
+}
+
+function choice<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[]): T | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got '${v}'`);
+  return v as T;
+}
+
+function numberOption(args: ParsedArgs, name: string): number | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got '${v}'`);
+  return n;
+}
+
+function relevanceOptions(args: ParsedArgs): Partial<RelevanceOptions> {
+  const out: Partial<RelevanceOptions> = {};
+  const rule = choice(args, 'rule', ['epsilon', 'zplus', 'gamma'] as const);
+  const gate = choice(args, 'gate', ['signal-take-all', 'half'] as const);
+  const start = choice(args, 'start', ['logit', 'unit'] as const);
+  const epsilon = numberOption(args, 'epsilon');
+  const gamma = numberOption(args, 'gamma');
+  if (epsilon !== undefined && epsilon < 0) throw new UsageError('--epsilon must be >= 0');
+  if (gamma !== undefined && gamma < 0) throw new UsageError('--gamma must be >= 0');
+  if (rule) out.rule = rule;
+  if (gate) out.gate = gate;
+  if (start) out.start = start;
+  if (epsilon !== undefined) out.epsilon = epsilon;
+  if (gamma !== undefined) out.gamma = gamma;
+  return out;
+}
+
+/** Cancels on Ctrl-C, so a long job can clean up after itself. */
+function interruptible(): Cancellation {
+  const c = {
+    cancelled: false,
+    progress: (p: Progress) => process.stderr.write(`[${p.done}/${p.total}] ${p.message ?? ''}\n`),
+  };
+  process.once('SIGINT', () => {
+    c.cancelled = true;
+    process.stderr.write('grassmann-lens: interrupted, cleaning up\n');
+  });
+  return c;
 }
 
 function onePositional(args: ParsedArgs, what: string): string {
@@ -139,7 +216,7 @@ async function main(argv: string[]): Promise<number> {
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
       const report = await evaluateFile(ckpt, { data, seqLen: intOption(args, 'seq-len'), config, tokenizer, backend });
       print(json, report, () =>
-        `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}`);
+        `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\naccuracy ${report.accuracy.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}`);
       return 0;
     }
     case 'features':
@@ -176,6 +253,49 @@ async function main(argv: string[]): Promise<number> {
       if (other !== undefined && tensor === undefined) throw new UsageError('--with names the tensor of B to compare with --tensor');
       const report = await compareCheckpoints({ a, b, config, tensor, with: other });
       print(json, report, () => formatCompareReport(report));
+      return 0;
+    }
+    case 'relevance': {
+      const ckpt = onePositional(args, 'checkpoint');
+      const text = stringOption(args, 'text');
+      const file = stringOption(args, 'file');
+      if ((text === undefined) === (file === undefined)) throw new UsageError('relevance needs exactly one of --text or --file');
+      const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
+      const report = await relevanceOfText(ckpt, {
+        text, file, config, tokenizer, backend, ...relevanceOptions(args),
+        position: intOption(args, 'position', 0), tokenId: intOption(args, 'token-id', 0),
+      });
+      print(json, report, () => formatRelevanceReport(report));
+      return 0;
+    }
+    case 'prune': {
+      const ckpt = onePositional(args, 'checkpoint');
+      const data = stringOption(args, 'data');
+      if (data === undefined) throw new UsageError('prune needs --data FILE (the held-out text each step is evaluated on)');
+      const list = (name: string): string[] | undefined => stringOption(args, name)?.split(',').map((s) => s.trim()).filter(Boolean);
+      const criteria = list('criterion');
+      for (const c of criteria ?? []) if (!(PRUNE_CRITERIA as readonly string[]).includes(c)) throw new UsageError(`--criterion must be one of ${PRUNE_CRITERIA.join(', ')}; got '${c}'`);
+      const rates = list('rates')?.map((r) => {
+        const n = Number(r);
+        if (!Number.isFinite(n)) throw new UsageError(`--rates takes numbers like 0.1,0.3; got '${r}'`);
+        return n;
+      });
+      const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
+      const params: PruneParams = {
+        checkpoint: ckpt, data, reference: stringOption(args, 'reference'), criteria: criteria as PruneCriterion[] | undefined,
+        units: choice(args, 'units', PRUNE_UNITS), rates, mode: choice(args, 'mode', ['structural', 'mask'] as const),
+        scope: choice(args, 'scope', ['global', 'per-layer'] as const), referenceSamples: intOption(args, 'reference-samples', 1),
+        seqLen: intOption(args, 'seq-len', 2), seed: intOption(args, 'seed', 0), out: stringOption(args, 'out'),
+        relevance: relevanceOptions(args), config, tokenizer, backend,
+      };
+      try {
+        checkPruneParams(params);
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(e.message);
+        throw e;
+      }
+      const report = await pruneSweep(params, interruptible());
+      print(json, report, () => formatPruneReport(report));
       return 0;
     }
     case 'install-gpu': {

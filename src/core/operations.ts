@@ -12,6 +12,8 @@ import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesPar
 import { compareCheckpoints, driftOfCheckpoints, type CompareParams, type DriftParams } from './drift';
 import { AnalysisCache, type ModelRef, type TextRef } from './analysis';
 import type { GrassmannMetric } from '../geometry/angles';
+import { relevanceOfText, type RelevanceParams } from './relevance';
+import { pruneSweep, type PruneParams } from '../pruning/sweep';
 
 export type { Cancellation } from './cancellation';
 
@@ -33,6 +35,8 @@ export function createOperations(options: WorkerOptions) {
     distances: async (p: DistancesParams & { checkpoint: string }, _c?: Cancellation) => distancesOfText(p.checkpoint, { ...p, backend: await backend }),
     drift: (p: DriftParams, c?: Cancellation) => driftOfCheckpoints(p, c),
     compare: (p: CompareParams, _c?: Cancellation) => compareCheckpoints(p),
+    relevance: async (p: RelevanceParams & { checkpoint: string }, _c?: Cancellation) => relevanceOfText(p.checkpoint, { ...p, backend: await backend }),
+    prune: async (p: PruneParams, c?: Cancellation) => pruneSweep({ ...p, backend: await backend }, c),
     // The checkpoint editor (cached sessions and forward passes):
     modelReport: (p: ModelRef, _c?: Cancellation) => analyses.inspect(p),
     tensor: (p: ModelRef & { name: string }, _c?: Cancellation) => backend.then(() => analyses.tensor(p)),

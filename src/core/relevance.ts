@@ -1,0 +1,105 @@
+/** `relevance`: LRP of a text through a model (../relevance/lrp.ts), with its tokens. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendReport } from '../model/backend';
+import { relevanceOf } from '../relevance/lrp';
+import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions, type RelevanceResult } from '../relevance/types';
+import { InputError } from '../util/errors';
+import { readInput } from './input';
+import { tokensForModel } from './input';
+import { ModelSession } from './session';
+
+export interface RelevanceParams extends Partial<RelevanceOptions> {
+  text?: string;
+  file?: string;
+  /** Start at one logit: the token at `position`'s prediction of `tokenId` (default: the next token of the text there). */
+  position?: number;
+  tokenId?: number;
+  config?: string;
+  tokenizer?: string;
+  backend?: BackendReport;
+}
+
+export interface RelevanceReport extends RelevanceResult {
+  checkpoint: string;
+  tokens_text: { id: number; text: string }[];
+  truncated: { total: number; kept: number } | null;
+  backend: string;
+  seconds: number;
+  warnings: string[];
+}
+
+export async function relevanceOfText(checkpointPath: string, p: RelevanceParams): Promise<RelevanceReport> {
+  const text = await readInput(p);
+  const options: RelevanceOptions = {
+    rule: p.rule ?? DEFAULT_RELEVANCE_OPTIONS.rule,
+    epsilon: p.epsilon ?? DEFAULT_RELEVANCE_OPTIONS.epsilon,
+    gamma: p.gamma ?? DEFAULT_RELEVANCE_OPTIONS.gamma,
+    gate: p.gate ?? DEFAULT_RELEVANCE_OPTIONS.gate,
+    start: p.start ?? DEFAULT_RELEVANCE_OPTIONS.start,
+  };
+  return ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, async (session) => {
+    const input = tokensForModel(session, text);
+    const model = await session.loadModel();
+    const T = input.ids.length;
+    let target: { kind: 'next-token' } | { kind: 'token'; position: number; tokenId: number } = { kind: 'next-token' };
+    if (p.position !== undefined || p.tokenId !== undefined) {
+      const position = p.position ?? T - 2;
+      if (!Number.isInteger(position) || position < 0 || position >= T) {
+        throw new InputError(checkpointPath, `--position ${position} is outside the text's ${T} tokens (0..${T - 1})`);
+      }
+      const tokenId = p.tokenId ?? input.ids[position + 1];
+      if (tokenId === undefined) throw new InputError(checkpointPath, `--position ${position} is the last token: give --token-id, there is no next token to explain`);
+      target = { kind: 'token', position, tokenId };
+    } else if (T < 2) {
+      throw new InputError(checkpointPath, 'the text has one token: there is no next token to explain (give --position and --token-id)');
+    }
+    const started = Date.now();
+    const result = relevanceOf(model, input.ids, target, options);
+    return {
+      checkpoint: checkpointPath,
+      ...result,
+      tokens_text: input.tokens.map((t) => ({ id: t.id, text: t.text })),
+      truncated: input.truncated,
+      backend: p.backend?.active ?? tf.getBackend(),
+      seconds: (Date.now() - started) / 1000,
+      warnings: [...input.warnings, ...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
+    };
+  });
+}
+
+const fmt = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4));
+
+/** Top entries of a score list, by |value|. */
+function top(values: readonly number[], k: number, label: (i: number) => string): string {
+  return values
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => Math.abs(b.v) - Math.abs(a.v))
+    .slice(0, k)
+    .map(({ v, i }) => `${label(i)} ${fmt(v)}`)
+    .join(', ');
+}
+
+export function formatRelevanceReport(r: RelevanceReport): string {
+  const lines: string[] = [];
+  const target = r.target.kind === 'token'
+    ? `logit of token ${r.target.tokenId} at position ${r.target.position}`
+    : `true next token at every position (${r.length - 1} targets)`;
+  lines.push(`${r.checkpoint}`);
+  lines.push(`  target       ${target}`);
+  lines.push(`  rules        linear ${r.options.rule} (eps ${r.options.epsilon}${r.options.rule === 'gamma' ? `, gamma ${r.options.gamma}` : ''}), gate ${r.options.gate}, start ${r.options.start}`);
+  lines.push(`  relevance    start ${fmt(r.start)}, reaching the input ${fmt(r.tokens.reduce((a, b) => a + b, 0) + r.positionEmbedding.reduce((a, b) => a + b, 0))} (leak ${(r.totalLeak * 100).toFixed(2)}%)`);
+  lines.push('  conservation');
+  for (const s of r.conservation) lines.push(`    ${s.stage.padEnd(11)} ${fmt(s.upper).padStart(11)} -> ${fmt(s.lower).padStart(11)}   leak ${(s.leak * 100).toFixed(3)}%`);
+  lines.push('  tokens (token embedding part; position part)');
+  r.tokens_text.slice(0, r.length).forEach((t, i) => lines.push(`    ${String(i).padStart(4)} ${JSON.stringify(t.text).padEnd(16)} ${fmt(r.tokens[i]).padStart(11)} ${fmt(r.positionEmbedding[i]).padStart(11)}`));
+  for (const layer of r.layers) {
+    lines.push(`  layer ${layer.layer}: input ${fmt(layer.input)}, output ${fmt(layer.output)}, mixing branch ${fmt(layer.mixing)}, FFN branch ${fmt(layer.ffn)}`);
+    lines.push(`    offsets      ${layer.offsets.map((o) => `${o.offset}: ${(o.share * 100).toFixed(1)}%`).join(', ')}`);
+    lines.push(`    top neurons  ${top(layer.ffnNeurons, 5, (i) => `#${i}`)}`);
+    lines.push(`    top z dims   ${top(layer.reducedDims, 5, (i) => `z${i}`)}`);
+    if (layer.gate.some((v) => v !== 0)) lines.push(`    top gate     ${top(layer.gate, 5, (i) => `a${i}`)}`);
+  }
+  lines.push(`  backend      ${r.backend}, ${r.seconds.toFixed(2)} s`);
+  for (const w of r.warnings) lines.push(`  warning      ${w}`);
+  return lines.join('\n');
+}

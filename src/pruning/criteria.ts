@@ -1,0 +1,189 @@
+/**
+ * Scores of prunable units (grassmann-math.md §5): LRP relevance and the baselines.
+ *
+ * Units: FFN neurons (row of ffn.0 + column of ffn.3), reduced dimensions of z (row of W_red +
+ * the W_plu columns of the pairs that contain it), window offsets (per layer; index = the offset).
+ * Every criterion sums over the reference samples (chunks of the reference text) and positions:
+ *   lrp        sum of the unit's relevance, starting from the true next-token logits
+ *   gradient   sum over positions of |dL/da| (L: the sum of the true next-token logits)
+ *   taylor     |sum over positions of a dL/da| per sample, summed (first-order change of L when
+ *              the unit is removed; a = 1 for a window offset's mask)
+ *   magnitude  L2 norm of the unit's weights (FFN: ffn.0 row and ffn.3 column; reduced dimension:
+ *              W_red row and its pairs' W_plu columns)
+ *   wina       sum over positions of |a| times the L2 norm of the weights that read a
+ *              (FFN: the ffn.3 column; reduced dimension: its pairs' W_plu columns)
+ *   random     uniform, seeded
+ * A window offset has no weights of its own, so magnitude and wina do not apply to it.
+ * Scores are then normalised per layer (divided by the layer's sum of |score|), so that layers
+ * compete on one scale when ranked globally (Yeom et al.).
+ */
+import type { GrassmannModel } from '../model/grassmann';
+import type { GrassmannSpec } from '../model/spec';
+import { seededRandom } from '../model/synthetic';
+import { throwIfCancelled, type Cancellation } from '../core/cancellation';
+import { relevanceOf } from '../relevance/lrp';
+import { targetGradients } from '../relevance/gradients';
+import type { PruneCriterion, PruneUnitKind, RelevanceOptions } from '../relevance/types';
+
+/** Weights the static criteria read, by state-dict key (float32, row-major). */
+export type WeightLookup = (name: string) => Float32Array;
+
+/** The units of each layer: FFN neurons 0..f_l-1, reduced dimensions 0..r_l-1, or the layer's distinct offsets. */
+export function unitsOfLayer(spec: GrassmannSpec, layer: number, kind: PruneUnitKind): number[] {
+  const shape = spec.layerShapes[layer];
+  if (kind === 'ffn') return Array.from({ length: shape.ffDim }, (_, i) => i);
+  if (kind === 'reduced') return Array.from({ length: shape.reducedDim }, (_, i) => i);
+  return [...new Set(shape.windowSizes)].sort((a, b) => a - b);
+}
+
+export function criterionApplies(criterion: PruneCriterion, kind: PruneUnitKind): string | null {
+  if (kind === 'windows' && (criterion === 'magnitude' || criterion === 'wina')) {
+    return `criterion ${criterion} does not apply to window offsets: an offset has no weights of its own (use lrp, gradient, taylor or random)`;
+  }
+  return null;
+}
+
+/** Sum of squares of W_plu columns per reduced dimension (the pairs containing it). */
+function pluckerColumnSquares(spec: GrassmannSpec, layer: number, plucker: Float32Array): Float64Array {
+  const shape = spec.layerShapes[layer];
+  const d = spec.dims.modelDim;
+  const P = shape.pairCount;
+  const perDim = new Float64Array(shape.reducedDim);
+  for (let q = 0; q < P; q++) {
+    let sq = 0;
+    for (let o = 0; o < d; o++) sq += plucker[o * P + q] ** 2;
+    perDim[shape.pairFirst[q]] += sq;
+    perDim[shape.pairSecond[q]] += sq;
+  }
+  return perDim;
+}
+
+function staticScores(spec: GrassmannSpec, kind: PruneUnitKind, criterion: 'magnitude', weight: WeightLookup): Float64Array[] {
+  const d = spec.dims.modelDim;
+  return spec.layerShapes.map((shape, l) => {
+    const roles = spec.roles.layers[l];
+    if (kind === 'ffn') {
+      const f = shape.ffDim;
+      const w0 = weight(roles.ffnInWeight); // [f, d]
+      const w3 = weight(roles.ffnOutWeight); // [d, f]
+      const out = new Float64Array(f);
+      for (let k = 0; k < f; k++) {
+        let sq = 0;
+        for (let i = 0; i < d; i++) sq += w0[k * d + i] ** 2 + w3[i * f + k] ** 2;
+        out[k] = Math.sqrt(sq);
+      }
+      return out;
+    }
+    const r = shape.reducedDim;
+    const red = weight(roles.reduceWeight); // [r, d]
+    const plu = pluckerColumnSquares(spec, l, weight(roles.pluckerWeight));
+    const out = new Float64Array(r);
+    for (let i = 0; i < r; i++) {
+      let sq = plu[i];
+      for (let j = 0; j < d; j++) sq += red[i * d + j] ** 2;
+      out[i] = Math.sqrt(sq);
+    }
+    void criterion;
+    return out;
+  });
+}
+
+export interface ScoreOptions {
+  relevance: RelevanceOptions;
+  seed: number;
+  cancellation?: Cancellation;
+  /** Called after each reference sample. */
+  onSample?: (done: number, total: number) => void;
+}
+
+/** Raw (unnormalised) scores per layer, in the order of unitsOfLayer. */
+export function scoreUnits(
+  model: GrassmannModel,
+  samples: readonly (readonly number[])[],
+  criterion: PruneCriterion,
+  kind: PruneUnitKind,
+  weight: WeightLookup,
+  options: ScoreOptions,
+): Float64Array[] {
+  const spec = model.spec;
+  const problem = criterionApplies(criterion, kind);
+  if (problem) throw new RangeError(problem);
+  const units = spec.layerShapes.map((_, l) => unitsOfLayer(spec, l, kind));
+  if (criterion === 'random') {
+    const rand = seededRandom(options.seed);
+    return units.map((u) => Float64Array.from(u, () => rand()));
+  }
+  if (criterion === 'magnitude') return staticScores(spec, kind, 'magnitude', weight);
+
+  const totals = units.map((u) => new Float64Array(u.length));
+  const columnNorms = criterion === 'wina'
+    ? spec.layerShapes.map((shape, l) => {
+        const roles = spec.roles.layers[l];
+        if (kind === 'ffn') {
+          const f = shape.ffDim;
+          const d = spec.dims.modelDim;
+          const w3 = weight(roles.ffnOutWeight);
+          return Float64Array.from({ length: f }, (_, k) => {
+            let sq = 0;
+            for (let i = 0; i < d; i++) sq += w3[i * f + k] ** 2;
+            return Math.sqrt(sq);
+          });
+        }
+        return pluckerColumnSquares(spec, l, weight(roles.pluckerWeight)).map(Math.sqrt);
+      })
+    : null;
+
+  samples.forEach((ids, sampleIndex) => {
+    throwIfCancelled(options.cancellation);
+    if (criterion === 'lrp') {
+      const result = relevanceOf(model, ids, { kind: 'next-token' }, options.relevance);
+      result.layers.forEach((layer, l) => {
+        if (kind === 'ffn') layer.ffnNeurons.forEach((v, k) => (totals[l][k] += v));
+        else if (kind === 'reduced') layer.reducedDims.forEach((v, i) => (totals[l][i] += v));
+        else for (const o of layer.offsets) totals[l][units[l].indexOf(o.offset)] += o.relevance;
+      });
+    } else {
+      const gradients = targetGradients(model, ids);
+      const T = ids.length;
+      gradients.forEach((g, l) => {
+        const out = totals[l];
+        if (kind === 'windows') {
+          const K = g.offsets.length;
+          g.offsets.forEach((offset, k) => {
+            let abs = 0;
+            let sum = 0;
+            for (let t = 0; t < T; t++) {
+              abs += Math.abs(g.dMask[t * K + k]);
+              sum += g.dMask[t * K + k];
+            }
+            out[units[l].indexOf(offset)] += criterion === 'taylor' ? Math.abs(sum) : abs;
+          });
+          return;
+        }
+        const [a, da] = kind === 'ffn' ? [g.act, g.dAct] : [g.z, g.dz];
+        const n = out.length;
+        const taylor = new Float64Array(n);
+        for (let t = 0; t < T; t++) {
+          for (let k = 0; k < n; k++) {
+            const v = a[t * n + k];
+            const dv = da[t * n + k];
+            if (criterion === 'gradient') out[k] += Math.abs(dv);
+            else if (criterion === 'taylor') taylor[k] += v * dv;
+            else out[k] += Math.abs(v) * columnNorms![l][k];
+          }
+        }
+        if (criterion === 'taylor') for (let k = 0; k < n; k++) out[k] += Math.abs(taylor[k]);
+      });
+    }
+    options.onSample?.(sampleIndex + 1, samples.length);
+  });
+  return totals;
+}
+
+/** Divides each layer's scores by the layer's sum of |score| (a layer of zeros stays zero). */
+export function normalisePerLayer(scores: readonly Float64Array[]): Float64Array[] {
+  return scores.map((layer) => {
+    const total = layer.reduce((s, v) => s + Math.abs(v), 0);
+    return total > 0 ? layer.map((v) => v / total) : Float64Array.from(layer);
+  });
+}

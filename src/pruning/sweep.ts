@@ -1,0 +1,324 @@
+/**
+ * Pruning by explaining (Yeom et al.; grassmann-math.md §5): score the units of a model with one
+ * or more criteria on a few reference samples, remove the lowest-scored at each rate (no
+ * fine-tuning), write each pruned checkpoint and measure what the cut cost with the `eval`
+ * protocol (perplexity and next-token top-1 accuracy on the data file).
+ *
+ * Each step's numbers come from the written checkpoint itself, opened and evaluated like
+ * `grassmann-lens eval <step>/model.safetensors --data F`, so they are equal by construction.
+ *
+ * Output folder (`out`):
+ *   pruning.json                   the whole report (PruneReport)
+ *   <criterion>-<rate>/            one folder per step:
+ *     model.safetensors, config.json, the tokenizer's files, pruning.json (criterion, rate,
+ *     removed units with scores, metrics); mask mode adds model.pt (a torch.save state dict
+ *     with every key of the original model, for load_state_dict).
+ * Everything is written under a hidden sibling folder first and renamed into place at the end,
+ * so a cancelled or failed sweep leaves nothing behind.
+ */
+import { promises as fs } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { readFloat32, readTensorRaw } from '../checkpoint/tensorData';
+import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
+import { writeTorchCheckpoint } from '../checkpoint/torchWriter';
+import { configJsonForSpec, prunedConfigFor } from '../model/config';
+import type { BackendReport } from '../model/backend';
+import type { GrassmannModel } from '../model/grassmann';
+import { rowMajorPairs, type GrassmannSpec } from '../model/spec';
+import { InputError } from '../util/errors';
+import { throwIfCancelled, type Cancellation } from '../core/cancellation';
+import { ModelSession } from '../core/session';
+import { criterionApplies, normalisePerLayer, scoreUnits, unitsOfLayer } from './criteria';
+import { pruneStateDict, selectUnits } from './apply';
+import {
+  DEFAULT_RELEVANCE_OPTIONS,
+  type PruneCriterion,
+  type PruneMode,
+  type PruneReport,
+  type PruneScope,
+  type PruneStep,
+  type PruneUnitKind,
+  type QualityMetrics,
+  type RelevanceOptions,
+} from '../relevance/types';
+
+export interface PruneParams {
+  checkpoint: string;
+  /** Held-out text: every step is evaluated on it (the `eval` protocol). */
+  data: string;
+  /** Text the reference samples are cut from (default: `data`). */
+  reference?: string;
+  criteria?: PruneCriterion[];
+  units?: PruneUnitKind;
+  rates?: number[];
+  mode?: PruneMode;
+  scope?: PruneScope;
+  /** Chunks of the reference text used to score the units (default 8). */
+  referenceSamples?: number;
+  /** Chunk length for the reference samples and the evaluation (default: the position table). */
+  seqLen?: number;
+  /** Output folder (default: <checkpoint folder>/<checkpoint name>-pruned). */
+  out?: string;
+  seed?: number;
+  relevance?: Partial<RelevanceOptions>;
+  config?: string;
+  tokenizer?: string;
+  backend?: BackendReport;
+}
+
+export const DEFAULT_PRUNE = {
+  criteria: ['lrp', 'magnitude', 'taylor'] as PruneCriterion[],
+  units: 'ffn' as PruneUnitKind,
+  rates: [0.1, 0.3, 0.5],
+  mode: 'structural' as PruneMode,
+  scope: 'global' as PruneScope,
+  referenceSamples: 8,
+  seed: 1,
+};
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, `cannot read the ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Every tensor of the checkpoint: floating point as float32, integers as stored. */
+async function readStateDict(session: ModelSession): Promise<TensorToWrite[]> {
+  const out: TensorToWrite[] = [];
+  for (const info of session.checkpoint.tensors.values()) {
+    const floating = info.dtype === 'F32' || info.dtype === 'F64' || info.dtype === 'F16' || info.dtype === 'BF16';
+    out.push(floating
+      ? { name: info.name, dtype: 'F32', shape: info.shape, data: await readFloat32(info) }
+      : { name: info.name, dtype: info.dtype, shape: info.shape, data: await readTensorRaw(info) });
+  }
+  return out;
+}
+
+/**
+ * The state dict PyTorch's module has: the tied lm_head.weight and the pair-index buffers are
+ * added when the file left them out (Hugging Face style safetensors), sharing storage like torch.
+ */
+function torchStateDict(spec: GrassmannSpec, tensors: readonly TensorToWrite[]): TensorToWrite[] {
+  const names = new Set(tensors.map((t) => t.name));
+  const out: TensorToWrite[] = [];
+  for (const t of tensors) {
+    out.push(t);
+    const block = /^blocks\.(\d+)\.grassmann\.W_red\.bias$/.exec(t.name);
+    if (block) {
+      const shape = spec.layerShapes[Number(block[1])];
+      const pairs = rowMajorPairs(shape.reducedDim);
+      for (const [suffix, values] of [['idx_i', pairs.first], ['idx_j', pairs.second]] as const) {
+        const name = `blocks.${block[1]}.grassmann.plucker.${suffix}`;
+        if (!names.has(name)) out.push({ name, dtype: 'I64', shape: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+      }
+    }
+  }
+  if (spec.variant.tiedLmHead && !names.has('lm_head.weight')) {
+    const embedding = tensors.find((t) => t.name === spec.roles.global.tokenEmbedding)!;
+    out.push({ ...embedding, name: 'lm_head.weight' });
+  }
+  return out;
+}
+
+/** The tokenizer's files (the loaded one and its companions in the same folder). */
+async function tokenizerFiles(path: string): Promise<string[]> {
+  const folder = dirname(path);
+  const names = ['tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'merges.txt', 'vocab.json', 'special_tokens_map.json'];
+  const found: string[] = [];
+  for (const name of names) {
+    try {
+      await fs.access(join(folder, name));
+      found.push(join(folder, name));
+    } catch {
+      // absent
+    }
+  }
+  if (!found.includes(path)) found.push(path);
+  return found;
+}
+
+function chunks(ids: readonly number[], seqLen: number, count: number): number[][] {
+  const out: number[][] = [];
+  for (let c = 0; c < count && (c + 1) * seqLen <= ids.length; c++) out.push(ids.slice(c * seqLen, (c + 1) * seqLen) as number[]);
+  return out;
+}
+
+async function quality(model: GrassmannModel, ids: readonly number[], seqLen: number): Promise<QualityMetrics> {
+  const e = await model.evaluate(ids, seqLen);
+  return { mean_nll: e.mean_nll, perplexity: e.perplexity, accuracy: e.accuracy, predictions: e.predictions };
+}
+
+const rateLabel = (rate: number): string => String(Math.round(rate * 1000) / 1000);
+
+export function checkPruneParams(p: PruneParams): void {
+  const rates = p.rates ?? DEFAULT_PRUNE.rates;
+  if (rates.length === 0) throw new RangeError('--rates needs at least one rate');
+  for (const r of rates) if (!(r > 0 && r < 1)) throw new RangeError(`pruning rate ${r} must be between 0 and 1 (exclusive)`);
+  const criteria = p.criteria ?? DEFAULT_PRUNE.criteria;
+  if (criteria.length === 0) throw new RangeError('at least one criterion is needed');
+  const kind = p.units ?? DEFAULT_PRUNE.units;
+  for (const c of criteria) {
+    const problem = criterionApplies(c, kind);
+    if (problem) throw new RangeError(problem);
+  }
+  if ((p.mode ?? DEFAULT_PRUNE.mode) === 'mask' && kind === 'windows') {
+    throw new RangeError('window offsets have no weights, so mask mode cannot remove them while keeping the original code: use --mode structural');
+  }
+}
+
+export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): Promise<PruneReport> {
+  checkPruneParams(p);
+  const started = Date.now();
+  const criteria = [...new Set(p.criteria ?? DEFAULT_PRUNE.criteria)];
+  const kind = p.units ?? DEFAULT_PRUNE.units;
+  const rates = [...new Set(p.rates ?? DEFAULT_PRUNE.rates)].sort((a, b) => a - b);
+  const mode = p.mode ?? DEFAULT_PRUNE.mode;
+  const scope = p.scope ?? DEFAULT_PRUNE.scope;
+  const seed = p.seed ?? DEFAULT_PRUNE.seed;
+  const referenceSamples = p.referenceSamples ?? DEFAULT_PRUNE.referenceSamples;
+  if (!Number.isInteger(referenceSamples) || referenceSamples < 1) throw new RangeError(`--reference-samples ${referenceSamples} must be a positive integer`);
+  const relevance: RelevanceOptions = { ...DEFAULT_RELEVANCE_OPTIONS, ...p.relevance };
+  const checkpointPath = resolve(p.checkpoint);
+  const stem = basename(checkpointPath, extname(checkpointPath));
+  const out = resolve(p.out ?? join(dirname(checkpointPath), `${stem}-pruned`));
+  try {
+    const existing = await fs.readdir(out);
+    if (existing.length > 0) throw new InputError(out, 'the output folder exists and is not empty; choose another --out or remove it');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR' && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new InputError(out, 'the output path is a file, not a folder');
+  }
+  const dataText = await readText(p.data, 'evaluation text');
+  const referencePath = p.reference ?? p.data;
+  const referenceText = p.reference ? await readText(p.reference, 'reference text') : dataText;
+
+  const staging = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${Date.now()}`);
+  const warnings: string[] = [];
+  let report: PruneReport | undefined;
+  try {
+    await ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, async (session) => {
+      const spec = session.spec;
+      const Tmax = spec.dims.maxPositions;
+      const seqLen = p.seqLen ?? Tmax;
+      if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > Tmax) throw new RangeError(`--seq-len ${seqLen} must be an integer in 2..${Tmax} (the model's position table)`);
+      const dataIds = session.encode(dataText).map((t) => t.id);
+      const referenceIds = p.reference ? session.encode(referenceText).map((t) => t.id) : dataIds;
+      const samples = chunks(referenceIds, seqLen, referenceSamples);
+      if (samples.length === 0) throw new InputError(referencePath, `the reference text has ${referenceIds.length} tokens, fewer than one sample of ${seqLen}`);
+      if (samples.length < referenceSamples) warnings.push(`the reference text holds ${samples.length} samples of ${seqLen} tokens, not ${referenceSamples}: using ${samples.length}`);
+      if (!p.reference) warnings.push('the reference samples are the first chunks of the data file, which is also the evaluation text (pass --reference for a separate set)');
+      const model = await session.loadModel();
+      warnings.push(...session.checkpoint.warnings, ...spec.warnings, ...model.warnings);
+      const state = await readStateDict(session);
+      const stateByName = new Map(state.map((t) => [t.name, t]));
+      const weight = (name: string): Float32Array => stateByName.get(name)!.data as Float32Array;
+      const units = spec.layerShapes.map((_, l) => unitsOfLayer(spec, l, kind));
+      const tokenizerSources = await tokenizerFiles(session.tokenizer.path);
+      const totalWork = criteria.length * (samples.length + rates.length) + 1;
+      let done = 0;
+      const progress = (message: string): void => cancellation?.progress({ done, total: totalWork, message });
+
+      progress('evaluating the unpruned model');
+      const baseline = await quality(model, dataIds, seqLen);
+      done++;
+      await fs.mkdir(staging, { recursive: true });
+      const steps: PruneStep[] = [];
+      for (const criterion of criteria) {
+        throwIfCancelled(cancellation);
+        progress(`${criterion}: scoring ${kind} units on ${samples.length} reference samples`);
+        const raw = scoreUnits(model, samples, criterion, kind, weight, {
+          relevance,
+          seed,
+          cancellation,
+          onSample: () => {
+            done++;
+            progress(`${criterion}: scoring ${kind} units`);
+          },
+        });
+        const scores = normalisePerLayer(raw);
+        for (const rate of rates) {
+          throwIfCancelled(cancellation);
+          progress(`${criterion}: pruning ${Math.round(rate * 100)}% and evaluating`);
+          const removed = selectUnits(units, scores, rate, scope, kind);
+          const pruned = pruneStateDict(spec, state, kind, removed, mode);
+          const name = `${criterion}-${rateLabel(rate)}`;
+          const folder = join(staging, name);
+          await fs.mkdir(folder);
+          const metadata = { format: 'pt', pruned_by: 'grassmann-lens', criterion, rate: String(rate), units: kind, mode };
+          const tied = spec.variant.tiedLmHead;
+          // Hugging Face style: no tied lm_head in safetensors (the fixture's layout).
+          const safetensors = pruned.tensors.filter((t) => !(tied && t.name === 'lm_head.weight'));
+          await writeSafetensors(join(folder, 'model.safetensors'), safetensors, metadata);
+          const config = mode === 'structural'
+            ? await prunedConfigFor(spec, pruned.layerShapes)
+            : { ...configJsonForSpec(spec), ...(await originalConfig(spec)) };
+          await fs.writeFile(join(folder, 'config.json'), JSON.stringify(config, null, 1) + '\n');
+          const files = [join(folder, 'model.safetensors'), join(folder, 'config.json')];
+          if (mode === 'mask') {
+            await writeTorchCheckpoint(join(folder, 'model.pt'), torchStateDict(spec, pruned.tensors));
+            files.push(join(folder, 'model.pt'));
+          }
+          for (const source of tokenizerSources) {
+            await fs.copyFile(source, join(folder, basename(source)));
+            files.push(join(folder, basename(source)));
+          }
+          // The step's numbers: the written checkpoint, read back and evaluated like `eval`.
+          const metrics = await ModelSession.with(join(folder, 'model.safetensors'), {}, async (written) =>
+            quality(await written.loadModel(), dataIds, seqLen));
+          const remaining = units.map((u, l) => u.length - removed.filter((x) => x.layer === l).length);
+          const step: PruneStep = { criterion, rate, removed, remaining, ...metrics, output: join(out, name), files: files.map((f) => f.replace(staging, out)) };
+          await fs.writeFile(join(folder, 'pruning.json'), JSON.stringify({
+            checkpoint: checkpointPath, criterion, rate, units: kind, mode, scope, referenceSamples: samples.length, seqLen,
+            relevance: criterion === 'lrp' ? relevance : undefined, baseline, metrics, remaining, removed,
+          }, null, 1) + '\n');
+          steps.push(step);
+          done++;
+          progress(`${criterion} ${Math.round(rate * 100)}%: perplexity ${metrics.perplexity.toFixed(2)}`);
+        }
+      }
+      report = {
+        checkpoint: checkpointPath,
+        data: resolve(p.data),
+        reference: resolve(referencePath),
+        units: kind,
+        mode,
+        scope,
+        rates,
+        criteria,
+        referenceSamples: samples.length,
+        seqLen,
+        seed,
+        relevance,
+        baseline,
+        steps,
+        unitsPerLayer: units.map((u) => u.length),
+        output: out,
+        backend: p.backend?.active ?? tf.getBackend(),
+        seconds: (Date.now() - started) / 1000,
+        warnings: [...new Set(warnings)],
+      };
+      await fs.writeFile(join(staging, 'pruning.json'), JSON.stringify(report, null, 1) + '\n');
+    });
+    throwIfCancelled(cancellation);
+    await fs.rm(out, { recursive: true, force: true }); // empty (checked above) or absent
+    await fs.rename(staging, out);
+    return report!;
+  } catch (e) {
+    // Cancelled (OperationCancelled) or failed: nothing of the sweep stays on disk.
+    await fs.rm(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function originalConfig(spec: GrassmannSpec): Promise<Record<string, unknown>> {
+  if (!spec.configPath) return {};
+  try {
+    const parsed: unknown = JSON.parse(await fs.readFile(spec.configPath, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
