@@ -154,6 +154,9 @@ export class App {
     const s = this.store.state;
     const text = s.analysis?.run ? s.analysis.text : null;
     if (text === null) return;
+    // Not for an offset the selected layer does not have (a pruned model's blocks have their own lists).
+    const features = s.analysis?.layers[s.layer];
+    if (features && !features.offsets.some((o) => o.offset === s.offset)) return;
     const key = `${selectionKey(text, s.layer, s.offset, s.metric)}#${position}`;
     if (s.nearest?.key === key) return;
     const requestId = nextRequestId();
@@ -168,10 +171,18 @@ export class App {
   private requestWhatTheViewsNeed(state: AppState): void {
     const a = state.analysis;
     if (!a?.run || !a.layers.some(Boolean)) return;
-    const offsets = a.layers.find(Boolean)!.offsets.map((o) => o.offset);
-    // Keep layer and offset inside what this text has.
-    if (state.layer >= a.run.layers || !offsets.includes(state.offset)) {
-      queueMicrotask(() => this.store.update({ layer: Math.min(state.layer, a.run!.layers - 1), offset: offsets.includes(state.offset) ? state.offset : offsets[0] }));
+    // Keep layer and offset inside what this text has (the offsets of the selected layer: each
+    // block has its own window list in a pruned model).
+    if (state.layer >= a.run.layers) {
+      queueMicrotask(() => this.store.update({ layer: a.run!.layers - 1 }));
+      return;
+    }
+    const features = a.layers[state.layer];
+    if (!features) return; // that layer's features are still on their way
+    const offsets = features.offsets.map((o) => o.offset);
+    if (offsets.length === 0) return; // no planes in this layer for this text: the views say so
+    if (!offsets.includes(state.offset)) {
+      queueMicrotask(() => this.store.update({ offset: offsets[0] }));
       return;
     }
     const key = selectionKey(a.text, state.layer, state.offset);

@@ -94,7 +94,8 @@ export class TokenStrip {
     this.tooltip.append(h('div', { class: 'next' }, 'next: ', run.next[t].map((n) => `${n.token} ${(n.probability * 100).toFixed(1)}%`).join(', ')));
 
     const layers = state.analysis!.layers;
-    const offsets = layers.find((l) => l)?.offsets.map((o) => o.offset) ?? [];
+    // Every offset of any layer (a pruned model's blocks have their own window lists).
+    const offsets = [...new Set(layers.flatMap((l) => l?.offsets.map((o) => o.offset) ?? []))].sort((a, b) => a - b);
     if (offsets.length) {
       this.tooltip.append(h('div', { class: 'tooltip-section' }, 'plane area ||p|| per layer × offset'));
       const grid = h('div', { class: 'tooltip-chart', id: 'tooltip-areas' });

@@ -15,7 +15,7 @@ import { symmetricEigenvalues, matrix } from '../geometry/linalg';
 import { nearestPlanes, planeDistanceMatrix, tokenPlanes, type Neighbour } from '../geometry/planes';
 import { pairCount, planesAtOffset } from '../geometry/plucker';
 import type { TapValue } from '../model/grassmann';
-import { planOffsets } from '../model/offsets';
+import { layerOffsetPlans } from '../model/offsets';
 import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from './cancellation';
 import { checkLayer, layerFeatures, offsetsFor, type LayerFeatures, type TokenInfo } from './features';
@@ -283,13 +283,13 @@ export class AnalysisCache {
     const session = await this.session(ref);
     const model = await session.loadModel();
     const T = cached.run.ids.length;
-    const offsets = planOffsets(session.spec.windowSizes, T, session.spec.variant.pairing).offsets;
+    const plans = layerOffsetPlans(session.spec, T); // each block's own offsets
     const layers: LayerFeatures[] = [];
     for (let l = 0; l < cached.run.layers; l++) {
       throwIfCancelled(control);
       let features = cached.features.get(l);
       if (!features) {
-        features = await layerFeatures(model, cached.taps, T, l, offsets, { alphaPerDimension: false, coordinates: false, residuals: false });
+        features = await layerFeatures(model, cached.taps, T, l, plans[l].offsets, { alphaPerDimension: false, coordinates: false, residuals: false });
         cached.features.set(l, features);
       }
       layers.push(features);
@@ -300,20 +300,22 @@ export class AnalysisCache {
     return { run: cached.run, layers };
   }
 
-  /** z of (text, layer) and the offset checked against the window list and the text's length. */
-  private async layerStates(ref: TextRef & { layer: number; offset: number }): Promise<{ session: ModelSession; z: Float32Array; T: number; offset: number }> {
+  /**
+   * z of (text, layer), the block's reduced dimension, and the offset checked against the block's
+   * window list and the text's length.
+   */
+  private async layerStates(ref: TextRef & { layer: number; offset: number }): Promise<{ session: ModelSession; z: Float32Array; T: number; offset: number; r: number }> {
     const session = await this.session(ref);
     checkLayer(session, ref.layer);
     const cached = await this.textRun(ref);
     const T = cached.run.ids.length;
-    const [offset] = offsetsFor(session, T, ref.offset);
-    return { session, z: cached.taps.get(`layers.${ref.layer}.z`)!.data, T, offset };
+    const [offset] = offsetsFor(session, T, ref.offset, ref.layer);
+    return { session, z: cached.taps.get(`layers.${ref.layer}.z`)!.data, T, offset, r: session.spec.layerShapes[ref.layer].reducedDim };
   }
 
   /** The planes of one (layer, offset) of a text: p_hat, areas, residuals. */
   async planes(ref: TextRef & { layer: number; offset: number }): Promise<PlaneSet> {
-    const { session, z, T, offset } = await this.layerStates(ref);
-    const r = session.spec.dims.reducedDim;
+    const { session, z, T, offset, r } = await this.layerStates(ref);
     const planes = planesAtOffset(z, T, offset, { reducedDim: r, pairing: session.spec.variant.pairing });
     const P = pairCount(r);
     const residual = new Float64Array(planes.count);
@@ -326,15 +328,15 @@ export class AnalysisCache {
 
   /** The T x T distance matrix of one (layer, offset) of a text. */
   async distances(ref: TextRef & { layer: number; offset: number; metric: GrassmannMetric }): Promise<PlaneDistances> {
-    const { session, z, T, offset } = await this.layerStates(ref);
-    const m = planeDistanceMatrix(tokenPlanes(z, T, session.spec.dims.reducedDim, offset, session.spec.variant.pairing), ref.metric);
+    const { session, z, T, offset, r } = await this.layerStates(ref);
+    const m = planeDistanceMatrix(tokenPlanes(z, T, r, offset, session.spec.variant.pairing), ref.metric);
     return { layer: ref.layer, offset, metric: ref.metric, positions: m.positions, matrix: m.matrix, angles: m.angles, degenerate: m.degenerate };
   }
 
   /** The k planes nearest to the plane at `position` (without the whole matrix). */
   async nearest(ref: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }): Promise<Neighbour[]> {
-    const { session, z, T, offset } = await this.layerStates(ref);
-    const planes = tokenPlanes(z, T, session.spec.dims.reducedDim, offset, session.spec.variant.pairing);
+    const { session, z, T, offset, r } = await this.layerStates(ref);
+    const planes = tokenPlanes(z, T, r, offset, session.spec.variant.pairing);
     return planes.positions.includes(ref.position) ? nearestPlanes(planes, ref.position, ref.k, ref.metric) : [];
   }
 

@@ -11,6 +11,7 @@ import { DEGENERATE_SINE, pairCount, planesAtOffset } from '../geometry/plucker'
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel, TapValue } from '../model/grassmann';
 import { planOffsets } from '../model/offsets';
+import { uniformLayerShapes } from '../model/spec';
 import { InputError, UsageError } from '../util/errors';
 import { readInput, tokensForModel, type TextInput } from './input';
 import { ModelSession } from './session';
@@ -48,6 +49,10 @@ export interface OffsetFeatures {
 
 export interface LayerFeatures {
   layer: number;
+  /** This block's reduced dimension r_l (planes live in Gr(2, r_l); P_l = r_l(r_l-1)/2 coordinates). */
+  reducedDim: number;
+  /** This block's window list (its `offsets` below are the ones valid for the text). */
+  windowSizes: number[];
   /** Gate openness per token: mean of alpha over the model dimensions. */
   alphaMean: number[];
   /** alpha per token and dimension [T][d], only when one layer is asked for. */
@@ -74,6 +79,7 @@ export interface FeaturesReport {
   tokenizer: string;
   backend: string;
   tokens: TokenInfo[];
+  /** The model's window list; a block's own is in its LayerFeatures.windowSizes (a pruned model's differ). */
   windowSizes: number[];
   windowSource: 'config' | 'assumed';
   degenerateSine: number;
@@ -91,13 +97,22 @@ export function checkLayer(session: ModelSession, layer: number): void {
   }
 }
 
-/** The distinct offsets valid for T tokens, or just `window` after checking it is one of them. */
-export function offsetsFor(session: ModelSession, T: number, window?: number): number[] {
+/**
+ * The distinct offsets valid for T tokens in block `layer` (without a layer: in any block), or just
+ * `window` after checking it is one of them.
+ */
+export function offsetsFor(session: ModelSession, T: number, window?: number, layer?: number): number[] {
   const spec = session.spec;
-  const { offsets } = planOffsets(spec.windowSizes, T, spec.variant.pairing);
+  const lists = layer === undefined ? spec.layerShapes.map((s) => s.windowSizes) : [spec.layerShapes[layer].windowSizes];
+  const windows = [...new Set(lists.flat())].sort((a, b) => a - b);
+  const { offsets } = planOffsets(windows, T, spec.variant.pairing);
   if (window === undefined) return offsets;
-  if (!spec.windowSizes.includes(window)) {
-    throw new InputError(spec.configPath ?? session.checkpoint.path, `window ${window} is not in the model's window list [${spec.windowSizes.join(', ')}] (${spec.windowSource === 'config' ? 'from config' : 'assumed: the paper default'})`);
+  if (!windows.includes(window)) {
+    const source = spec.windowSource === 'config' ? 'from config' : 'assumed: the paper default';
+    const list = layer === undefined || uniformLayerShapes(spec.layerShapes)
+      ? `the model's window list [${spec.windowSizes.join(', ')}]`
+      : `layer ${layer}'s window list [${spec.layerShapes[layer].windowSizes.join(', ')}]`;
+    throw new InputError(spec.configPath ?? session.checkpoint.path, `window ${window} is not in ${list} (${source})`);
   }
   if (!offsets.includes(window)) {
     throw new InputError(session.checkpoint.path, `window ${window} has no planes in a text of ${T} tokens (it needs at least ${window + 1})`);
@@ -118,7 +133,7 @@ export async function featuresInSession(session: ModelSession, text: string, par
   if (params.layer !== undefined) checkLayer(session, params.layer);
   const { tokens, ids, truncated, warnings } = tokensForModel(session, text);
   const T = ids.length;
-  const offsets = offsetsFor(session, T, params.window);
+  const offsets = offsetsFor(session, T, params.window, params.layer);
   const layers = params.layer === undefined ? Array.from({ length: L }, (_, l) => l) : [params.layer];
   const model = await session.loadModel();
   const taps = layers.flatMap((l) => ['z', 'mix_in', 'g', 'alpha'].map((n) => `layers.${l}.${n}`));
@@ -154,12 +169,14 @@ export interface LayerFeatureOptions {
 
 /**
  * The features of one layer from a forward pass's taps (layers.l.z, .mix_in, .g, .alpha of a
- * sequence of T tokens), for the given offsets.
+ * sequence of T tokens), for those of the given offsets that are in this block's window list
+ * (each block has its own r and window list: spec.layerShapes[l]).
  */
 export async function layerFeatures(model: GrassmannModel, values: Map<string, TapValue>, T: number, l: number, offsets: readonly number[], options: LayerFeatureOptions): Promise<LayerFeatures> {
   const spec = model.spec;
-  const { reducedDim: r, modelDim: d } = spec.dims;
-  const plan = planOffsets(spec.windowSizes, T, spec.variant.pairing);
+  const d = spec.dims.modelDim;
+  const { reducedDim: r, windowSizes } = spec.layerShapes[l];
+  const plan = planOffsets(windowSizes, T, spec.variant.pairing);
   const tap = (name: string) => {
     const v = values.get(`layers.${l}.${name}`);
     if (!v) throw new Error(`layer features need the tap layers.${l}.${name}`);
@@ -175,10 +192,12 @@ export async function layerFeatures(model: GrassmannModel, values: Map<string, T
   const P = pairCount(r);
   return {
     layer: l,
+    reducedDim: r,
+    windowSizes: [...windowSizes],
     alphaMean: Array.from(rowMeans(alpha, d)),
     ...(options.alphaPerDimension ? { alpha: Array.from({ length: T }, (_, t) => Array.from(alpha.subarray(t * d, (t + 1) * d))) } : {}),
     blend: { gating: spec.variant.gating, hShare: Array.from(balance.hShare, finiteOrNull), hNorm: Array.from(balance.hNorm), gNorm: Array.from(balance.gNorm) },
-    offsets: offsets.map((offset) => {
+    offsets: offsets.filter((offset) => plan.offsets.includes(offset)).map((offset) => {
       const k = plan.offsets.indexOf(offset);
       const p = allPlanes[k];
       const contribution = contributions[k];
@@ -203,8 +222,9 @@ export function formatFeaturesReport(r: FeaturesReport): string {
   const lines = [`${r.checkpoint} (tokenizer ${r.tokenizer}, backend ${r.backend}); windows [${r.windowSizes.join(', ')}]${r.windowSource === 'assumed' ? ' (assumed)' : ''}`];
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   lines.push('area: plane area ||p|| (* degenerate: sin < ' + r.degenerateSine + '); share: the offset\'s share of g; h: share of the gate output from h');
+  const perBlock = r.layers.some((l) => l.windowSizes.join(',') !== r.windowSizes.join(',') || l.reducedDim !== r.layers[0].reducedDim);
   for (const layer of r.layers) {
-    lines.push('', `layer ${layer.layer}`);
+    lines.push('', `layer ${layer.layer}${perBlock ? ` (r ${layer.reducedDim}, windows ${layer.windowSizes.length ? `[${layer.windowSizes.join(', ')}]` : 'none: g = 0'})` : ''}`);
     const header = ['  t', 'token'.padEnd(14), 'alpha', '   h', ...layer.offsets.map((o) => `d=${o.offset} area/share`.padEnd(18))];
     lines.push(header.join('  '));
     r.tokens.forEach((tok, t) => {
@@ -263,10 +283,10 @@ export async function distancesOfText(checkpointPath: string, params: DistancesP
     const spec = session.spec;
     checkLayer(session, params.layer);
     const { tokens, ids, truncated, warnings } = tokensForModel(session, await readInput(params));
-    const [offset] = offsetsFor(session, ids.length, params.window);
+    const [offset] = offsetsFor(session, ids.length, params.window, params.layer);
     const model = await session.loadModel();
     const z = (await model.forward(ids, { taps: [`layers.${params.layer}.z`] })).taps.get(`layers.${params.layer}.z`)!;
-    const planes = tokenPlanes(z.data, ids.length, spec.dims.reducedDim, offset, spec.variant.pairing);
+    const planes = tokenPlanes(z.data, ids.length, spec.layerShapes[params.layer].reducedDim, offset, spec.variant.pairing);
     const result = planeDistanceMatrix(planes, metric);
     const N = result.positions.length;
     return {

@@ -1,7 +1,7 @@
 /** `inspect`: what a checkpoint holds, without reading its weights. */
 import type { CheckpointFormat, ScalarValue } from '../checkpoint/types';
 import { elementCount } from '../checkpoint/types';
-import type { ModelDims } from '../model/spec';
+import { uniformLayerShapes, type ModelDims } from '../model/spec';
 import { ModelSession } from './session';
 
 export interface InspectReport {
@@ -12,7 +12,12 @@ export interface InspectReport {
   recognised: boolean;
   /** Why the architecture was not recognised (empty when it was). */
   missing: string[];
+  /** Global dimensions; reducedDim / pairCount / ffDim are block 0's (see layerShapes). */
   dims?: ModelDims;
+  /** Each block's sizes and window list (index = block): they differ in a structurally pruned model. */
+  layerShapes?: { reducedDim: number; pairCount: number; ffDim: number; windowSizes: number[] }[];
+  /** Every block has the same r, f and window list (a trained checkpoint). */
+  uniformLayers?: boolean;
   windowSizes?: number[];
   windowSource?: 'config' | 'assumed';
   windowNote?: string;
@@ -58,6 +63,8 @@ export function inspectSession(session: ModelSession): InspectReport {
     const { spec } = description;
     Object.assign(report, {
       dims: spec.dims,
+      layerShapes: spec.layerShapes.map(({ reducedDim, pairCount, ffDim, windowSizes }) => ({ reducedDim, pairCount, ffDim, windowSizes })),
+      uniformLayers: uniformLayerShapes(spec.layerShapes),
       windowSizes: spec.windowSizes,
       windowSource: spec.windowSource,
       windowNote: spec.windowNote,
@@ -75,7 +82,16 @@ export function formatInspectReport(r: InspectReport): string {
   if (r.recognised && r.dims) {
     const d = r.dims;
     lines.push(`  architecture  ${r.architecture}`);
-    lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, r ${d.reducedDim} (${d.pairCount} Plücker pairs), ff ${d.ffDim}, max positions ${d.maxPositions}`);
+    const shapes = r.layerShapes ?? [];
+    if (r.uniformLayers === false) {
+      // A structurally pruned model: r, f and the windows per block.
+      lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, max positions ${d.maxPositions}; per block:`);
+      shapes.forEach((s, l) => {
+        lines.push(`    block ${String(l).padEnd(4)} r ${s.reducedDim} (${s.pairCount} Plücker pairs), ff ${s.ffDim}, windows ${s.windowSizes.length ? `[${s.windowSizes.join(', ')}]` : 'none (g = 0)'}`);
+      });
+    } else {
+      lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, r ${d.reducedDim} (${d.pairCount} Plücker pairs), ff ${d.ffDim}, max positions ${d.maxPositions}`);
+    }
     lines.push(`  windows       [${r.windowSizes!.join(', ')}]${r.windowSource === 'assumed' ? ' (assumed)' : ''} — ${r.windowNote}`);
     lines.push(`  lm_head       ${r.tiedLmHead ? 'tied to token_embedding' : 'separate'}`);
   } else {

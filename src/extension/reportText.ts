@@ -31,13 +31,27 @@ export function architectureLabel(report: InspectReport): string {
   return report.recognised && report.architecture ? report.architecture : 'not recognised (tensors can still be inspected)';
 }
 
-export function dimensionRows(d: ModelDims): [string, string][] {
+type BlockShapes = NonNullable<InspectReport['layerShapes']>;
+
+const sameValues = (values: readonly number[]): boolean => values.every((v) => v === values[0]);
+
+/**
+ * Dimension rows; with the blocks' own sizes (a structurally pruned model), r and the FFN width
+ * are listed per block where they differ ("per block: 16, 14, 16").
+ */
+export function dimensionRows(d: ModelDims, shapes?: BlockShapes): [string, string][] {
+  const r = shapes?.map((s) => s.reducedDim) ?? [];
+  const f = shapes?.map((s) => s.ffDim) ?? [];
+  const reduced = r.length > 1 && !sameValues(r)
+    ? `per block: ${r.map(formatCount).join(', ')} (${shapes!.map((s) => formatCount(s.pairCount)).join(', ')} Plücker pairs)`
+    : `${formatCount(d.reducedDim)} (${formatCount(d.pairCount)} Plücker pairs)`;
+  const ff = f.length > 1 && !sameValues(f) ? `per block: ${f.map(formatCount).join(', ')}` : formatCount(d.ffDim);
   return [
     ['Vocabulary (V)', formatCount(d.vocabSize)],
     ['Model width (d)', formatCount(d.modelDim)],
     ['Layers (L)', formatCount(d.layers)],
-    ['Reduced dimension (r)', `${formatCount(d.reducedDim)} (${formatCount(d.pairCount)} Plücker pairs)`],
-    ['Feed-forward width', formatCount(d.ffDim)],
+    ['Reduced dimension (r)', reduced],
+    ['Feed-forward width', ff],
     ['Max positions', formatCount(d.maxPositions)],
   ];
 }
@@ -48,14 +62,24 @@ export function windowsLabel(report: InspectReport): string | undefined {
   return report.windowNote ? `${list} — ${report.windowNote}` : list;
 }
 
+/** "0: [1, 2, 4]; 1: [1, 2]; 2: none" when some block's window list is not the global one, else undefined. */
+export function blockWindowsLabel(report: InspectReport): string | undefined {
+  const shapes = report.layerShapes;
+  const global = (report.windowSizes ?? []).join(',');
+  if (!shapes || shapes.every((s) => s.windowSizes.join(',') === global)) return undefined;
+  return shapes.map((s, l) => `${l}: ${s.windowSizes.length ? `[${s.windowSizes.join(', ')}]` : 'none'}`).join('; ');
+}
+
 /** Label/value pairs shared by the Output channel and the checkpoint editor's summary table. */
 export function summaryRows(report: InspectReport): [string, string][] {
   const rows: [string, string][] = [['Format', report.format]];
   if (report.files.length > 1 || report.files[0] !== report.path) rows.push(['Files', report.files.join(', ')]);
   rows.push(['Architecture', architectureLabel(report)]);
-  if (report.dims) rows.push(...dimensionRows(report.dims));
+  if (report.dims) rows.push(...dimensionRows(report.dims, report.layerShapes));
   const windows = windowsLabel(report);
   if (windows) rows.push(['Windows', windows]);
+  const perBlock = blockWindowsLabel(report);
+  if (perBlock) rows.push(['Windows per block', perBlock]);
   if (report.tiedLmHead !== undefined) rows.push(['lm_head', report.tiedLmHead ? 'tied to token_embedding' : 'separate']);
   if (report.configPath) rows.push(['Config', report.configPath]);
   rows.push(['Parameters', `${formatCount(report.parameterCount)} (${formatCountShort(report.parameterCount)})`]);

@@ -9,7 +9,8 @@
  *  - a window offset: no mask equivalent, so against the full weights with that block's shorter
  *    list in config.json (`layers[l].window_sizes`).
  * Also: recognition binds r and f per block and names the tensor of a mismatch inside one block;
- * config.json's `layers` is validated against the weights; prunedConfigJson round-trips.
+ * config.json's `layers` is validated against the weights; prunedConfigJson round-trips; the
+ * inspect report, features, distances and the editor's analyses use each block's own sizes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { memorySource } from '../../src/checkpoint/fileSource';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
 import { writeSafetensors, type TensorToWrite } from '../../src/checkpoint/safetensorsWriter';
+import { readFloat32 } from '../../src/checkpoint/tensorData';
 import { contiguousStrides, type TensorInfo } from '../../src/checkpoint/types';
+import { AnalysisCache } from '../../src/core/analysis';
+import { distancesOfText, featuresOfText, formatFeaturesReport } from '../../src/core/features';
+import { formatInspectReport, inspectCheckpoint } from '../../src/core/inspect';
+import { summaryRows } from '../../src/extension/reportText';
 import { configJsonForSpec, prunedConfigFor, prunedConfigJson } from '../../src/model/config';
 import { forwardFlops } from '../../src/model/flops';
 import { GrassmannModel } from '../../src/model/grassmann';
@@ -464,5 +470,94 @@ describe('prunedConfigJson', () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a pruned copy of the fixture: inspect, features, distances and the editor\'s analyses per block', () => {
+  let folder: string;
+  let path: string;
+  const cache = new AnalysisCache();
+  const text = 'the licensor grants you a worldwide, royalty-free license to use the work';
+  const options = () => ({ tokenizer: FIXTURE });
+
+  before(async () => {
+    await tf.setBackend('cpu');
+    folder = mkdtempSync(join(tmpdir(), 'grassmann-pruned-fixture-'));
+    const source = await openSafetensors(join(FIXTURE, 'model.safetensors'));
+    const tensors: Tensors = new Map();
+    for (const [name, info] of source.tensors) tensors.set(name, { name, dtype: 'F32', shape: info.shape, data: await readFloat32(info) });
+    await source.close();
+    dropFfnNeurons(tensors, 0, Array.from({ length: 56 }, (_, i) => 4 * i)); // f_0 = 200
+    dropReducedDim(tensors, 1, 9);
+    dropReducedDim(tensors, 1, 3); // r_1 = 14
+    path = join(folder, 'model.safetensors');
+    await writeSafetensors(path, [...tensors.values()]);
+    const original = JSON.parse(readFileSync(join(FIXTURE, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(folder, 'config.json'), JSON.stringify(prunedConfigJson(original, [
+      { reducedDim: 16, ffDim: 200, windowSizes: [1, 2, 4, 8, 12, 16] },
+      { reducedDim: 14, ffDim: 256, windowSizes: [1, 2, 4, 8, 12, 16] },
+      { reducedDim: 16, ffDim: 256, windowSizes: [1, 4] },
+      { reducedDim: 16, ffDim: 256, windowSizes: [] },
+    ])));
+  });
+  after(async () => {
+    await cache.dispose();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  test('the inspect report and the summary show the sizes per block', async () => {
+    const report = await inspectCheckpoint(path);
+    assert.equal(report.uniformLayers, false);
+    assert.deepEqual(report.layerShapes?.map((s) => [s.reducedDim, s.pairCount, s.ffDim]), [[16, 120, 200], [14, 91, 256], [16, 120, 256], [16, 120, 256]]);
+    const textReport = formatInspectReport(report);
+    assert.match(textReport, /block 1 +r 14 \(91 Plücker pairs\), ff 256, windows \[1, 2, 4, 8, 12, 16\]/);
+    assert.match(textReport, /block 3 +r 16 \(120 Plücker pairs\), ff 256, windows none \(g = 0\)/);
+    const rows = new Map(summaryRows(report));
+    assert.equal(rows.get('Reduced dimension (r)'), 'per block: 16, 14, 16, 16 (120, 91, 120, 120 Plücker pairs)');
+    assert.equal(rows.get('Feed-forward width'), 'per block: 200, 256, 256, 256');
+    assert.equal(rows.get('Windows per block'), '0: [1, 2, 4, 8, 12, 16]; 1: [1, 2, 4, 8, 12, 16]; 2: [1, 4]; 3: none');
+    // The fixture itself: one value each, no per-block rows.
+    const fixture = new Map(summaryRows(await inspectCheckpoint(join(FIXTURE, 'model.safetensors'))));
+    assert.equal(fixture.get('Reduced dimension (r)'), '16 (120 Plücker pairs)');
+    assert.equal(fixture.has('Windows per block'), false);
+  });
+
+  test('features: each layer with its own r and offsets; a layer without offsets has none', async () => {
+    const report = await featuresOfText(path, { text, ...options() });
+    assert.deepEqual(report.layers.map((l) => [l.reducedDim, l.offsets.map((o) => o.offset)]), [
+      [16, [1, 2, 4, 8, 12, 16]], [14, [1, 2, 4, 8, 12, 16]], [16, [1, 4]], [16, []],
+    ]);
+    report.layers[1].offsets.forEach((o) => assert.ok(Math.max(...o.residual) <= 1e-5, `residual at offset ${o.offset}`));
+    assert.match(formatFeaturesReport(report), /layer 3 \(r 16, windows none: g = 0\)/);
+    const one = await featuresOfText(path, { text, layer: 1, window: 2, ...options() });
+    assert.equal(one.layers[0].offsets[0].coordinates![0].length, 91);
+    await assert.rejects(featuresOfText(path, { text, layer: 2, window: 2, ...options() }), (e: unknown) => {
+      assert.ok(isInputError(e));
+      assert.match(e.problem, /window 2 is not in layer 2's window list \[1, 4\]/);
+      return true;
+    });
+    // --window without --layer: the layers that have it
+    const everywhere = await featuresOfText(path, { text, window: 2, ...options() });
+    assert.deepEqual(everywhere.layers.map((l) => l.offsets.map((o) => o.offset)), [[2], [2], [], []]);
+  });
+
+  test('distances between the planes of a block with a smaller r', async () => {
+    const report = await distancesOfText(path, { text, layer: 1, window: 1, ...options() });
+    const N = report.positions.length;
+    assert.ok(N > 5);
+    assert.deepEqual(report.matrix[0].length, N);
+    assert.equal(report.matrix[2][2], 0);
+  });
+
+  test('the editor\'s analyses: planes in Gr(2, r_l), no planes in a layer without offsets', async () => {
+    const ref = { path, tokenizer: FIXTURE, text };
+    const result = await cache.analyze(ref);
+    assert.deepEqual(result.layers.map((l) => l.offsets.length), [6, 6, 2, 0]);
+    const planes = await cache.planes({ ...ref, layer: 1, offset: 4 });
+    assert.deepEqual([planes.reducedDim, planes.pairCount, planes.coordinates.length], [14, 91, planes.positions.length * 91]);
+    assert.ok(Math.max(...planes.residual) <= 1e-5);
+    const near = await cache.nearest({ ...ref, layer: 1, offset: 4, position: 8, k: 2, metric: 'geodesic' });
+    assert.equal(near.length, 2);
+    await assert.rejects(cache.planes({ ...ref, layer: 3, offset: 1 }), /window 1 is not in layer 3's window list \[\]/);
   });
 });

@@ -14,10 +14,27 @@ import { clear, h, select } from '../dom';
 import { exportToolbar } from '../export';
 import type { AppState, Store } from '../store';
 
-/** Layer and offset pickers for the current analysis (offsets valid for its length). */
+/**
+ * The offsets of the selected layer valid for the analysed text (each block has its own window
+ * list in a pruned model); before that layer's features arrive, the first layer's that has.
+ */
+export function layerOffsets(state: AppState): number[] {
+  const layers = state.analysis?.layers ?? [];
+  return (layers[state.layer] ?? layers.find(Boolean))?.offsets.map((o) => o.offset) ?? [];
+}
+
+/** A note when the selected layer has no plane for this text (no valid offset: g = 0 there), else null. */
+function noPlanesNote(state: AppState): HTMLElement | null {
+  const features = state.analysis?.layers[state.layer];
+  if (!features || features.offsets.length > 0) return null;
+  const list = features.windowSizes.length ? `[${features.windowSizes.join(', ')}]` : 'empty';
+  return h('p', { class: 'status' }, `Layer ${state.layer} has no token planes in this text: its window list is ${list}${features.windowSizes.length ? ', every offset as long as the text or longer' : ''} (g = 0 there). Pick another layer.`);
+}
+
+/** Layer and offset pickers for the current analysis (the selected layer's offsets valid for its length). */
 function pickers(state: AppState, store: Store, idPrefix: string): HTMLElement {
   const layers = state.analysis?.run?.layers ?? state.model?.report.dims?.layers ?? 0;
-  const offsets = state.analysis?.layers.find(Boolean)?.offsets.map((o) => o.offset) ?? [];
+  const offsets = layerOffsets(state);
   return h('div', { class: 'controls' },
     select(`${idPrefix}-layer`, 'Layer', Array.from({ length: layers }, (_, l) => ({ value: String(l), label: String(l) })), String(state.layer), (v) => store.update({ layer: Number(v) })),
     select(`${idPrefix}-offset`, 'Offset δ', offsets.map((o) => ({ value: String(o), label: String(o) })), String(state.offset), (v) => store.update({ offset: Number(v) })));
@@ -44,6 +61,8 @@ export class PluckerView {
     clear(this.element);
     if (needsText(this.element, state)) return;
     this.element.append(pickers(state, this.store, 'plucker'));
+    const none = noPlanesNote(state);
+    if (none) return void this.element.append(none);
     const p = state.planes;
     if (p?.error) return void this.element.append(h('p', { class: 'error' }, p.error));
     if (!p?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing Plücker coordinates…'));
@@ -109,6 +128,8 @@ export class DistanceView {
     const controls = pickers(state, this.store, 'distance');
     controls.prepend(select('distance-metric', 'Metric', GRASSMANN_METRICS.map((m) => ({ value: m, label: m })), state.metric, (v) => this.store.update({ metric: v as GrassmannMetric })));
     this.element.append(controls);
+    const none = noPlanesNote(state);
+    if (none) return void this.element.append(none);
     const d = state.distances;
     if (d?.error) return void this.element.append(h('p', { class: 'error' }, d.error));
     if (!d?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing distances…'));

@@ -5,7 +5,7 @@
 import * as d3 from 'd3';
 import type { InspectReport } from '../../src/core/inspect';
 import type { TensorSummary } from '../../src/core/analysis';
-import { formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/extension/reportText';
+import { blockWindowsLabel, formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/extension/reportText';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from '../charts';
 import { clear, h, table } from '../dom';
 import { exportToolbar } from '../export';
@@ -120,23 +120,33 @@ export class OverviewView {
   }
 }
 
-/** The blocks of a GrassmannGPT with their dimensions, top to bottom. */
+/** One value, or each block's ("16 / 14 / 16 per block") when a pruned model's blocks differ. */
+function perBlock(values: number[], fallback: number): string {
+  if (values.length < 2 || values.every((v) => v === values[0])) return formatCount(values[0] ?? fallback);
+  return `${values.map(formatCount).join(' / ')} per block`;
+}
+
+/** The blocks of a GrassmannGPT with their dimensions, top to bottom (per block where they differ). */
 function drawArchitecture(holder: HTMLElement, report: InspectReport): void {
   const d = report.dims!;
-  const P = (d.reducedDim * (d.reducedDim - 1)) / 2;
-  const windows = `[${(report.windowSizes ?? []).join(', ')}]${report.windowSource === 'assumed' ? ' (assumed)' : ''}`;
+  const shapes = report.layerShapes ?? [];
+  const r = perBlock(shapes.map((s) => s.reducedDim), d.reducedDim);
+  const P = perBlock(shapes.map((s) => s.pairCount), d.pairCount);
+  const f = perBlock(shapes.map((s) => s.ffDim), d.ffDim);
+  const ownWindows = blockWindowsLabel(report);
+  const windows = `[${(report.windowSizes ?? []).join(', ')}]${report.windowSource === 'assumed' ? ' (assumed)' : ''}${ownWindows ? `; per block ${ownWindows}` : ''}`;
   const outer: [string, string][] = [
     ['tokens', `up to ${d.maxPositions} positions`],
     ['token + position embedding', `${formatCount(d.vocabSize)} × ${d.modelDim} + ${d.maxPositions} × ${d.modelDim}`],
   ];
   const block: [string, string][] = [
     ['LayerNorm (ln1) → h', `d = ${d.modelDim}`],
-    ['W_red: z = W_red h + b', `${d.modelDim} → r = ${d.reducedDim}`],
+    ['W_red: z = W_red h + b', `${d.modelDim} → r = ${r}`],
     ['token planes span(z_t, z_{t−δ}) ∈ Gr(2, r)', `${P} Plücker pairs, offsets δ ∈ ${windows}`],
     ['W_plu, mean over offsets → g', `${P} → ${d.modelDim}`],
     ['gate α = σ(W_gate [h; g])', `${2 * d.modelDim} → ${d.modelDim}`],
     ['LayerNorm(α h + (1 − α) g), + residual', `d = ${d.modelDim}`],
-    ['ln2, FFN (GELU), + residual', `${d.modelDim} → ${d.ffDim} → ${d.modelDim}`],
+    ['ln2, FFN (GELU), + residual', `${d.modelDim} → ${f} → ${d.modelDim}`],
   ];
   const tail: [string, string][] = [
     ['LayerNorm (ln_f)', `d = ${d.modelDim}`],
