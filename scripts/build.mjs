@@ -45,6 +45,19 @@ entries.push({
   outfile: join(dist, 'webview', 'main.js'),
 });
 
+// The pruning report's webview (src/extension/prune.ts): the same libraries, its own entry.
+entries.push({
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'chrome114',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  entryPoints: [join(root, 'webview/prune.ts')],
+  outfile: join(dist, 'webview', 'prune.js'),
+});
+
 mkdirSync(dist, { recursive: true });
 // The wasm backend loads its binaries from disk next to the bundle.
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');

@@ -11,6 +11,7 @@ import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } 
 import { inspectReportText } from './reportText';
 import { openCheckpointTarget } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
+import { PRUNE_COMMAND, pruneByExplanation } from './prune';
 
 export const COMMANDS = {
   showBackend: 'grassmannLens.showBackend',
@@ -18,6 +19,7 @@ export const COMMANDS = {
   installGpuBackend: 'grassmannLens.installGpuBackend',
   selectBackend: 'grassmannLens.selectBackend',
   openCheckpoint: 'grassmannLens.openCheckpoint',
+  pruneByExplanation: PRUNE_COMMAND,
 } as const;
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
@@ -214,5 +216,6 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackend(ctx)),
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackend()),
     vscode.commands.registerCommand(COMMANDS.openCheckpoint, (target?: unknown) => openCheckpoint(ctx, target)),
+    vscode.commands.registerCommand(COMMANDS.pruneByExplanation, (target?: unknown) => pruneByExplanation(ctx, target)),
   ];
 }

@@ -1,0 +1,430 @@
+/**
+ * "Grassmann Lens: Prune by Explanation…": a guided flow of quick picks and input boxes
+ * (checkpoint, evaluation text, units, criteria, rates, mode, output folder), then the worker's
+ * `prune` sweep under a cancellable progress notification, then the report in a webview panel
+ * (webview/prune.ts): perplexity and top-1 accuracy against the pruning rate per criterion, the
+ * steps, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
+ */
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, relative } from 'node:path';
+import { isInputError } from '../util/errors';
+import type { PruneCriterion, PruneMode, PruneReport, PruneUnitKind } from '../relevance/types';
+import type { PruneParams } from '../pruning/sweep';
+import { asError, isCheckpointUri } from './computeService';
+import type { CommandContext } from './commands';
+import { CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
+
+export const PRUNE_COMMAND = 'grassmannLens.pruneByExplanation';
+export const PRUNE_REPORT_VIEW_TYPE = 'grassmannLens.pruneReport';
+const TITLE = 'Prune by Explanation';
+const STEPS = 7;
+
+/** Messages of the report webview (webview/prune.ts). */
+export type PruneViewMessage =
+  | { type: 'ready' }
+  | { type: 'open'; output: string }
+  | { type: 'reveal'; output: string };
+export type PruneHostMessage = { type: 'report'; report: PruneReport };
+
+const CRITERIA: { id: PruneCriterion; detail: string }[] = [
+  { id: 'lrp', detail: 'relevance (LRP) of the unit on the reference samples' },
+  { id: 'magnitude', detail: 'weight norm of the unit' },
+  { id: 'taylor', detail: 'first-order Taylor: |activation × gradient|' },
+  { id: 'gradient', detail: 'mean absolute gradient at the unit' },
+  { id: 'wina', detail: 'activation magnitude × weight norm (WINA)' },
+  { id: 'random', detail: 'random scores (a baseline), from the seed' },
+];
+const DEFAULT_CRITERIA: PruneCriterion[] = ['lrp', 'magnitude', 'taylor'];
+const NO_WEIGHTS: PruneCriterion[] = ['magnitude', 'wina'];
+
+const UNITS: { id: PruneUnitKind; label: string; detail: string }[] = [
+  { id: 'ffn', label: 'FFN neurons', detail: 'hidden neurons of each block\'s feed-forward layer' },
+  { id: 'reduced', label: 'Reduced dimensions', detail: 'dimensions of z = W_red h (each removes its Plücker pairs)' },
+  { id: 'windows', label: 'Window offsets', detail: 'the offsets each block mixes over (structural only)' },
+];
+
+const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
+
+/** Parses "0.1, 0.3 0.5" into rates, or says what is wrong. */
+export function parseRates(text: string): { rates?: number[]; error?: string } {
+  const parts = text.split(/[\s,;]+/).filter(Boolean);
+  if (parts.length === 0) return { error: 'Enter at least one rate, e.g. 0.1, 0.3, 0.5' };
+  const rates: number[] = [];
+  for (const p of parts) {
+    const r = Number(p);
+    if (!Number.isFinite(r)) return { error: `"${p}" is not a number` };
+    if (!(r > 0 && r < 1)) return { error: `rate ${p} must be between 0 and 1 (exclusive): it is the fraction of units removed` };
+    rates.push(r);
+  }
+  return { rates: [...new Set(rates)].sort((a, b) => a - b) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return fs.access(path).then(() => true, () => false);
+}
+
+/** `<dir>/<stem>-pruned`, or -2, -3, … when that exists. */
+export async function uniqueOutputFolder(checkpoint: string): Promise<string> {
+  const base = join(dirname(checkpoint), `${basename(checkpoint, extname(checkpoint))}-pruned`);
+  if (!(await exists(base))) return base;
+  for (let i = 2; ; i++) if (!(await exists(`${base}-${i}`))) return `${base}-${i}`;
+}
+
+function activeCheckpoint(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+  return uri && uri.scheme === 'file' && isCheckpointUri(uri) ? uri : undefined;
+}
+
+function label(uri: vscode.Uri): string {
+  return vscode.workspace.asRelativePath(uri, false);
+}
+
+interface PathItem extends vscode.QuickPickItem {
+  path?: string;
+  action?: 'browse' | 'selection';
+}
+
+/** A single-choice quick pick; resolves to the accepted item or undefined when dismissed. */
+function pickOne<T extends vscode.QuickPickItem>(title: string, placeholder: string, items: T[], active?: T): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick<T>();
+    qp.title = title;
+    qp.placeholder = placeholder;
+    qp.items = items;
+    qp.ignoreFocusOut = true;
+    qp.matchOnDescription = true;
+    if (active) qp.activeItems = [active];
+    let done = false;
+    qp.onDidAccept(() => {
+      done = true;
+      resolve(qp.selectedItems[0] ?? qp.activeItems[0]);
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
+
+async function browse(title: string, filters: Record<string, string[]>, near?: string): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectMany: false,
+    canSelectFiles: true,
+    canSelectFolders: false,
+    defaultUri: near ? vscode.Uri.file(near) : vscode.workspace.workspaceFolders?.[0]?.uri,
+    filters,
+  });
+  return picked?.[0]?.fsPath;
+}
+
+async function pickCheckpoint(target?: vscode.Uri): Promise<string | undefined> {
+  const current = target ?? activeCheckpoint();
+  const found = await vscode.workspace.findFiles('**/*.{pt,pth,safetensors,bin}', '**/{node_modules,.git}/**', 500);
+  found.sort((a, b) => label(a).localeCompare(label(b), undefined, { numeric: true }));
+  const items: PathItem[] = [];
+  if (current) items.push({ label: label(current), description: 'open in the editor', path: current.fsPath });
+  for (const uri of found) if (uri.fsPath !== current?.fsPath) items.push({ label: label(uri), path: uri.fsPath });
+  items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
+  const picked = await pickOne(step(1), 'Checkpoint to prune', items, items[0]);
+  if (!picked) return undefined;
+  if (picked.action === 'browse') return browse('Checkpoint to prune', { Checkpoints: ['pt', 'pth', 'safetensors', 'bin', 'ckpt'] });
+  return picked.path;
+}
+
+/** Text files ranked by closeness to the checkpoint (its folder, then its parents), eval*.txt first. */
+function rankText(checkpoint: string, path: string): number {
+  let score = 0;
+  for (let dir = dirname(checkpoint), up = 0; up < 3; dir = dirname(dir), up++) {
+    if (dirname(path) === dir) {
+      score -= 100 - up * 10;
+      break;
+    }
+  }
+  if (/^eval/i.test(basename(path))) score -= 5;
+  return score;
+}
+
+interface DataChoice {
+  path: string;
+  /** A temporary file holding the editor's selection, removed after the run. */
+  temporary?: boolean;
+}
+
+async function pickData(checkpoint: string, ctx: CommandContext): Promise<DataChoice | undefined> {
+  const found = await vscode.workspace.findFiles('**/*.txt', '**/{node_modules,.git}/**', 500);
+  found.sort((a, b) => rankText(checkpoint, a.fsPath) - rankText(checkpoint, b.fsPath) || label(a).localeCompare(label(b)));
+  const editor = vscode.window.activeTextEditor ?? ctx.panels.lastTextEditor();
+  const selected = editor ? editor.selections.map((s) => editor.document.getText(s)).join('\n') : '';
+  const items: PathItem[] = found.map((uri) => ({ label: label(uri), path: uri.fsPath }));
+  if (editor && selected.trim()) {
+    items.unshift({ label: '$(selection) Selection of the active text editor', description: `${basename(editor.document.uri.fsPath)}, ${selected.length} characters`, action: 'selection', alwaysShow: true });
+  }
+  items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
+  const picked = await pickOne(step(2), 'Evaluation and reference text (held-out text the pruned models are measured on)', items, items[0]);
+  if (!picked) return undefined;
+  if (picked.action === 'browse') {
+    const path = await browse('Evaluation text', { Text: ['txt'] }, dirname(checkpoint));
+    return path ? { path } : undefined;
+  }
+  if (picked.action === 'selection') {
+    const path = join(tmpdir(), `grassmann-lens-prune-${randomBytes(6).toString('hex')}.txt`);
+    await fs.writeFile(path, selected, 'utf8');
+    return { path, temporary: true };
+  }
+  return picked.path ? { path: picked.path } : undefined;
+}
+
+async function pickUnits(): Promise<PruneUnitKind | undefined> {
+  const items = UNITS.map((u) => ({ label: u.label, description: u.id, detail: u.detail, id: u.id }));
+  const picked = await pickOne(step(3), 'Units to remove', items, items[0]);
+  return picked?.id;
+}
+
+function pickCriteria(units: PruneUnitKind): Promise<PruneCriterion[] | undefined> {
+  const available = CRITERIA.filter((c) => units !== 'windows' || !NO_WEIGHTS.includes(c.id));
+  return new Promise((resolve) => {
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { id: PruneCriterion }>();
+    qp.title = step(4);
+    qp.placeholder = units === 'windows'
+      ? 'Criteria to rank the units by (magnitude and wina are left out: a window offset has no weights of its own)'
+      : 'Criteria to rank the units by (one sweep per criterion)';
+    qp.canSelectMany = true;
+    qp.ignoreFocusOut = true;
+    qp.items = available.map((c) => ({ label: c.id, detail: c.detail, id: c.id }));
+    qp.selectedItems = qp.items.filter((i) => DEFAULT_CRITERIA.includes(i.id));
+    let done = false;
+    qp.onDidAccept(() => {
+      if (qp.selectedItems.length === 0) {
+        void vscode.window.showWarningMessage('Pick at least one criterion.');
+        return;
+      }
+      done = true;
+      resolve(qp.selectedItems.map((i) => i.id));
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      if (!done) resolve(undefined);
+      qp.dispose();
+    });
+    qp.show();
+  });
+}
+
+async function pickRates(): Promise<number[] | undefined> {
+  const text = await vscode.window.showInputBox({
+    title: step(5),
+    prompt: 'Pruning rates: fractions of the units to remove, separated by commas',
+    value: '0.1, 0.3, 0.5',
+    ignoreFocusOut: true,
+    validateInput: (v) => parseRates(v).error,
+  });
+  return text === undefined ? undefined : parseRates(text).rates;
+}
+
+async function pickMode(units: PruneUnitKind): Promise<PruneMode | undefined> {
+  const items: (vscode.QuickPickItem & { id: PruneMode })[] = [
+    { label: 'structural', detail: 'smaller matrices and a config.json with the new sizes (faster, loads in Grassmann Lens and HF-style code)', id: 'structural' },
+  ];
+  if (units !== 'windows') {
+    items.push({ label: 'mask', detail: 'same shapes, removed units zeroed (loads into the original PyTorch module); adds model.pt', id: 'mask' });
+  }
+  const placeholder = units === 'windows'
+    ? 'Mode: structural only (window offsets have no weights, so mask mode cannot remove them)'
+    : 'How the pruned checkpoints are written';
+  return (await pickOne(step(6), placeholder, items, items[0]))?.id;
+}
+
+async function pickOutput(checkpoint: string): Promise<string | undefined> {
+  const suggested = await uniqueOutputFolder(checkpoint);
+  const folder = dirname(checkpoint);
+  const text = await vscode.window.showInputBox({
+    title: step(7),
+    prompt: `Output folder (relative paths are inside ${folder}); it must not exist or be empty`,
+    value: suggested,
+    valueSelection: [suggested.length - basename(suggested).length, suggested.length],
+    ignoreFocusOut: true,
+    validateInput: async (v) => {
+      if (!v.trim()) return 'Enter a folder';
+      const path = resolveIn(folder, v.trim());
+      try {
+        const stat = await fs.stat(path);
+        if (!stat.isDirectory()) return `${path} is a file`;
+        if ((await fs.readdir(path)).length > 0) return `${path} exists and is not empty`;
+      } catch {
+        /* does not exist: fine */
+      }
+      return undefined;
+    },
+  });
+  return text === undefined ? undefined : resolveIn(folder, text.trim());
+}
+
+function resolveIn(folder: string, path: string): string {
+  return path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path) ? path : join(folder, path);
+}
+
+/** The whole flow: gather the parameters, run the sweep, show the report. */
+export async function pruneByExplanation(ctx: CommandContext, target?: unknown): Promise<void> {
+  const checkpoint = await pickCheckpoint(target instanceof vscode.Uri && target.scheme === 'file' ? target : undefined);
+  if (!checkpoint) return;
+  const data = await pickData(checkpoint, ctx);
+  if (!data) return;
+  try {
+    const units = await pickUnits();
+    if (!units) return;
+    const criteria = await pickCriteria(units);
+    if (!criteria) return;
+    const rates = await pickRates();
+    if (!rates) return;
+    const mode = await pickMode(units);
+    if (!mode) return;
+    const out = await pickOutput(checkpoint);
+    if (!out) return;
+    const referenceSamples = vscode.workspace.getConfiguration('grassmannLens').get<number>('prune.referenceSamples', 8);
+    const params: PruneParams = { checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples };
+    const report = await runPrune(ctx, params);
+    if (report) PruneReportPanel.show(ctx, report);
+  } finally {
+    if (data.temporary) await fs.rm(data.path, { force: true });
+  }
+}
+
+/** Runs the sweep under a cancellable notification; undefined when cancelled or failed (the user is told). */
+export async function runPrune(ctx: CommandContext, params: PruneParams): Promise<PruneReport | undefined> {
+  const name = basename(params.checkpoint);
+  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, into ${params.out}`);
+  try {
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: pruning ${name}`, cancellable: true },
+      (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        let last = 0;
+        return ctx.compute.request('prune', params, {
+          signal: abort.signal,
+          onProgress: (p) => {
+            const percent = p.total ? (100 * p.done) / p.total : 0;
+            progress.report({ message: p.message, increment: Math.max(0, percent - last) });
+            last = Math.max(last, percent);
+          },
+        });
+      },
+    );
+    ctx.output.appendLine(`Pruning done in ${report.seconds.toFixed(1)} s: ${report.steps.length} steps written to ${report.output}`);
+    for (const w of report.warnings) ctx.output.appendLine(`  warning: ${w}`);
+    return report;
+  } catch (e) {
+    const err = asError(e);
+    if (err.name === 'CancelledError' || err.name === 'OperationCancelled') {
+      const left = params.out && (await exists(params.out));
+      ctx.output.appendLine(`Pruning cancelled${left ? `; ${params.out} exists` : '; nothing was written'}.`);
+      void vscode.window.showInformationMessage(`Pruning ${name} was cancelled; nothing was written.`);
+      return undefined;
+    }
+    if (isInputError(err) || err instanceof RangeError || err.name === 'RangeError') {
+      ctx.output.appendLine(`Pruning failed: ${err.message}`);
+      void vscode.window.showErrorMessage(err.message);
+    } else {
+      ctx.output.appendLine(`Pruning ${params.checkpoint} failed: ${err.stack ?? err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: pruning ${name} failed: ${err.message}`);
+    }
+    return undefined;
+  }
+}
+
+function nonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** The report page: the bundled prune app and its stylesheet (dist/webview/prune.*), nothing inline. */
+function reportHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+  const n = nonce();
+  const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'prune.js'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'prune.css'));
+  const csp = [
+    "default-src 'none'",
+    `script-src 'nonce-${n}'`,
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data: blob:`,
+    `font-src ${webview.cspSource}`,
+  ].join('; ');
+  const escaped = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escaped}</title>
+<link rel="stylesheet" href="${style}">
+</head>
+<body>
+<div id="app"><p class="status">Loading ${escaped}…</p></div>
+<script nonce="${n}" src="${script}"></script>
+</body>
+</html>`;
+}
+
+/** One pruning report in a webview panel. */
+export class PruneReportPanel {
+  static show(ctx: CommandContext, report: PruneReport): PruneReportPanel {
+    const title = `Pruning: ${basename(report.checkpoint)}`;
+    const panel = vscode.window.createWebviewPanel(PRUNE_REPORT_VIEW_TYPE, title, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(ctx.panels.extensionUri, 'dist')],
+    });
+    return new PruneReportPanel(panel, ctx, report, title);
+  }
+
+  private constructor(private readonly panel: vscode.WebviewPanel, private readonly ctx: CommandContext, private readonly report: PruneReport, title: string) {
+    panel.webview.html = reportHtml(panel.webview, ctx.panels.extensionUri, title);
+    const sub = panel.webview.onDidReceiveMessage((m: PruneViewMessage) => void this.onMessage(m));
+    panel.onDidDispose(() => sub.dispose());
+  }
+
+  /** Only folders of this report are opened or revealed (the view's messages are not trusted further). */
+  private ownFolder(output: string): string | undefined {
+    if (output === this.report.output) return output;
+    return this.report.steps.find((s) => s.output === output)?.output;
+  }
+
+  private async onMessage(m: PruneViewMessage): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        void this.panel.webview.postMessage({ type: 'report', report: this.report } satisfies PruneHostMessage);
+        return;
+      case 'open': {
+        const folder = this.ownFolder(m.output);
+        if (!folder) return;
+        const file = vscode.Uri.file(join(folder, 'model.safetensors'));
+        try {
+          await vscode.commands.executeCommand('vscode.openWith', file, CHECKPOINT_VIEW_TYPE, { viewColumn: vscode.ViewColumn.Beside });
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${file.fsPath}: ${asError(e).message}`);
+        }
+        return;
+      }
+      case 'reveal': {
+        const folder = this.ownFolder(m.output);
+        if (!folder) return;
+        const uri = vscode.Uri.file(folder);
+        const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
+        const target = inWorkspace ? vscode.Uri.file(join(folder, 'pruning.json')) : uri;
+        if (inWorkspace && (await exists(target.fsPath))) await vscode.commands.executeCommand('revealInExplorer', target);
+        else if (inWorkspace) await vscode.commands.executeCommand('revealInExplorer', uri);
+        else await vscode.commands.executeCommand('revealFileInOS', uri);
+        this.ctx.output.appendLine(`Pruned files: ${folder} (${relative(dirname(this.report.output), folder) || basename(folder)})`);
+        return;
+      }
+    }
+  }
+}
