@@ -64,7 +64,7 @@ Commands:
       [--reference-samples N] [--seq-len N] [--seed S] [--rule R] [--gate G] [--out DIR]
       [--config C] [--tokenizer DIR] [--backend B] [--json]
       Pruning by explaining: score units with each criterion C (lrp, magnitude, gradient,
-      taylor, wina, random; default lrp,magnitude,taylor) on N chunks of the reference
+      taylor, wina, random; default lrp,magnitude,taylor, for windows lrp,gradient,taylor) on N chunks of the reference
       text (default: the data file), remove the lowest at each rate, write each pruned
       checkpoint under DIR/<criterion>-<rate>/ and evaluate it on F like 'eval'
       (perplexity, top-1 accuracy). structural: a smaller model.safetensors + config.json;

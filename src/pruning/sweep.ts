@@ -153,27 +153,32 @@ async function quality(model: GrassmannModel, ids: readonly number[], seqLen: nu
 
 const rateLabel = (rate: number): string => String(Math.round(rate * 1000) / 1000);
 
+/** Criteria run when none are given: the paper's comparison, without the weight criteria for offsets. */
+export function defaultCriteria(units: PruneUnitKind): PruneCriterion[] {
+  return units === 'windows' ? ['lrp', 'gradient', 'taylor'] : [...DEFAULT_PRUNE.criteria];
+}
+
 export function checkPruneParams(p: PruneParams): void {
+  const kind = p.units ?? DEFAULT_PRUNE.units;
+  if ((p.mode ?? DEFAULT_PRUNE.mode) === 'mask' && kind === 'windows') {
+    throw new RangeError('window offsets have no weights, so mask mode cannot remove them while keeping the original code: use --mode structural');
+  }
   const rates = p.rates ?? DEFAULT_PRUNE.rates;
   if (rates.length === 0) throw new RangeError('--rates needs at least one rate');
   for (const r of rates) if (!(r > 0 && r < 1)) throw new RangeError(`pruning rate ${r} must be between 0 and 1 (exclusive)`);
-  const criteria = p.criteria ?? DEFAULT_PRUNE.criteria;
+  const criteria = p.criteria ?? defaultCriteria(kind);
   if (criteria.length === 0) throw new RangeError('at least one criterion is needed');
-  const kind = p.units ?? DEFAULT_PRUNE.units;
   for (const c of criteria) {
     const problem = criterionApplies(c, kind);
     if (problem) throw new RangeError(problem);
-  }
-  if ((p.mode ?? DEFAULT_PRUNE.mode) === 'mask' && kind === 'windows') {
-    throw new RangeError('window offsets have no weights, so mask mode cannot remove them while keeping the original code: use --mode structural');
   }
 }
 
 export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): Promise<PruneReport> {
   checkPruneParams(p);
   const started = Date.now();
-  const criteria = [...new Set(p.criteria ?? DEFAULT_PRUNE.criteria)];
   const kind = p.units ?? DEFAULT_PRUNE.units;
+  const criteria = [...new Set(p.criteria ?? defaultCriteria(kind))];
   const rates = [...new Set(p.rates ?? DEFAULT_PRUNE.rates)].sort((a, b) => a - b);
   const mode = p.mode ?? DEFAULT_PRUNE.mode;
   const scope = p.scope ?? DEFAULT_PRUNE.scope;

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GrassmannModel } from '../model/grassmann';
 import { offsetTerms } from './offsetTerms';
-import { targetPairs } from './lrp';
+import { rowsAt, targetPairs } from './lrp';
 
 export interface LayerGradients {
   /** GELU output and its gradient [T, f]. */
@@ -36,6 +36,8 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
   const probes: tf.Tensor2D[] = [];
   for (const shape of shapes) probes.push(tf.zeros([T, shape.reducedDim]), tf.zeros([T, d]), tf.zeros([T, shape.ffDim]));
   const kept: { act: tf.Tensor[]; z: tf.Tensor[] } = { act: [], z: [] };
+  // lm_head rows of the targets, placed at their positions: the objective is sum(y * heads).
+  const heads = tf.tidy(() => rowsAt(tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)) as tf.Tensor2D, positions, T));
   try {
     const grads = tf.tidy(() => {
       const objective = (...p: tf.Tensor[]): tf.Scalar => {
@@ -55,9 +57,7 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
         }, 'composite');
         const { mean, variance } = tf.moments(hidden, 1, true);
         const y = tf.add(tf.mul(tf.mul(tf.sub(hidden, mean), tf.rsqrt(tf.add(variance, spec.layerNormEps))), w.finalNormWeight), w.finalNormBias);
-        const rows = tf.gather(y, tf.tensor1d(positions, 'int32'));
-        const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1));
-        return tf.sum(tf.mul(rows, heads)) as tf.Scalar;
+        return tf.sum(tf.mul(y, heads)) as tf.Scalar;
       };
       return tf.grads(objective)(probes);
     });
@@ -86,6 +86,7 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
     }
   } finally {
     for (const p of probes) p.dispose();
+    heads.dispose();
     for (const t of [...kept.act, ...kept.z]) t?.dispose();
   }
 }

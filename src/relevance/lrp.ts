@@ -238,6 +238,16 @@ export interface RelevanceRunOptions {
   perOffset?: boolean;
 }
 
+/**
+ * [T, n] with `rows` at `positions` and zeros elsewhere (a contiguous run of positions, as both
+ * target kinds give, is a pad; it also has a gradient on every backend).
+ */
+export function rowsAt(rows: tf.Tensor2D, positions: readonly number[], T: number): tf.Tensor2D {
+  const first = positions[0];
+  if (positions.every((p, i) => p === first + i)) return tf.pad(rows, [[first, T - first - positions.length], [0, 0]]);
+  return tf.scatterND(tf.tensor2d(positions as number[], [positions.length, 1], 'int32'), rows, [T, rows.shape[1]]) as tf.Tensor2D;
+}
+
 /** Targets as (position, token id) pairs. */
 export function targetPairs(ids: readonly number[], target: RelevanceTarget): { positions: number[]; tokens: number[] } {
   const T = ids.length;
@@ -320,7 +330,7 @@ function propagate(
       onRows = tf.mul(weighted, options.rule === 'zplus' ? tf.divNoNan(startValues, tf.add(total, eps)) : ratio(startValues, total, eps));
     }
     // Back to [T, d]: scatter the target rows.
-    const Ry = tf.scatterND(tf.tensor2d(positions, [positions.length, 1], 'int32'), onRows, [T, y.shape[1]]) as tf.Tensor2D;
+    const Ry = rowsAt(onRows as tf.Tensor2D, positions, T);
     return layerNormRule(xL, w.finalNormWeight, y, Ry, lnEps, eps);
   });
   step('head', start, sumOf(R));
