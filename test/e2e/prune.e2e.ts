@@ -1,0 +1,226 @@
+/**
+ * "Grassmann Lens: Prune by Explanation…" in a real VS Code (code-server), driven with Playwright:
+ * the palette flow on the fixture, the report webview's numbers against the CLI's
+ * `prune --json` for the same parameters, the files written, opening a pruned checkpoint, and
+ * cancelling a sweep from its progress notification (nothing is left behind).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
+import type { PruneReport } from '../../src/relevance/types';
+import { ComputeClient } from '../../src/worker/client';
+import { formatCount } from '../../src/extension/reportText';
+import {
+  checkPrerequisites, launchBrowser, makeWorkspace, openWorkbench, repoRoot, resultsDir, runCommand, screenshot,
+  startCodeServer, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+} from './harness';
+
+const SCENARIO = 'prune';
+const COMMAND = 'Grassmann Lens: Prune by Explanation…';
+
+describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => {
+  let server: CodeServer;
+  let browser: Browser;
+  let page: Page;
+  let workspace: string;
+  let cliOut: string;
+  let reference: ComputeClient;
+  const timings = new Map<string, number>();
+
+  before(async () => {
+    checkPrerequisites();
+    workspace = makeWorkspace(SCENARIO);
+    cliOut = mkdtempSync(join(tmpdir(), 'gl-e2e-prune-cli-'));
+    server = await timed('code-server start', timings, () => startCodeServer({
+      name: SCENARIO,
+      installExtension: true,
+      settings: { 'grassmannLens.prune.referenceSamples': 2 },
+    }));
+    reference = new ComputeClient({ workerPath: join(repoRoot, 'dist', 'worker.js'), nativeModulesDir: join(server.home, 'native') });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+  });
+
+  after(async () => {
+    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await reference?.dispose();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+    if (cliOut) rmSync(cliOut, { recursive: true, force: true });
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
+    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  });
+
+  const quick = () => page.locator('.quick-input-widget');
+  const checkpoints = () => join(workspace, 'tiny-grassmann', 'checkpoints');
+
+  async function waitForStep(k: number): Promise<void> {
+    await quick().locator('.quick-input-title', { hasText: `Prune by Explanation (${k}/7)` }).waitFor({ timeout: UI_TIMEOUT_MS });
+  }
+
+  /** Step k is a quick pick: filter by `filter` and click the row showing `text`. */
+  async function pick(k: number, text: string, filter?: string): Promise<void> {
+    await waitForStep(k);
+    if (filter) await quick().locator('input').first().fill(filter);
+    await quick().locator('.monaco-list-row', { hasText: text }).first().click({ timeout: UI_TIMEOUT_MS });
+  }
+
+  /** Step k is an input box: replace its value (when given) and accept. */
+  async function answer(k: number, value?: string): Promise<string> {
+    await waitForStep(k);
+    const input = quick().locator('input').first();
+    if (value !== undefined) await input.fill(value);
+    const accepted = await input.inputValue();
+    await page.keyboard.press('Enter');
+    return accepted;
+  }
+
+  /** Criteria (step 4, multi-select with lrp, magnitude and taylor checked): leaves exactly `wanted` checked. */
+  async function chooseCriteria(wanted: string[]): Promise<void> {
+    await waitForStep(4);
+    const rows = quick().locator('.monaco-list-row');
+    await rows.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    for (const name of ['lrp', 'magnitude', 'taylor', 'gradient', 'wina', 'random']) {
+      const row = rows.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }) }).first();
+      if ((await row.count()) === 0) continue;
+      const checked = (await row.getAttribute('aria-checked')) === 'true';
+      if (checked !== wanted.includes(name)) {
+        await row.click();
+        await row.and(page.locator(`[aria-checked="${!checked}"]`)).waitFor({ timeout: UI_TIMEOUT_MS });
+      }
+    }
+    await quick().locator('input').first().focus();
+    await page.keyboard.press('Enter');
+  }
+
+  /** The innermost frame of a webview that shows `selector` (several webviews may be open). */
+  async function frameWith(selector: string): Promise<Frame> {
+    const deadline = Date.now() + UI_TIMEOUT_MS;
+    for (;;) {
+      for (const f of page.frames()) {
+        if (await f.locator(selector).count().catch(() => 0)) return f;
+      }
+      if (Date.now() > deadline) assert.fail(`no webview shows ${selector}`);
+      await page.waitForTimeout(250);
+    }
+  }
+
+  function cliPrune(criteria: string[], rates: number[]): PruneReport {
+    const out = join(cliOut, `${criteria.join('-')}`);
+    const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'prune', join(checkpoints(), 'best.pt'),
+      '--data', join(workspace, 'tiny-grassmann', 'eval.txt'), '--criterion', criteria.join(','), '--rates', rates.join(','),
+      '--units', 'ffn', '--mode', 'structural', '--reference-samples', '2', '--out', out, '--json'],
+    // the extension's worker sees the private native-modules folder of the harness: the CLI too
+    { encoding: 'utf8', env: { ...process.env, GRASSMANN_LENS_NATIVE_DIR: join(server.home, 'native') }, timeout: 300_000 });
+    assert.equal(r.status, 0, `CLI prune failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as PruneReport;
+  }
+
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+
+  it('runs the palette flow on best.pt: the report equals the CLI, the files are written, a pruned checkpoint opens', async () => {
+    const expected = cliPrune(['lrp', 'magnitude'], [0.1, 0.3]);
+    const out = join(checkpoints(), 'best-pruned');
+    await timed('palette flow', timings, async () => {
+      await runCommand(page, COMMAND);
+      await pick(1, 'tiny-grassmann/checkpoints/best.pt', 'checkpoints/best.pt');
+      await pick(2, 'tiny-grassmann/eval.txt', 'tiny-grassmann/eval.txt');
+      await pick(3, 'FFN neurons');
+      await screenshot(page, SCENARIO, 'a-criteria');
+      await chooseCriteria(['lrp', 'magnitude']);
+      assert.equal(await answer(5, '0.1, 0.3'), '0.1, 0.3');
+      await pick(6, 'structural');
+      assert.equal(await answer(7), out, 'the default output folder is <ckpt dir>/<ckpt name>-pruned');
+    });
+    const view = await timed('sweep and report', timings, async () => {
+      const f = await frameWith('#prune-steps');
+      await f.locator('#prune-chart-perplexity svg').waitFor({ timeout: UI_TIMEOUT_MS });
+      await f.locator('#prune-chart-accuracy svg').waitFor({ timeout: UI_TIMEOUT_MS });
+      return f;
+    });
+    await screenshot(page, SCENARIO, 'b-report');
+
+    const rows = view.locator('#prune-steps tbody tr');
+    assert.equal(await rows.count(), expected.steps.length);
+    for (let i = 0; i < expected.steps.length; i++) {
+      const want = expected.steps[i];
+      const row = rows.nth(i);
+      assert.equal(await row.getAttribute('data-criterion'), want.criterion);
+      assert.equal(Number(await row.getAttribute('data-rate')), want.rate);
+      const ppl = Number(await row.getAttribute('data-perplexity'));
+      const acc = Number(await row.getAttribute('data-accuracy'));
+      assert.ok(close(ppl, want.perplexity), `${want.criterion} ${want.rate}: perplexity ${ppl} vs CLI ${want.perplexity}`);
+      assert.ok(close(acc, want.accuracy), `${want.criterion} ${want.rate}: accuracy ${acc} vs CLI ${want.accuracy}`);
+    }
+    // the unpruned reference line of both charts
+    assert.ok(close(Number(await view.locator('#prune-chart-perplexity line.baseline[data-value]').getAttribute('data-value')), expected.baseline.perplexity));
+    assert.ok(close(Number(await view.locator('#prune-chart-accuracy line.baseline[data-value]').getAttribute('data-value')), expected.baseline.accuracy));
+    assert.match(await view.locator('#prune-summary').innerText(), /Criteria\s+lrp, magnitude/);
+
+    // the removed units of a step, selected with the keyboard
+    await rows.first().focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    const second = expected.steps[1];
+    const removed = view.locator(`#prune-removed[data-criterion="${second.criterion}"][data-rate="${second.rate}"] tbody tr`);
+    await removed.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(await removed.count(), Math.min(1000, second.removed.length));
+    assert.equal(Number(await removed.first().getAttribute('data-layer')), second.removed[0].layer);
+    assert.equal(Number(await removed.first().getAttribute('data-index')), second.removed[0].index);
+
+    // the files, and pruning.json equal to what the view shows
+    assert.ok(existsSync(join(out, 'pruning.json')), 'pruning.json written');
+    const written = JSON.parse(readFileSync(join(out, 'pruning.json'), 'utf8')) as PruneReport;
+    for (const s of expected.steps) {
+      const folder = join(out, `${s.criterion}-${s.rate}`);
+      assert.ok(existsSync(join(folder, 'model.safetensors')), `${folder}/model.safetensors`);
+      assert.ok(existsSync(join(folder, 'config.json')), `${folder}/config.json`);
+      const w = written.steps.find((x) => x.criterion === s.criterion && x.rate === s.rate)!;
+      assert.ok(close(w.perplexity, s.perplexity));
+    }
+    assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
+
+    // "Open pruned checkpoint" opens the selected step's model.safetensors in the checkpoint editor
+    const file = join(out, `${second.criterion}-${second.rate}`, 'model.safetensors');
+    const inspected = await reference.inspect(file);
+    await timed('open pruned checkpoint', timings, async () => {
+      await view.locator('#prune-open').click();
+      await page.locator('.tabs-container .tab', { hasText: 'model.safetensors' }).waitFor({ timeout: UI_TIMEOUT_MS });
+      const editor = await frameWith('#summary');
+      const text = await editor.locator('#summary').innerText();
+      assert.match(text, /Architecture\s+GrassmannGPT/);
+      assert.ok(text.includes(formatCount(inspected.parameterCount)), `parameter count ${inspected.parameterCount} of the pruned file in: ${text}`);
+    });
+    await screenshot(page, SCENARIO, 'c-pruned-open');
+    await runCommand(page, 'View: Close All Editors');
+  });
+
+  it('cancelling from the progress notification stops the sweep and leaves no output folder', async () => {
+    const out = join(checkpoints(), 'best-pruned-2');
+    await timed('cancel', timings, async () => {
+      await runCommand(page, COMMAND);
+      await pick(1, 'tiny-grassmann/checkpoints/best.pt', 'checkpoints/best.pt');
+      await pick(2, 'tiny-grassmann/eval.txt', 'tiny-grassmann/eval.txt');
+      await pick(3, 'FFN neurons');
+      await chooseCriteria(['lrp', 'magnitude', 'taylor']);
+      await answer(5, '0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9');
+      await pick(6, 'structural');
+      assert.equal(await answer(7), out, 'the default output folder is made unique (-2) when <name>-pruned exists');
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'pruning best.pt' });
+      await toast.waitFor({ timeout: UI_TIMEOUT_MS });
+      await screenshot(page, SCENARIO, 'd-progress');
+      await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+      await page.locator('.notifications-toasts .notification-toast', { hasText: 'was cancelled; nothing was written' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    await screenshot(page, SCENARIO, 'd-cancelled');
+    assert.equal(existsSync(out), false, `${out} must not exist after cancelling`);
+    assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
+  });
+});
