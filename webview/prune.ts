@@ -25,8 +25,7 @@ const UNIT_NAMES: Record<string, string> = { ffn: 'FFN neurons', reduced: 'reduc
 const percent = d3.format('.2%');
 
 /** Perplexity or accuracy against rate: a line per criterion from the baseline at rate 0, plus the baseline as a dashed line. */
-function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perplexity' | 'accuracy', title: string): void {
-  const width = Math.min(widthOf(container, 640), 720);
+function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perplexity' | 'accuracy', title: string, width: number): void {
   const height = 280;
   const m = { top: 12, right: 130, bottom: 40, left: 64 };
   const svg = createSvg(container, width, height, title);
@@ -38,13 +37,14 @@ function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perple
     values: [{ x: 0, y: base }, ...report.steps.filter((s) => s.criterion === c).map((s) => ({ x: s.rate, y: s[metric] }))],
   }));
   const all = series.flatMap((s) => s.values).filter((p) => Number.isFinite(p.y));
-  const x = d3.scaleLinear().domain([0, d3.max(report.rates) ?? 1]).range([0, pw]).nice();
+  const x = d3.scaleLinear().domain([0, d3.max(report.rates) ?? 1]).range([0, pw]);
   const [lo, hi] = d3.extent(all, (p) => p.y) as [number, number];
   const logY = metric === 'perplexity' && lo > 0 && hi / lo > 20;
-  const y = (logY ? d3.scaleLog().domain([lo, hi]) : d3.scaleLinear().domain(metric === 'accuracy' ? [0, Math.max(hi, 1e-9)] : [Math.min(lo, base), hi])).range([ph, 0]).nice();
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 1e-3;
+  const y = (logY ? d3.scaleLog().domain([lo, hi]) : d3.scaleLinear().domain([Math.max(0, lo - pad), hi + pad])).range([ph, 0]).nice();
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
-  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).ticks(6, '.0%'));
-  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(6, metric === 'accuracy' ? '.0%' : '.3~g'));
+  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).tickValues([0, ...report.rates]).tickFormat((v) => d3.format('~%')(+v)));
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(6, metric === 'accuracy' ? '.1~%' : '.3~g'));
   g.append('line').attr('class', 'baseline').attr('data-value', String(base))
     .attr('x1', 0).attr('x2', pw).attr('y1', y(base)).attr('y2', y(base))
     .append('title').text(`unpruned: ${metric === 'accuracy' ? percent(base) : formatValue(base)}`);
@@ -113,8 +113,11 @@ class PruneApp {
     const acc = h('div', { id: 'prune-chart-accuracy', class: 'chart-holder' }, h('h2', {}, 'Top-1 accuracy vs rate'));
     charts.append(ppl, acc);
     this.root.append(charts);
-    drawMetric(ppl, r, 'perplexity', 'Perplexity against the pruning rate, per criterion; dashed: unpruned');
-    drawMetric(acc, r, 'accuracy', 'Top-1 next-token accuracy against the pruning rate, per criterion; dashed: unpruned');
+    // Two side by side when there is room (the holders have no width of their own before they are drawn).
+    const available = widthOf(this.root, 1000);
+    const width = Math.max(360, Math.min(640, available >= 760 ? Math.floor((available - 24) / 2) : available));
+    drawMetric(ppl, r, 'perplexity', 'Perplexity against the pruning rate, per criterion; dashed: unpruned', width);
+    drawMetric(acc, r, 'accuracy', 'Top-1 next-token accuracy against the pruning rate, per criterion; dashed: unpruned', width);
     this.root.append(h('h2', {}, 'Steps'), h('p', { class: 'hint' }, 'Select a row (click, or arrow keys and Enter) to see the units it removed.'), this.stepsTable(r));
     this.root.append(h('div', { id: 'prune-step' }));
     this.renderStep();
