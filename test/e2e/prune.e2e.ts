@@ -187,6 +187,13 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     }
     assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
 
+    // "Reveal files" shows the selected step's folder (its pruning.json) in the explorer
+    await view.locator('#prune-reveal').click();
+    const stepFolder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: `${second.criterion}-${second.rate}` });
+    await stepFolder.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]', { hasText: 'pruning.json' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await screenshot(page, SCENARIO, 'b-revealed');
+
     // "Open pruned checkpoint" opens the selected step's model.safetensors in the checkpoint editor
     const file = join(out, `${second.criterion}-${second.rate}`, 'model.safetensors');
     const inspected = await reference.inspect(file);
