@@ -32,6 +32,9 @@ import { ModelSession } from '../src/core/session';
 import { distanceFromAngles, GRASSMANN_METRICS } from '../src/geometry/angles';
 import { planeDistanceMatrix, tokenPlanes } from '../src/geometry/planes';
 import { loadTokenizer } from '../src/tokenizer';
+import { relevanceOf } from '../src/relevance/lrp';
+import { targetGradients } from '../src/relevance/gradients';
+import { DEFAULT_RELEVANCE_OPTIONS } from '../src/relevance/types';
 import { ComputeClient } from '../src/worker/client';
 import { paperModelFiles, paperRunFiles, PAPER_WINDOWS } from './paperModel';
 import { measureWasmSimdPeak, type SimdPeak } from './simdPeak';
@@ -41,6 +44,8 @@ const distDir = __dirname; // the bundle runs from dist/
 const tiny = join(root, 'test/fixtures/tiny-grassmann');
 const dataDir = join(root, 'bench/.data');
 const quick = process.argv.includes('--quick');
+/** `npm run bench -- --relevance`: only the paper-size relevance section. */
+const onlyRelevance = process.argv.includes('--relevance');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -145,6 +150,35 @@ async function medianMs(repeats: number, fn: () => unknown): Promise<number> {
   return median(times);
 }
 
+/**
+ * LRP (src/relevance/lrp.ts) against the forward pass on the same model and tokens: the
+ * relevance pass records the forward stages, then propagates from the true next token at every
+ * position. The issue's goal is relevance / forward <= 2.5.
+ */
+async function relevanceBench(path: string, ids: number[], repeats: number): Promise<void> {
+  const backend = await initBackend({ preference: 'wasm', wasmDir: distDir });
+  const checkpoint = await openCheckpoint(path);
+  const described = await describeModel(checkpoint);
+  if (!described.recognized) throw new Error(described.problems.join('; '));
+  const model = await loadGrassmannModel(checkpoint, described.spec);
+  try {
+    const forwardMs = await medianMs(repeats, () => model.forward(ids));
+    const forwardTapsMs = await medianMs(repeats, () => model.forward(ids, { taps: true }));
+    console.log(`  (${backend.active}/${backend.threads}t, T=${ids.length}, median of ${repeats}) forward ${fmt(forwardMs)}, forward + every tap ${fmt(forwardTapsMs)}`);
+    for (const rule of ['epsilon', 'zplus', 'gamma'] as const) {
+      const options = { ...DEFAULT_RELEVANCE_OPTIONS, rule };
+      let leak = 0;
+      const ms = await medianMs(repeats, () => (leak = relevanceOf(model, ids, { kind: 'next-token' }, options).totalLeak));
+      console.log(`  relevance (${rule}, signal-take-all, ${ids.length - 1} targets): ${fmt(ms)} = ${(ms / forwardMs).toFixed(2)} x forward (goal <= 2.5); total leak ${(leak * 100).toFixed(2)}%`);
+    }
+    const gradMs = await medianMs(repeats, () => targetGradients(model, ids));
+    console.log(`  gradients of the target logits w.r.t. z, g and the FFN activations (gradient/taylor criteria): ${fmt(gradMs)} = ${(gradMs / forwardMs).toFixed(2)} x forward`);
+  } finally {
+    model.dispose();
+    await checkpoint.close();
+  }
+}
+
 /** Distances, features and drift (src/geometry) at the sizes of the issue. */
 async function geometryBench(paperCheckpoint: string, text: string, tokenizerDir: string): Promise<void> {
   console.log('\n== geometry (float64, one thread of JavaScript) ==');
@@ -215,6 +249,11 @@ async function main(): Promise<void> {
   const paperIds = Array.from({ length: PAPER_DIMS.maxPositions }, (_, i) => evalIds[i % evalIds.length]);
   const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, PAPER_WINDOWS);
   console.log(`  FLOPs per forward: nominal ${(paperFlops.nominal.total / 1e9).toFixed(2)} G (paper's equations), executed ${(paperFlops.executed.total / 1e9).toFixed(2)} G`);
+  if (onlyRelevance) {
+    console.log('\n== relevance (LRP) vs forward, paper size ==');
+    await relevanceBench(paperSt, paperIds, 3);
+    return;
+  }
   const threads = (await initBackend({ preference: 'wasm', wasmDir: distDir })).threads;
   const peak = await measureWasmSimdPeak(threads);
   console.log(`  WebAssembly SIMD ceiling now (4x8 f32x4 multiply-add micro-kernel, L1-resident): ${peak.oneThread.toFixed(1)} GFLOP/s on 1 thread, ${peak.allThreads.toFixed(1)} on ${threads} at once`);
@@ -224,6 +263,9 @@ async function main(): Promise<void> {
   console.log(`  (SIMD ceiling after the forward passes: ${after.oneThread.toFixed(1)} / ${after.allThreads.toFixed(1)} GFLOP/s; "of SIMD peak" = executed GFLOP/s of fwd+taps / the ceiling before)`);
 
   await geometryBench(paperSt, tokenizer.decode(paperIds.slice(1, 255)), tiny);
+
+  console.log('\n== relevance (LRP) vs forward, paper size ==');
+  await relevanceBench(paperSt, paperIds, quick ? 3 : 5);
 
   console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
   const text = tokenizer.decode(paperIds.slice(1, 255));

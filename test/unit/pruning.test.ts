@@ -109,12 +109,15 @@ describe('a sweep on the fixture', () => {
 });
 
 function findTorchPython(): string | undefined {
-  try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    return 'python3';
-  } catch {
-    return undefined;
+  for (const py of ['python3', '/usr/bin/python3']) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+      return py;
+    } catch {
+      // try the next interpreter
+    }
   }
+  return undefined;
 }
 const PYTHON = findTorchPython();
 
