@@ -58,7 +58,8 @@ function pluckerColumnSquares(spec: GrassmannSpec, layer: number, plucker: Float
   return perDim;
 }
 
-function staticScores(spec: GrassmannSpec, kind: PruneUnitKind, criterion: 'magnitude', weight: WeightLookup): Float64Array[] {
+/** The magnitude criterion: L2 norm of each unit's weights. */
+function magnitudeScores(spec: GrassmannSpec, kind: PruneUnitKind, weight: WeightLookup): Float64Array[] {
   const d = spec.dims.modelDim;
   return spec.layerShapes.map((shape, l) => {
     const roles = spec.roles.layers[l];
@@ -83,7 +84,6 @@ function staticScores(spec: GrassmannSpec, kind: PruneUnitKind, criterion: 'magn
       for (let j = 0; j < d; j++) sq += red[i * d + j] ** 2;
       out[i] = Math.sqrt(sq);
     }
-    void criterion;
     return out;
   });
 }
@@ -113,7 +113,7 @@ export function scoreUnits(
     const rand = seededRandom(options.seed);
     return units.map((u) => Float64Array.from(u, () => rand()));
   }
-  if (criterion === 'magnitude') return staticScores(spec, kind, 'magnitude', weight);
+  if (criterion === 'magnitude') return magnitudeScores(spec, kind, weight);
 
   const totals = units.map((u) => new Float64Array(u.length));
   const columnNorms = criterion === 'wina'
