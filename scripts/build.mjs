@@ -32,31 +32,21 @@ const entries = [
   { ...node, entryPoints: [join(root, 'bench/profile-forward.ts')], outfile: join(dist, 'profile-forward.js') },
 ];
 
-// The checkpoint editor's webview: a browser bundle (D3, @vscode-elements/elements) and its CSS.
-entries.push({
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'chrome114',
-  sourcemap: !production,
-  minify: production,
-  logLevel: 'warning',
-  entryPoints: [join(root, 'webview/main.ts')],
-  outfile: join(dist, 'webview', 'main.js'),
-});
-
-// The pruning report's webview (src/extension/prune.ts): the same libraries, its own entry.
-entries.push({
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'chrome114',
-  sourcemap: !production,
-  minify: production,
-  logLevel: 'warning',
-  entryPoints: [join(root, 'webview/prune.ts')],
-  outfile: join(dist, 'webview', 'prune.js'),
-});
+// The webviews: browser bundles (D3, @vscode-elements/elements) and their CSS — the checkpoint
+// editor (main) and the pruning report of src/extension/prune.ts (prune).
+for (const name of ['main', 'prune']) {
+  entries.push({
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'chrome114',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+    entryPoints: [join(root, 'webview', `${name}.ts`)],
+    outfile: join(dist, 'webview', `${name}.js`),
+  });
+}
 
 mkdirSync(dist, { recursive: true });
 // The wasm backend loads its binaries from disk next to the bundle.

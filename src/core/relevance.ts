@@ -4,8 +4,7 @@ import type { BackendReport } from '../model/backend';
 import { relevanceOf } from '../relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions, type RelevanceResult } from '../relevance/types';
 import { InputError } from '../util/errors';
-import { readInput } from './input';
-import { tokensForModel } from './input';
+import { readInput, tokensForModel } from './input';
 import { ModelSession } from './session';
 
 export interface RelevanceParams extends Partial<RelevanceOptions> {

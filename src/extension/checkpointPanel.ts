@@ -35,12 +35,15 @@ function nonce(): string {
   return randomBytes(16).toString('base64');
 }
 
-/** The webview page: the bundled app and its stylesheet, nothing inline, nothing remote. */
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+/**
+ * A webview page: one bundled app of dist/webview (`main`: the checkpoint editor, `prune`: the
+ * pruning report) and its stylesheet, nothing inline, nothing remote.
+ */
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, bundle: 'main' | 'prune' = 'main'): string {
   const n = nonce();
   const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'main.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'main.css'));
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, `${bundle}.js`));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, `${bundle}.css`));
   const csp = [
     "default-src 'none'",
     `script-src 'nonce-${n}'`,

@@ -16,6 +16,7 @@ import type { PruneParams } from '../pruning/sweep';
 import { asError, isCheckpointUri } from './computeService';
 import type { CommandContext } from './commands';
 import { CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
+import { panelHtml } from './checkpointPanel';
 
 export const PRUNE_COMMAND = 'grassmannLens.pruneByExplanation';
 export const PRUNE_REPORT_VIEW_TYPE = 'grassmannLens.pruneReport';
@@ -339,40 +340,6 @@ export async function runPrune(ctx: CommandContext, params: PruneParams): Promis
   }
 }
 
-function nonce(): string {
-  return randomBytes(16).toString('base64');
-}
-
-/** The report page: the bundled prune app and its stylesheet (dist/webview/prune.*), nothing inline. */
-function reportHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
-  const n = nonce();
-  const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'prune.js'));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'prune.css'));
-  const csp = [
-    "default-src 'none'",
-    `script-src 'nonce-${n}'`,
-    `style-src ${webview.cspSource}`,
-    `img-src ${webview.cspSource} data: blob:`,
-    `font-src ${webview.cspSource}`,
-  ].join('; ');
-  const escaped = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${escaped}</title>
-<link rel="stylesheet" href="${style}">
-</head>
-<body>
-<div id="app"><p class="status">Loading ${escaped}…</p></div>
-<script nonce="${n}" src="${script}"></script>
-</body>
-</html>`;
-}
-
 /** One pruning report in a webview panel. */
 export class PruneReportPanel {
   static show(ctx: CommandContext, report: PruneReport): PruneReportPanel {
@@ -386,7 +353,7 @@ export class PruneReportPanel {
   }
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly ctx: CommandContext, private readonly report: PruneReport, title: string) {
-    panel.webview.html = reportHtml(panel.webview, ctx.panels.extensionUri, title);
+    panel.webview.html = panelHtml(panel.webview, ctx.panels.extensionUri, title, 'prune');
     const sub = panel.webview.onDidReceiveMessage((m: PruneViewMessage) => void this.onMessage(m));
     panel.onDidDispose(() => sub.dispose());
   }

@@ -372,6 +372,15 @@ export function prunedConfigJson(original: Readonly<Record<string, unknown>>, la
  * were assumed, are written too).
  */
 export async function prunedConfigFor(spec: GrassmannSpec, layers: readonly ConfigLayerShape[]): Promise<Record<string, unknown>> {
+  return prunedConfigJson(await configJsonOf(spec), layers);
+}
+
+/**
+ * The model's config.json as an object: its own file (spec.configPath) over
+ * configJsonForSpec(spec), so keys the file lacks (window_sizes when assumed) are there too.
+ * An unreadable file now: the spec's own values stand in for it.
+ */
+export async function configJsonOf(spec: GrassmannSpec): Promise<Record<string, unknown>> {
   let original: Record<string, unknown> = {};
   if (spec.configPath) {
     try {
@@ -381,5 +390,5 @@ export async function prunedConfigFor(spec: GrassmannSpec, layers: readonly Conf
       // unreadable now: the spec's own values stand in for it
     }
   }
-  return prunedConfigJson({ ...configJsonForSpec(spec), ...original }, layers);
+  return { ...configJsonForSpec(spec), ...original };
 }

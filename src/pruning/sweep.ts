@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFloat32, readTensorRaw } from '../checkpoint/tensorData';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
 import { writeTorchCheckpoint } from '../checkpoint/torchWriter';
-import { configJsonForSpec, prunedConfigFor } from '../model/config';
+import { configJsonOf, prunedConfigFor } from '../model/config';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel } from '../model/grassmann';
 import { rowMajorPairs, type GrassmannSpec } from '../model/spec';
@@ -259,7 +259,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
           await writeSafetensors(join(folder, 'model.safetensors'), safetensors, metadata);
           const config = mode === 'structural'
             ? await prunedConfigFor(spec, pruned.layerShapes)
-            : { ...configJsonForSpec(spec), ...(await originalConfig(spec)) };
+            : await configJsonOf(spec);
           await fs.writeFile(join(folder, 'config.json'), JSON.stringify(config, null, 1) + '\n');
           const files = [join(folder, 'model.safetensors'), join(folder, 'config.json')];
           if (mode === 'mask') {
@@ -315,15 +315,5 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
     // Cancelled (OperationCancelled) or failed: nothing of the sweep stays on disk.
     await fs.rm(staging, { recursive: true, force: true });
     throw e;
-  }
-}
-
-async function originalConfig(spec: GrassmannSpec): Promise<Record<string, unknown>> {
-  if (!spec.configPath) return {};
-  try {
-    const parsed: unknown = JSON.parse(await fs.readFile(spec.configPath, 'utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
   }
 }

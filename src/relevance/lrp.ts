@@ -39,7 +39,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
 import { planesAtOffset, PLANE_NORM_FLOOR } from '../geometry/plucker';
-import { planOffsets, type OffsetPlan } from '../model/offsets';
+import { planOffsets } from '../model/offsets';
 import { offsetTerms } from './offsetTerms';
 import type { GrassmannSpec, LayerShape } from '../model/spec';
 import type {
@@ -226,14 +226,7 @@ export function halfRule(
 // The pass
 // ---------------------------------------------------------------------------------------------
 
-export interface RelevanceRun extends RelevanceResult {
-  /** Per block, per FFN neuron and position [T, f] (only with keepMaps). */
-  maps?: { ffn: Float32Array[]; z: Float32Array[] };
-}
-
 export interface RelevanceRunOptions {
-  /** Also return the per-position relevance of FFN neurons and of z (pruning scores per sample). */
-  keepMaps?: boolean;
   /** Force the per-offset path for W_plu even under epsilon (to check the shortcut). */
   perOffset?: boolean;
 }
@@ -274,7 +267,7 @@ export function relevanceOf(
   target: RelevanceTarget,
   options: RelevanceOptions = DEFAULT_RELEVANCE_OPTIONS,
   runOptions: RelevanceRunOptions = {},
-): RelevanceRun {
+): RelevanceResult {
   const spec = model.spec;
   const V = spec.dims.vocabSize;
   const { positions, tokens } = targetPairs(ids, target);
@@ -297,7 +290,7 @@ function propagate(
   target: RelevanceTarget,
   options: RelevanceOptions,
   runOptions: RelevanceRunOptions,
-): RelevanceRun {
+): RelevanceResult {
   const { T } = record;
   const eps = options.epsilon;
   const lnEps = spec.layerNormEps;
@@ -306,7 +299,6 @@ function propagate(
   const step = (stage: string, upper: number, lower: number): void => {
     conservation.push({ stage, upper, lower, leak: Math.abs(lower - upper) / Math.abs(upper) });
   };
-  const maps = runOptions.keepMaps ? { ffn: [] as Float32Array[], z: [] as Float32Array[] } : undefined;
 
   // Head: R at the target logits -> LayerNorm_f input.
   let start = 0;
@@ -333,23 +325,19 @@ function propagate(
     const Ry = rowsAt(onRows as tf.Tensor2D, positions, T);
     return layerNormRule(xL, w.finalNormWeight, y, Ry, lnEps, eps);
   });
-  step('head', start, sumOf(R));
+  /** Sum of R, the relevance at the current stage boundary. */
+  let current = sumOf(R);
+  step('head', start, current);
 
   const layers: LayerRelevance[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
-    const rec = record.blocks[l];
-    const weights = w.layers[l];
-    const shape = spec.layerShapes[l];
-    const upper = sumOf(R);
-    const result = backwardBlock(spec, shape, weights, rec, R, T, options, lnEps, runOptions.perOffset === true);
+    const upper = current;
+    const result = backwardBlock(spec, spec.layerShapes[l], w.layers[l], record.blocks[l], R, T, options, lnEps, runOptions.perOffset === true);
     R.dispose();
     R = result.R;
-    layers[l] = { ...result.layer, layer: l, output: upper, input: sumOf(R) };
-    if (maps) {
-      maps.ffn[l] = result.ffnMap!;
-      maps.z[l] = result.zMap!;
-    }
-    step(`layer ${l}`, upper, layers[l].input);
+    current = sumOf(R);
+    layers[l] = { ...result.layer, layer: l, output: upper, input: current };
+    step(`layer ${l}`, upper, current);
   }
 
   // Embeddings: x0 = token + position (epsilon across the two).
@@ -358,9 +346,8 @@ function propagate(
     const [rt, rp] = sumRule([record.tokens, record.positions], total, R, eps);
     return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
   });
-  const inputTotal = sumOf(R);
   R.dispose();
-  step('embeddings', inputTotal, embedding.total);
+  step('embeddings', current, embedding.total);
   return {
     options: { ...options },
     target,
@@ -371,15 +358,12 @@ function propagate(
     layers,
     conservation,
     totalLeak: Math.abs(embedding.total - start) / Math.abs(start),
-    ...(maps ? { maps } : {}),
   };
 }
 
 interface BlockBackward {
   R: tf.Tensor2D;
   layer: Omit<LayerRelevance, 'layer' | 'input' | 'output'>;
-  ffnMap?: Float32Array;
-  zMap?: Float32Array;
 }
 
 function backwardBlock(
@@ -476,12 +460,10 @@ function backwardBlock(
         const terms = offsetTerms(zData, T, shape, spec.variant.pairing, c, bs);
         offsetRel.set(terms.perOffset);
         pairs.set(terms.perPair);
-        for (let k = 0; k < K; k++) {
-          const offset = plan.offsets[k];
-          const planes = planesAtOffset(zData, T, offset, layout);
-          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes,
+        terms.planes.forEach((planes, k) => {
+          halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes,
             (row, q) => (plan.weights[(planes.first + row) * K + k] * c[(planes.first + row) * P + q]) / Math.max(planes.norms[row], PLANE_NORM_FLOOR), Rz);
-        }
+        });
       } else {
         for (let k = 0; k < K; k++) {
           const offset = plan.offsets[k];
@@ -533,8 +515,6 @@ function backwardBlock(
         gate: upperPart.gate,
         positions: tf.tidy(() => rowSums(lower)),
       },
-      ffnMap,
-      zMap: Float32Array.from(Rz),
     };
   } finally {
     pluckerT.dispose();
@@ -542,5 +522,3 @@ function backwardBlock(
     for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract]) t.dispose();
   }
 }
-
-export type { OffsetPlan };

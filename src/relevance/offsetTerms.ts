@@ -5,7 +5,7 @@
  * epsilon rule over the mean and W_plu); for gradients, S = dL/dg (the gradient of a mask on the
  * offset's term). Host, float64.
  */
-import { planesAtOffset } from '../geometry/plucker';
+import { planesAtOffset, type OffsetPlanes } from '../geometry/plucker';
 import { planOffsets, type OffsetPlan } from '../model/offsets';
 import type { LayerShape, PairingRule } from '../model/spec';
 
@@ -15,6 +15,8 @@ export interface OffsetTerms {
   perPosition: Float64Array;
   /** [K] summed over positions. */
   perOffset: Float64Array;
+  /** Each offset's planes (plan order), for callers that go on with them (the LRP half rule). */
+  planes: OffsetPlanes[];
   /** [P] sum over t, k of w_tk p_hat_k,q c_t,q (the coordinates' share, without the bias). */
   perPair: Float64Array;
 }
@@ -34,8 +36,10 @@ export function offsetTerms(
   const perOffset = new Float64Array(K);
   const perPair = new Float64Array(P);
   const layout = { reducedDim: shape.reducedDim, pairing };
+  const all: OffsetPlanes[] = [];
   for (let k = 0; k < K; k++) {
     const planes = planesAtOffset(z, T, plan.offsets[k], layout);
+    all.push(planes);
     for (let row = 0; row < planes.count; row++) {
       const t = planes.first + row;
       const wt = plan.weights[t * K + k];
@@ -51,5 +55,5 @@ export function offsetTerms(
       perOffset[k] += term;
     }
   }
-  return { plan, perPosition, perOffset, perPair };
+  return { plan, perPosition, perOffset, perPair, planes: all };
 }

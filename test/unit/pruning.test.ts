@@ -20,6 +20,7 @@ import { OperationCancelled } from '../../src/core/cancellation';
 import { selectUnits } from '../../src/pruning/apply';
 import { pruneSweep } from '../../src/pruning/sweep';
 import type { PruneReport } from '../../src/relevance/types';
+import { NO_TORCH, TORCH_PYTHON } from '../support/torchPython';
 
 const root = join(__dirname, '..', '..');
 const tiny = join(root, 'test/fixtures/tiny-grassmann');
@@ -108,18 +109,6 @@ describe('a sweep on the fixture', () => {
   });
 });
 
-function findTorchPython(): string | undefined {
-  for (const py of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-      return py;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return undefined;
-}
-const PYTHON = findTorchPython();
 
 // Builds a module tree with exactly the parameters and buffers of the original training
 // checkpoint (best.pt's model_state_dict: names, shapes, dtypes) and loads our mask .pt into it
@@ -152,11 +141,11 @@ print(json.dumps({
 }))
 `;
 
-test('PyTorch loads the mask .pt into the original module layout with strict load_state_dict', { skip: PYTHON ? false : 'python3-torch is not installed' }, async () => {
+test('PyTorch loads the mask .pt into the original module layout with strict load_state_dict', { skip: NO_TORCH }, async () => {
   const out = join(tmp, 'mask-torch');
   const report = await pruneSweep({ checkpoint: best, data, criteria: ['magnitude'], rates: [0.25], units: 'reduced', mode: 'mask', referenceSamples: 1, seqLen: 64, out });
   const step = report.steps[0];
-  const loaded = JSON.parse(execFileSync(PYTHON!, ['-c', PY_STRICT_LOAD, best, join(step.output, 'model.pt')], { encoding: 'utf8', timeout: 300_000 }));
+  const loaded = JSON.parse(execFileSync(TORCH_PYTHON!, ['-c', PY_STRICT_LOAD, best, join(step.output, 'model.pt')], { encoding: 'utf8', timeout: 300_000 }));
   assert.equal(loaded.keys, true);
   assert.deepEqual(loaded.zero_rows, step.removed.filter((u) => u.layer === 0).map((u) => u.index));
   assert.equal(loaded.idx_equal, true);

@@ -5,6 +5,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isInputError } from '../../src/util/errors';
+import { NO_TORCH, TORCH_PYTHON } from '../support/torchPython';
 import { openFileSource } from '../../src/checkpoint/fileSource';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
 import { readTensorRaw, toFloat32 } from '../../src/checkpoint/tensorData';
@@ -422,20 +423,6 @@ test('writeTorchCheckpoint rejects mismatched data and leaves no file behind', a
 // PyTorch round trips (skipped when no Python with torch is installed)
 // ---------------------------------------------------------------------------------------------
 
-function findTorchPython(): string | undefined {
-  for (const py of ['python3', '/usr/bin/python3']) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-      return py;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return undefined;
-}
-
-const PYTHON = findTorchPython();
-const NO_TORCH = PYTHON ? false : 'PyTorch is not installed (`python3 -c "import torch"` fails); apt-get install -y python3-torch to run it';
 
 /**
  * Loads a file with torch.load(weights_only=True) and prints every tensor as JSON. PyTorch < 2.0's
@@ -514,7 +501,7 @@ interface PyLoaded { type: string; sd_type: string; extra: Record<string, unknow
 
 function torchLoad(path: string, floats = false): PyLoaded {
   const args = ['-c', PY_LOAD, path, ...(floats ? ['floats'] : [])];
-  return JSON.parse(execFileSync(PYTHON as string, args, { encoding: 'utf8', timeout: 120_000 })) as PyLoaded;
+  return JSON.parse(execFileSync(TORCH_PYTHON as string, args, { encoding: 'utf8', timeout: 120_000 })) as PyLoaded;
 }
 
 test('PyTorch loads our writer\'s file with torch.load(weights_only=True)', { skip: NO_TORCH }, async () => {
@@ -553,7 +540,7 @@ test('PyTorch loads our writer\'s file with torch.load(weights_only=True)', { sk
 test('we read what torch.save writes: views, offsets, ties, every dtype, zip and legacy formats', { skip: NO_TORCH }, async () => {
   const zipPath = join(dir, 'from-torch.pt');
   const legacyPath = join(dir, 'from-torch-legacy.pt');
-  const expected = JSON.parse(execFileSync(PYTHON as string, ['-c', PY_SAVE, zipPath, legacyPath], { encoding: 'utf8', timeout: 120_000 })) as Record<string, PyTensor>;
+  const expected = JSON.parse(execFileSync(TORCH_PYTHON as string, ['-c', PY_SAVE, zipPath, legacyPath], { encoding: 'utf8', timeout: 120_000 })) as Record<string, PyTensor>;
   for (const [path, format] of [[zipPath, 'torch-zip'], [legacyPath, 'torch-legacy']] as const) {
     await withCheckpoint(path, async (ck) => {
       assert.equal(ck.format, format);
