@@ -310,6 +310,7 @@ export async function runPrune(ctx: CommandContext, params: PruneParams): Promis
         let last = 0;
         return ctx.compute.request('prune', params, {
           signal: abort.signal,
+          untilStopped: true, // "nothing was written" holds once the worker has removed its staging folder
           onProgress: (p) => {
             const percent = p.total ? (100 * p.done) / p.total : 0;
             progress.report({ message: p.message, increment: Math.max(0, percent - last) });

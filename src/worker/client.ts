@@ -13,6 +13,11 @@ export interface RequestOptions {
   onPartial?: (data: unknown) => void;
   /** Aborting sends a cancel to the worker; the promise then rejects with a CancelledError. */
   signal?: AbortSignal;
+  /**
+   * After an abort, reject only once the operation has stopped in the worker (it has cleaned up
+   * after itself: a pruning sweep removes its partial output), not at once.
+   */
+  untilStopped?: boolean;
 }
 
 export class CancelledError extends Error {
@@ -37,6 +42,8 @@ interface Pending {
   reject: (e: Error) => void;
   onProgress?: (p: Progress) => void;
   onPartial?: (data: unknown) => void;
+  /** Cancelled with untilStopped: rejects with CancelledError when the worker answers. */
+  stopping?: boolean;
 }
 
 export class ComputeClient {
@@ -75,7 +82,8 @@ export class ComputeClient {
       return;
     }
     this.pending.delete(m.id);
-    if (m.kind === 'response') p.resolve(m.result);
+    if (p.stopping) p.reject(new CancelledError());
+    else if (m.kind === 'response') p.resolve(m.result);
     else p.reject(revive(m.error));
   }
 
@@ -92,8 +100,13 @@ export class ComputeClient {
       if (opts.signal?.aborted) return reject(new CancelledError());
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress, onPartial: opts.onPartial });
       opts.signal?.addEventListener('abort', () => {
-        if (!this.pending.has(id)) return;
+        const pending = this.pending.get(id);
+        if (!pending) return;
         this.worker.postMessage({ kind: 'cancel', id });
+        if (opts.untilStopped) {
+          pending.stopping = true; // rejected when the worker answers
+          return;
+        }
         this.pending.delete(id);
         reject(new CancelledError());
       }, { once: true });

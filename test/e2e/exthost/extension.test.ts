@@ -51,11 +51,12 @@ export function defineExtensionSuite(): void {
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     });
 
-    it('registers its five commands in the Grassmann Lens category', async () => {
+    it('registers its six commands in the Grassmann Lens category', async () => {
       const all = new Set(await vscode.commands.getCommands(true));
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
-        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.selectBackend', 'grassmannLens.showBackend',
+        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.pruneByExplanation',
+        'grassmannLens.selectBackend', 'grassmannLens.showBackend',
       ]);
       for (const c of contributed) {
         assert.equal(c.category, 'Grassmann Lens');
