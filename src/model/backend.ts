@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initWasmBackend, defaultWasmThreads } from './wasmThreads';
+import { registerWasmTransposedMatMul } from './wasmMatMul';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,6 +87,7 @@ export async function initBackend(opts: BackendOptions): Promise<BackendReport> 
       // Multi-threaded XNNPACK when the runtime allows it, else one thread (src/model/wasmThreads.ts).
       try {
         const wasm = await initWasmBackend(opts.wasmDir, defaultWasmThreads());
+        registerWasmTransposedMatMul();
         attempt = { name, available: true, detail: wasm.detail };
       } catch (e) {
         attempt = { name, available: false, detail: `WebAssembly backend failed to start: ${String((e as Error)?.message ?? e).split('\n')[0]}` };

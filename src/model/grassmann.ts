@@ -202,6 +202,9 @@ export class GrassmannModel {
 
   private readonly opsByKind = new Map<BlockOpsKind, BlockOps>();
 
+  /** Transposes made by `transposed`, kept (and disposed) with the weights. */
+  private readonly transposes = new Map<tf.Tensor, Map<number, tf.Tensor2D>>();
+
   /** Reads every weight once (readFloat32) into backend tensors. */
   static async load(checkpoint: Checkpoint, spec: GrassmannSpec): Promise<GrassmannModel> {
     const created: tf.Tensor[] = [];
@@ -319,6 +322,8 @@ export class GrassmannModel {
     this.disposed = true;
     const all: tf.Tensor[] = [this.tokenEmbedding, this.positionEmbedding, this.finalNormWeight, this.finalNormBias, this.lmHeadT];
     for (const { plucker, ...rest } of this.layers) all.push(plucker.onPairs, plucker.onOuter, ...Object.values(rest));
+    for (const byRows of this.transposes.values()) all.push(...byRows.values());
+    this.transposes.clear();
     // lmHeadT may be the only owner of the transposed embedding; dispose each tensor once.
     for (const t of new Set(all)) t.dispose();
   }
@@ -428,6 +433,25 @@ export class GrassmannModel {
   }
 
   /** The weights, for the relevance engine (../relevance). Do not dispose them. */
+  /**
+   * The transpose of one of this model's weight tensors (or of its first `rows` rows), made on
+   * first use and kept until the model is disposed. Backward passes (LRP) multiply by W where
+   * the forward pass holds W^T: a stored W keeps that product a plain one, which backends run
+   * fastest (wasm: XNNPACK, with the packed weights cached).
+   */
+  transposed(weight: tf.Tensor2D, rows = weight.shape[0]): tf.Tensor2D {
+    if (this.disposed) throw new Error('the model has been disposed');
+    let byRows = this.transposes.get(weight);
+    if (!byRows) this.transposes.set(weight, (byRows = new Map()));
+    let t = byRows.get(rows);
+    if (!t) {
+      // Kept: a caller's tf.tidy must not dispose what the model holds.
+      t = tf.keep(tf.tidy(() => tf.transpose(rows === weight.shape[0] ? weight : tf.slice(weight, [0, 0], [rows, weight.shape[1]])) as tf.Tensor2D));
+      byRows.set(rows, t);
+    }
+    return t;
+  }
+
   internals(): ModelInternals {
     if (this.disposed) throw new Error('the model has been disposed');
     return {

@@ -24,6 +24,7 @@ export const GELU_KERNEL = 'GrassmannGelu';
 export const PLUCKER_MEAN_KERNEL = 'GrassmannPluckerMean';
 export const GATE_BLEND_NORM_KERNEL = 'GrassmannGateBlendNorm';
 export const NEXT_TOKEN_NLL_KERNEL = 'GrassmannNextTokenNll';
+export const STABILISED_RATIO_KERNEL = 'GrassmannStabilisedRatio';
 
 /** Backends whose tensor data a JavaScript kernel can read and write in place. */
 export const HOST_BACKENDS = ['wasm', 'cpu'] as const;
@@ -159,6 +160,22 @@ export function pluckerMeanRows(z: Float32Array, weights: Float32Array, r: numbe
 export const NLL_PROBABILITY_FLOOR = 1e-30;
 
 /**
+ * The epsilon rule's ratio, element by element: out = R / (z + eps sign z) with sign(0) = +1;
+ * with eps = 0, R / z and 0 where z = 0. (LRP, src/relevance/lrp.ts: six TensorFlow.js kernels
+ * in one pass.)
+ */
+export function stabilisedRatioValues(R: Float32Array, z: Float32Array, eps: number, out: Float32Array): void {
+  if (eps === 0) {
+    for (let i = 0; i < out.length; i++) out[i] = z[i] === 0 ? 0 : R[i] / z[i];
+    return;
+  }
+  for (let i = 0; i < out.length; i++) {
+    const v = z[i];
+    out[i] = R[i] / (v >= 0 ? v + eps : v - eps);
+  }
+}
+
+/**
  * Next-token negative log-likelihood of every position but the last of each sequence:
  * out[b (T-1) + t] = -log softmax(logits[b T + t])[ids[b T + t + 1]].
  * `probabilities` is softmax(logits) (the backend's vectorised kernel); where the target's
@@ -231,6 +248,12 @@ const KERNELS: HostKernel[] = [
         pairing: attrs.pairing as 'previous' | 'next',
         seqLen: attrs.seqLen as number,
       }, out),
+  },
+  {
+    name: STABILISED_RATIO_KERNEL,
+    inputs: ['R', 'z'],
+    outputShapes: ([R]) => [R.shape.slice()],
+    compute: ([R, z], [out], _s, attrs) => stabilisedRatioValues(f32(R), f32(z), attrs.eps as number, out),
   },
   {
     name: NEXT_TOKEN_NLL_KERNEL,

@@ -64,12 +64,17 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
     try {
       return shapes.map((shape, l) => {
         const P = shape.pairCount;
-        const [c, bs] = tf.tidy(() => {
+        // Tensors out of the tidy, values after it: tf.tidy walks a typed array it returns key by key.
+        const [cT, bsT] = tf.tidy(() => {
           const G = grads[3 * l + 1] as tf.Tensor2D;
           const pluckerT = tf.slice(w.layers[l].plucker.onPairs, [0, 0], [P, d]) as tf.Tensor2D;
           const bias = tf.reshape(tf.slice(w.layers[l].plucker.onPairs, [P, 0], [1, d]), [d]);
-          return [tf.matMul(G, pluckerT, false, true).dataSync() as Float32Array, tf.sum(tf.mul(G, bias), 1).dataSync() as Float32Array];
+          return [tf.matMul(G, pluckerT, false, true), tf.sum(tf.mul(G, bias), 1)];
         });
+        const c = cT.dataSync() as Float32Array;
+        const bs = bsT.dataSync() as Float32Array;
+        cT.dispose();
+        bsT.dispose();
         const z = kept.z[l].dataSync() as Float32Array;
         const terms = offsetTerms(z, T, shape, spec.variant.pairing, c, bs);
         return {

@@ -40,6 +40,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
 import { planesAtOffset, PLANE_NORM_FLOOR } from '../geometry/plucker';
 import { planOffsets } from '../model/offsets';
+import { hostKernelsAvailable, registerHostKernels, STABILISED_RATIO_KERNEL } from '../model/hostKernels';
 import { offsetTerms } from './offsetTerms';
 import type { GrassmannSpec, LayerShape } from '../model/spec';
 import type {
@@ -96,9 +97,16 @@ function stabilise(z: tf.Tensor, eps: number): tf.Tensor {
   return eps === 0 ? z : tf.add(z, tf.mul(tf.sub(tf.mul(tf.cast(tf.greaterEqual(z, 0), 'float32'), 2), 1), eps));
 }
 
-/** R / stab(z), 0 where the denominator is 0. */
+/**
+ * R / stab(z), 0 where the denominator is 0 (only possible with eps = 0). One host kernel pass on
+ * wasm and cpu (./hostKernels.ts), TensorFlow.js ops elsewhere.
+ */
 function ratio(R: tf.Tensor, z: tf.Tensor, eps: number): tf.Tensor {
-  return tf.divNoNan(R, stabilise(z, eps));
+  if (hostKernelsAvailable(tf.getBackend()) && tf.util.arraysEqual(R.shape, z.shape) && R.dtype === 'float32' && z.dtype === 'float32') {
+    registerHostKernels();
+    return tf.engine().runKernel(STABILISED_RATIO_KERNEL, { R, z }, { eps }) as tf.Tensor;
+  }
+  return eps === 0 ? tf.divNoNan(R, z) : tf.div(R, stabilise(z, eps));
 }
 
 const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
@@ -106,7 +114,8 @@ const negativePart = (t: tf.Tensor): tf.Tensor => tf.minimum(t, 0);
 
 /**
  * Relevance of the input a [N, in] of y = a W^T + b, W^T given as wT [in, out], from R [N, out].
- * `y` is the forward output (with bias) when known.
+ * `y` is the forward output (with bias) when known; `w` is W itself [out, in] when the caller
+ * keeps it (a plain product instead of one by a transpose).
  */
 export function linearRule(
   a: tf.Tensor2D,
@@ -115,11 +124,13 @@ export function linearRule(
   y: tf.Tensor2D | null,
   R: tf.Tensor2D,
   options: RelevanceOptions,
+  w?: tf.Tensor2D,
 ): tf.Tensor2D {
-  const back = (s: tf.Tensor, w: tf.Tensor2D): tf.Tensor2D => tf.matMul(s as tf.Tensor2D, w, false, true);
+  const back = (s: tf.Tensor, v: tf.Tensor2D): tf.Tensor2D => tf.matMul(s as tf.Tensor2D, v, false, true);
+  const backW = (s: tf.Tensor): tf.Tensor2D => (w ? tf.matMul(s as tf.Tensor2D, w) : back(s, wT));
   if (options.rule === 'epsilon') {
     const out = y ?? (bias ? tf.add(tf.matMul(a, wT), bias) : tf.matMul(a, wT));
-    return tf.mul(a, back(ratio(R, out, options.epsilon), wT));
+    return tf.mul(a, backW(ratio(R, out, options.epsilon)));
   }
   const aPos = positivePart(a) as tf.Tensor2D;
   const aNeg = negativePart(a) as tf.Tensor2D;
@@ -144,7 +155,7 @@ export function linearRule(
     tf.mul(aPos, back(sUp, wPos)), tf.mul(aNeg, back(sUp, wNeg)),
     tf.mul(aPos, back(sDown, wNeg)), tf.mul(aNeg, back(sDown, wPos)),
   ]);
-  return tf.add(tf.mul(a, back(s, wT)), tf.mul(boost, options.gamma));
+  return tf.add(tf.mul(a, backW(s)), tf.mul(boost, options.gamma));
 }
 
 /** Relevance of x [N, n] for y = LayerNorm(x) (weight gamma), sigma held constant. */
@@ -161,6 +172,16 @@ function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, ep
 }
 
 const sumOf = (t: tf.Tensor): number => tf.sum(t).dataSync()[0];
+
+/**
+ * The values of a tensor, which is disposed. (Typed arrays are never returned from tf.tidy: it
+ * walks its result for tensors key by key, ~1 ms per 100k elements.)
+ */
+function takeValues(t: tf.Tensor): Float32Array | Int32Array | Uint8Array {
+  const values = t.dataSync() as Float32Array | Int32Array | Uint8Array;
+  t.dispose();
+  return values;
+}
 const rowSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 1).dataSync());
 const columnSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 0).dataSync());
 
@@ -181,7 +202,8 @@ interface PluckerBackward {
 
 /**
  * Distributes the relevance of each offset's Plücker coordinates to z with the uniform half rule.
- * `coefficient(k, row, q)` gives c_q = R_p_q / p_q for plane `row` of offset k.
+ * `coefficients(row, into)` writes c_q = R_p_q / p_q (q < P) for plane `row` of the offset into
+ * `into` and returns false when the whole row is 0 (skipped).
  */
 export function halfRule(
   z: Float32Array,
@@ -191,33 +213,34 @@ export function halfRule(
   pairing: GrassmannSpec['variant']['pairing'],
   offset: number,
   planes: ReturnType<typeof planesAtOffset>,
-  coefficient: (row: number, q: number) => number,
+  coefficients: (row: number, into: Float64Array) => boolean,
   out: Float64Array,
 ): void {
   const { pairFirst, pairSecond, pairCount: P } = shape;
   const Czs = new Float64Array(r);
   const Czt = new Float64Array(r);
+  const c = new Float64Array(P);
   for (let row = 0; row < planes.count; row++) {
+    if (!coefficients(row, c)) continue;
     const t = planes.first + row;
     const s = pairing === 'previous' ? t - offset : t + offset;
+    const zt = t * r;
+    const zs = s * r;
     Czs.fill(0);
     Czt.fill(0);
-    let any = false;
     for (let q = 0; q < P; q++) {
-      const c = coefficient(row, q);
-      if (c === 0) continue;
-      any = true;
+      const cq = c[q];
+      if (cq === 0) continue;
       const i = pairFirst[q];
       const j = pairSecond[q];
-      Czs[i] += c * z[s * r + j];
-      Czs[j] -= c * z[s * r + i];
-      Czt[i] += c * z[t * r + j];
-      Czt[j] -= c * z[t * r + i];
+      Czs[i] += cq * z[zs + j];
+      Czs[j] -= cq * z[zs + i];
+      Czt[i] += cq * z[zt + j];
+      Czt[j] -= cq * z[zt + i];
     }
-    if (!any) continue;
     for (let i = 0; i < r; i++) {
-      out[t * r + i] += 0.5 * z[t * r + i] * Czs[i];
-      out[s * r + i] -= 0.5 * z[s * r + i] * Czt[i];
+      out[zt + i] += 0.5 * z[zt + i] * Czs[i];
+      out[zs + i] -= 0.5 * z[zs + i] * Czt[i];
     }
   }
 }
@@ -275,15 +298,19 @@ export function relevanceOf(
   if (badToken !== undefined) throw new RangeError(`target token id ${badToken} is outside the vocabulary (0..${V - 1})`);
   const record = recordForward(model, ids);
   try {
-    return propagate(spec, model.internals(), record, positions, tokens, target, options, runOptions);
+    return propagate(spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
   } finally {
     record.dispose();
   }
 }
 
+/** W for a weight the model holds as W^T (of its first `rows` rows), cached by the model. */
+type Transposed = (weightT: tf.Tensor2D, rows?: number) => tf.Tensor2D;
+
 function propagate(
   spec: GrassmannSpec,
   w: ModelInternals,
+  transposed: Transposed,
   record: Recording,
   positions: number[],
   tokens: number[],
@@ -332,7 +359,7 @@ function propagate(
   const layers: LayerRelevance[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
     const upper = current;
-    const result = backwardBlock(spec, spec.layerShapes[l], w.layers[l], record.blocks[l], R, T, options, lnEps, runOptions.perOffset === true);
+    const result = backwardBlock(spec, spec.layerShapes[l], w.layers[l], transposed, record.blocks[l], R, T, options, lnEps, runOptions.perOffset === true);
     R.dispose();
     R = result.R;
     current = sumOf(R);
@@ -370,6 +397,7 @@ function backwardBlock(
   spec: GrassmannSpec,
   shape: LayerShape,
   w: BlockWeights,
+  transposed: Transposed,
   rec: StageRecord,
   Rout: tf.Tensor2D,
   T: number,
@@ -386,9 +414,9 @@ function backwardBlock(
   const upperPart = tf.tidy(() => {
     // x_out = mid + ffn_out
     const [Rmid0, Rf] = sumRule([rec.mid, rec.ffn_out], rec.block_out, Rout, eps);
-    const Ract = linearRule(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, options); // [T, f]
+    const Ract = linearRule(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, options, transposed(w.ffnOutT)); // [T, f]
     // GELU: identity.
-    const Ru = linearRule(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, options);
+    const Ru = linearRule(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, options, transposed(w.ffnInT));
     const Rmid = tf.add(Rmid0, layerNormRule(rec.mid, w.norm2Weight, rec.ffn_in, Ru, lnEps, eps)) as tf.Tensor2D;
     // mid = x + mix_out
     const [Rx0, RmixOut] = sumRule([rec.input, rec.mix_out], rec.mid, Rmid, eps);
@@ -421,7 +449,7 @@ function backwardBlock(
       // sigmoid: identity to the pre-activation a = W_gate [h; g] + b_gate.
       const hg = tf.concat([h, g], 1) as tf.Tensor2D;
       const pre = tf.add(tf.matMul(hg, w.gateT), w.gateBias) as tf.Tensor2D;
-      const Rhg = linearRule(hg, w.gateT, w.gateBias, pre, Rgate, options);
+      const Rhg = linearRule(hg, w.gateT, w.gateBias, pre, Rgate, options, transposed(w.gateT));
       Rh = tf.add(Rh, tf.slice(Rhg, [0, 0], [T, d]));
       Rg = tf.add(Rg, tf.slice(Rhg, [0, d], [T, d]));
     }
@@ -447,43 +475,51 @@ function backwardBlock(
   const pairs = new Float64Array(P);
   const offsetRel = new Float64Array(K);
   const pluckerT = tf.tidy(() => tf.slice(w.plucker.onPairs, [0, 0], [P, d]) as tf.Tensor2D); // W_plu^T [P, d]
+  const pluckerW = transposed(w.plucker.onPairs, P); // W_plu [d, P]
   const pluckerBias = tf.tidy(() => tf.reshape(tf.slice(w.plucker.onPairs, [P, 0], [1, d]), [d]) as tf.Tensor1D);
   const layout = { reducedDim: r, pairing: spec.variant.pairing };
   try {
     if (K > 0) {
       const S = tf.tidy(() => ratio(upperPart.Rg, rec.g, eps) as tf.Tensor2D); // [T, d]
       if (options.rule === 'epsilon' && !perOffset) {
-        const { c, bs } = tf.tidy(() => ({
-          c: tf.matMul(S, pluckerT, false, true).dataSync() as Float32Array, // [T, P]
-          bs: tf.sum(tf.mul(S, pluckerBias), 1).dataSync() as Float32Array, // [T]
-        }));
+        const c = takeValues(tf.matMul(S, pluckerW)) as Float32Array; // [T, P]
+        const bs = takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBias), 1))) as Float32Array; // [T]
         const terms = offsetTerms(zData, T, shape, spec.variant.pairing, c, bs);
         offsetRel.set(terms.perOffset);
         pairs.set(terms.perPair);
         terms.planes.forEach((planes, k) => {
-          halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes,
-            (row, q) => (plan.weights[(planes.first + row) * K + k] * c[(planes.first + row) * P + q]) / Math.max(planes.norms[row], PLANE_NORM_FLOOR), Rz);
+          halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes, (row, into) => {
+            const t = planes.first + row;
+            const scale = plan.weights[t * K + k] / Math.max(planes.norms[row], PLANE_NORM_FLOOR);
+            if (scale === 0) return false;
+            for (let q = 0; q < P; q++) into[q] = scale * c[t * P + q];
+            return true;
+          }, Rz);
         });
       } else {
         for (let k = 0; k < K; k++) {
           const offset = plan.offsets[k];
           const planes = planesAtOffset(zData, T, offset, layout);
           if (planes.count === 0) continue;
-          const { Rp, entering } = tf.tidy(() => {
+          let entering = 0;
+          const RpTensor = tf.tidy(() => {
             const a = tf.tensor2d(planes.coordinates, [planes.count, P]);
             const gk = tf.add(tf.matMul(a, pluckerT), pluckerBias) as tf.Tensor2D; // this offset's term before the mean
             const wk = tf.tensor2d(Array.from({ length: planes.count }, (_, row) => plan.weights[(planes.first + row) * K + k]), [planes.count, 1]);
             const Rterm = tf.mul(tf.mul(gk, wk), tf.slice(S, [planes.first, 0], [planes.count, d])) as tf.Tensor2D;
-            return {
-              Rp: linearRule(a, pluckerT, pluckerBias, gk, Rterm, options).dataSync() as Float32Array,
-              entering: sumOf(Rterm),
-            };
+            entering = sumOf(Rterm);
+            return linearRule(a, pluckerT, pluckerBias, gk, Rterm, options, pluckerW);
           });
+          const Rp = takeValues(RpTensor) as Float32Array;
           offsetRel[k] += entering;
           for (let i = 0; i < Rp.length; i++) pairs[i % P] += Rp[i];
-          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes, (row, q) => {
-            const p = planes.coordinates[row * P + q] * Math.max(planes.norms[row], PLANE_NORM_FLOOR);
-            return p === 0 ? 0 : Rp[row * P + q] / p;
+          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes, (row, into) => {
+            const norm = Math.max(planes.norms[row], PLANE_NORM_FLOOR);
+            for (let q = 0; q < P; q++) {
+              const p = planes.coordinates[row * P + q] * norm;
+              into[q] = p === 0 ? 0 : Rp[row * P + q] / p;
+            }
+            return true;
           }, Rz);
         }
       }
@@ -492,7 +528,7 @@ function backwardBlock(
 
     const lower = tf.tidy(() => {
       const RzT = tf.tensor2d(Float32Array.from(Rz), [T, r]);
-      const Rh = tf.add(upperPart.Rh, linearRule(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, options)) as tf.Tensor2D;
+      const Rh = tf.add(upperPart.Rh, linearRule(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, options, transposed(w.reduceT))) as tf.Tensor2D;
       return tf.add(upperPart.Rx0, layerNormRule(rec.input, w.norm1Weight, rec.mix_in, Rh, lnEps, options.epsilon)) as tf.Tensor2D;
     });
 

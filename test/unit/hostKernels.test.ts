@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { createBlockOps } from '../../src/model/blockOps';
 import { erf, erfReference } from '../../src/model/erf';
 import {
@@ -22,8 +23,11 @@ import {
   PLUCKER_MEAN_KERNEL,
   pluckerMeanRows,
   registerHostKernels,
+  STABILISED_RATIO_KERNEL,
+  stabilisedRatioValues,
   type PluckerMeanLayout,
 } from '../../src/model/hostKernels';
+import { registerWasmTransposedMatMul, transposeLastTwo } from '../../src/model/wasmMatMul';
 import { planOffsets } from '../../src/model/offsets';
 import type { GrassmannSpec } from '../../src/model/spec';
 import { seededRandom, uniformValues } from '../../src/model/synthetic';
@@ -217,6 +221,29 @@ describe('host kernel arithmetic against float64 references', () => {
   });
 });
 
+describe('LRP ratio and host transpose arithmetic', () => {
+  test('stabilisedRatioValues: R / (z + eps sign z) with sign(0) = +1; eps = 0 gives 0 where z = 0', () => {
+    const R = Float32Array.from([1, -2, 3, 4, 0.5]);
+    const z = Float32Array.from([0.5, -0.25, 0, -1e-7, 2]);
+    const out = new Float32Array(5);
+    stabilisedRatioValues(R, z, 1e-6, out);
+    const expected = [1 / (0.5 + 1e-6), -2 / (-0.25 - 1e-6), 3 / 1e-6, 4 / (-1e-7 - 1e-6), 0.5 / (2 + 1e-6)];
+    expected.forEach((e, i) => assert.ok(Math.abs(out[i] - e) <= 1e-6 * Math.abs(e), `${i}: ${out[i]} vs ${e}`));
+    stabilisedRatioValues(R, z, 0, out);
+    assert.deepEqual(Array.from(out), [2, 8, 0, Math.fround(Math.fround(4) / Math.fround(-1e-7)), 0.25]);
+  });
+
+  test('transposeLastTwo: out[b, j, i] = x[b, i, j] across block edges', () => {
+    const [batch, rows, cols] = [2, 37, 70];
+    const x = uniformValues(batch * rows * cols, 40);
+    const out = new Float32Array(x.length);
+    transposeLastTwo(x, batch, rows, cols, out);
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) assert.equal(out[b * rows * cols + j * rows + i], x[b * rows * cols + i * cols + j]);
+    }
+  });
+});
+
 /** A spec with just what the block ops read. */
 function opsSpec(r: number, d: number, V: number, windows: number[], pairing: 'previous' | 'next'): GrassmannSpec {
   return {
@@ -283,7 +310,76 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
     });
 
+    test('the LRP ratio kernel equals R / stab(z) from TensorFlow.js ops (1e-6 relative)', () => {
+      registerHostKernels();
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const values = uniformValues(40 * 30, 41);
+        values[3] = 0; // z = 0: the stabiliser takes the sign +1
+        const z = tf.tensor2d(values, [40, 30]);
+        const R = tf.tensor2d(uniformValues(40 * 30, 42), [40, 30]);
+        for (const eps of [1e-6, 0.1]) {
+          const kernel = (tf.engine().runKernel(STABILISED_RATIO_KERNEL, { R, z }, { eps }) as tf.Tensor).dataSync();
+          const sign = tf.sub(tf.mul(tf.cast(tf.greaterEqual(z, 0), 'float32'), 2), 1);
+          const ops = tf.div(R, tf.add(z, tf.mul(sign, eps))).dataSync();
+          for (let i = 0; i < ops.length; i++) assert.ok(Math.abs(kernel[i] - ops[i]) <= 1e-6 * Math.abs(ops[i]), `eps ${eps}, ${i}: ${kernel[i]} vs ${ops[i]}`);
+        }
+        const kernel0 = (tf.engine().runKernel(STABILISED_RATIO_KERNEL, { R, z }, { eps: 0 }) as tf.Tensor).dataSync();
+        const ops0 = tf.divNoNan(R, z).dataSync();
+        assert.equal(kernel0[3], 0);
+        for (let i = 0; i < ops0.length; i++) assert.ok(Math.abs(kernel0[i] - ops0[i]) <= 1e-6 * Math.abs(ops0[i]), `eps 0, ${i}`);
+      });
+      assert.equal(tf.memory().numTensors, before);
+    });
+
     if (backend === 'wasm') {
+      test('matrix products with transposed operands (host transpose, then XNNPACK) equal float64 products', () => {
+        registerWasmTransposedMatMul();
+        const [m, k, n] = [33, 70, 45];
+        const A = uniformValues(m * k, 43);
+        const B = uniformValues(k * n, 44);
+        const reference = new Float64Array(m * n);
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let q = 0; q < k; q++) sum += A[i * k + q] * B[q * n + j];
+          reference[i * n + j] = sum;
+        }
+        const AT = new Float32Array(A.length);
+        transposeLastTwo(A, 1, m, k, AT);
+        const BT = new Float32Array(B.length);
+        transposeLastTwo(B, 1, k, n, BT);
+        const bytesBefore = tf.memory().numBytes;
+        const results = tf.tidy(() => {
+          const a = tf.tensor2d(A, [m, k]);
+          const b = tf.tensor2d(B, [k, n]);
+          const aT = tf.tensor2d(AT, [k, m]);
+          const bT = tf.tensor2d(BT, [n, k]);
+          return {
+            plain: tf.matMul(a, b).dataSync(),
+            transposeA: tf.matMul(aT, b, true, false).dataSync(),
+            transposeB: tf.matMul(a, bT, false, true).dataSync(),
+            both: tf.matMul(aT, bT, true, true).dataSync(),
+            batched: tf.matMul(tf.stack([aT, aT]) as tf.Tensor3D, tf.stack([bT, bT]) as tf.Tensor3D, true, true).dataSync(),
+            gradient: tf.grads((x: tf.Tensor) => tf.sum(tf.matMul(x as tf.Tensor2D, b)))([a])[0].dataSync(),
+          };
+        });
+        for (const [name, values] of Object.entries(results)) {
+          if (name === 'gradient') continue;
+          assert.equal(values.length, name === 'batched' ? 2 * m * n : m * n, name);
+          for (let i = 0; i < values.length; i++) {
+            const e = reference[i % (m * n)];
+            assert.ok(Math.abs(values[i] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `${name}[${i}]: ${values[i]} vs ${e}`);
+          }
+        }
+        // d/da sum(a b) = 1 b^T: every row is the row sums of b.
+        for (let i = 0; i < m; i++) for (let q = 0; q < k; q++) {
+          let rowSum = 0;
+          for (let j = 0; j < n; j++) rowSum += B[q * n + j];
+          assert.ok(Math.abs(results.gradient[i * k + q] - rowSum) <= 1e-5 * Math.max(1, Math.abs(rowSum)), `gradient ${i},${q}`);
+        }
+        assert.equal(tf.memory().numBytes, bytesBefore, 'the transposed copies are freed');
+      });
+
       test('outputs that grow the WebAssembly heap are written through fresh views', () => {
         registerHostKernels();
         const wasm = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };

@@ -123,6 +123,27 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
       assert.ok(result.totalLeak <= 0.1, `${rule} leaks ${result.totalLeak}`);
     }
   });
+
+  test('the model keeps the transposes LRP multiplies by: exact, made once, alive after tf.tidy, freed with the model', async () => {
+    const { checkpoint: own, model: fresh } = await loadModel(join(FIXTURE, 'model.safetensors'));
+    const before = tf.memory().numTensors;
+    const w = fresh.internals().layers[0];
+    const P = fresh.spec.layerShapes[0].pairCount;
+    const W = tf.tidy(() => fresh.transposed(w.ffnInT));
+    const Wplu = tf.tidy(() => fresh.transposed(w.plucker.onPairs, P));
+    assert.equal(tf.tidy(() => fresh.transposed(w.ffnInT)), W, 'made once');
+    assert.equal(tf.memory().numTensors, before + 2);
+    assert.deepEqual(W.shape, [w.ffnInT.shape[1], w.ffnInT.shape[0]]);
+    assert.deepEqual(Wplu.shape, [w.plucker.onPairs.shape[1], P]);
+    const [wT, values] = [w.ffnInT.arraySync(), W.arraySync()];
+    for (let i = 0; i < wT.length; i++) for (let j = 0; j < wT[0].length; j++) assert.equal(values[j][i], wT[i][j]);
+    const [pairs, plu] = [w.plucker.onPairs.arraySync(), Wplu.arraySync()];
+    for (let q = 0; q < P; q++) for (let o = 0; o < pairs[0].length; o++) assert.equal(plu[o][q], pairs[q][o]);
+    const held = fresh.internals();
+    fresh.dispose();
+    assert.ok(W.isDisposed && Wplu.isDisposed && held.tokenEmbedding.isDisposed);
+    await own.close();
+  });
 });
 
 describe('LRP conserves relevance exactly on a bias-free model', () => {
@@ -213,7 +234,10 @@ describe('LRP-0 equals gradient x input where it must', () => {
     const shape = { reducedDim: r, pairCount: P, ffDim: 1, windowSizes: [offset], pairFirst: pairs.first, pairSecond: pairs.second };
     const planes = planesAtOffset(z, T, offset, { reducedDim: r, pairing: 'previous' });
     const R = new Float64Array(T * r);
-    halfRule(z, T, r, shape, 'previous', offset, planes, (row, q) => coefficients[row * P + q], R);
+    halfRule(z, T, r, shape, 'previous', offset, planes, (row, into) => {
+      for (let q = 0; q < P; q++) into[q] = coefficients[row * P + q];
+      return true;
+    }, R);
     // F(z) = sum_t sum_q c_tq p_q(t): its gradient, by finite differences of a quadratic (exact
     // up to rounding with a central difference).
     const F = (values: Float64Array): number => {
