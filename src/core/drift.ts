@@ -90,8 +90,25 @@ export interface DriftStep {
   tensors: TensorDrift[];
 }
 
+/**
+ * The numbers a training script saved beside the weights (torch.save dict scalars, safetensors
+ * __metadata__ strings that parse as numbers), e.g. val_loss, val_ppl, step; epoch is separate.
+ */
+export type CheckpointMetrics = Record<string, number>;
+
+/** Numeric metadata of a checkpoint, except `epoch`. */
+export function metricsOf(metadata: Record<string, unknown>): CheckpointMetrics {
+  const metrics: CheckpointMetrics = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key === 'epoch') continue;
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    if (Number.isFinite(n)) metrics[key] = n;
+  }
+  return metrics;
+}
+
 export interface DriftReport {
-  checkpoints: { path: string; epoch: number | null }[];
+  checkpoints: { path: string; epoch: number | null; metrics: CheckpointMetrics }[];
   orderedBy: 'epoch' | 'name';
   /** Tensors with subspace distances, and the side compared. */
   subspaces: { name: string; side: MatrixSide }[];
@@ -197,7 +214,7 @@ export async function driftOfCheckpoints(params: DriftParams, control?: Cancella
       }
     }
     return {
-      checkpoints: checkpoints.map((c, i) => ({ path: c.path, epoch: epochs[order[i]] })),
+      checkpoints: checkpoints.map((c, i) => ({ path: c.path, epoch: epochs[order[i]], metrics: metricsOf(c.metadata) })),
       orderedBy: byEpoch ? 'epoch' : 'name',
       subspaces,
       consecutive,
@@ -211,7 +228,10 @@ export async function driftOfCheckpoints(params: DriftParams, control?: Cancella
 
 export function formatDriftReport(r: DriftReport): string {
   const lines = [`${r.checkpoints.length} checkpoints, ordered by ${r.orderedBy}:`];
-  r.checkpoints.forEach((c, i) => lines.push(`  [${i}] ${c.path}${c.epoch !== null ? ` (epoch ${c.epoch})` : ''}`));
+  r.checkpoints.forEach((c, i) => {
+    const metrics = Object.entries(c.metrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(6)}`);
+    lines.push(`  [${i}] ${c.path}${c.epoch !== null ? ` (epoch ${c.epoch})` : ''}${metrics.length ? `  ${metrics.join(', ')}` : ''}`);
+  });
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   const step = (s: DriftStep, title: string) => {
     lines.push('', title);

@@ -192,6 +192,12 @@ describe('drift and compare', () => {
     assert.equal(report.orderedBy, 'epoch');
     assert.deepEqual(report.checkpoints.map((c: { epoch: number }) => c.epoch), [1, 2, 3]);
     assert.match(report.checkpoints[2].path, /best\.pt$/);
+    // the training script's scalars, as saved (torch.save dict entries)
+    assert.deepEqual(report.checkpoints.map((c: { metrics: Record<string, number> }) => c.metrics), [
+      { val_loss: 4.110446929931641, val_ppl: 60.973962569788846 },
+      { val_loss: 3.8162331581115723, val_ppl: 45.43274761408276 },
+      { val_loss: 3.6884889602661133, val_ppl: 39.984383295399056 },
+    ]);
     assert.deepEqual(report.subspaces.map((s: { name: string }) => s.name), [0, 1, 2, 3].map((l) => `blocks.${l}.grassmann.W_red.weight`));
     const [e1, e2, best] = await Promise.all(['epoch_1.pt', 'epoch_2.pt', 'best.pt'].map((f) => openTorchCheckpoint(join(tiny, 'checkpoints', f))));
     try {
@@ -215,6 +221,7 @@ describe('drift and compare', () => {
     }
     const text = gl('drift', join(tiny, 'checkpoints'));
     assert.match(text.stdout, /3 checkpoints, ordered by epoch/);
+    assert.match(text.stdout, /best\.pt \(epoch 3\)  val_loss 3\.68849, val_ppl 39\.9844/);
     assert.match(text.stdout, /layer 0 .*reduceWeight rows geodesic/);
   });
 
