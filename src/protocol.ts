@@ -1,8 +1,8 @@
 /**
  * The messages between the extension host and the checkpoint editor's webview: one file, imported
- * by both sides (types only on the webview side, plus the tab names). Commands go view -> host,
- * notifications host -> view; a request carries a `requestId` its answers repeat, so a view can
- * drop answers to requests it has since replaced.
+ * by both sides (types only on the webview side, plus the tab names and the relevance rules).
+ * Commands go view -> host, notifications host -> view; a request carries a `requestId` its
+ * answers repeat, so a view can drop answers to requests it has since replaced.
  *
  * Large arrays travel as typed arrays (VS Code serialises them as binary), never as JSON of whole
  * tensors: only what a view shows crosses.
@@ -13,9 +13,23 @@ import type { PlaneDistances, PlaneSet, TensorSummary, TextRun } from './core/an
 import type { DriftReport } from './core/drift';
 import type { GrassmannMetric } from './geometry/angles';
 import type { Neighbour } from './geometry/planes';
+import type { RelevanceReport } from './core/relevance';
+import type { GatePolicy, LinearRule } from './relevance/types';
 
-export const VIEWS = ['overview', 'run', 'plucker', 'distances', 'gates', 'drift'] as const;
+export const VIEWS = ['overview', 'run', 'plucker', 'distances', 'gates', 'relevance', 'drift'] as const;
 export type ViewName = (typeof VIEWS)[number];
+
+/** The rules the Relevance view offers (the CLI's --rule and --gate); the host checks requests against them. */
+export const RELEVANCE_RULES: readonly LinearRule[] = ['epsilon', 'zplus', 'gamma'];
+export const RELEVANCE_GATES: readonly GatePolicy[] = ['signal-take-all', 'half'];
+
+export function isLinearRule(v: unknown): v is LinearRule {
+  return (RELEVANCE_RULES as readonly unknown[]).includes(v);
+}
+
+export function isGatePolicy(v: unknown): v is GatePolicy {
+  return (RELEVANCE_GATES as readonly unknown[]).includes(v);
+}
 
 /** Everything about the model the views need before any text runs. */
 export interface ModelInfo {
@@ -44,6 +58,8 @@ export type ViewMessage =
   | { type: 'distances'; requestId: number; text: string; layer: number; offset: number; metric: GrassmannMetric }
   | { type: 'nearest'; requestId: number; text: string; layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }
   | { type: 'drift'; requestId: number }
+  /** LRP of the text from the true next token at every position, with these rules (the CLI's defaults otherwise). */
+  | { type: 'relevance'; requestId: number; text: string; rule: LinearRule; gate: GatePolicy }
   | { type: 'cancel'; requestId: number }
   /** Save a chart or its data: text content, or base64 for PNG. */
   | { type: 'export'; filename: string; format: ExportFormat; content: string };
@@ -66,6 +82,8 @@ export type HostMessage =
   | { type: 'distances'; requestId: number; distances: PlaneDistances }
   | { type: 'nearest'; requestId: number; layer: number; offset: number; position: number; neighbours: Neighbour[] }
   | { type: 'drift'; requestId: number; report: DriftReport }
+  /** Per-layer arrays of unit relevance (f + r + P + d numbers per layer) and per-token values: small, sent as is. */
+  | { type: 'relevance'; requestId: number; report: RelevanceReport }
   | { type: 'progress'; requestId: number; done: number; total: number; message?: string }
   /** A request failed (or was cancelled: `cancelled`). */
   | { type: 'error'; requestId: number; message: string; cancelled?: boolean }

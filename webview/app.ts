@@ -5,27 +5,28 @@
  */
 import type { GrassmannMetric } from '../src/geometry/angles';
 import { isGrassmannMetric } from '../src/geometry/angles';
-import { VIEWS, type HostMessage, type ViewName } from '../src/protocol';
+import { isGatePolicy, isLinearRule, VIEWS, type HostMessage, type ViewName } from '../src/protocol';
 import { clear, h } from './dom';
 import { nextRequestId, onHostMessage, post, savedState, saveState } from './host';
 import { selectionKey, Store, type AppState } from './store';
 import { TokenStrip } from './tokens';
 import { DriftView } from './views/drift';
 import { DistanceView, GatesView, PluckerView } from './views/geometry';
+import { RelevanceView } from './views/relevance';
 import { OverviewView } from './views/overview';
 import { RunView } from './views/run';
 
-const TAB_TITLES: Record<ViewName, string> = { overview: 'Overview', run: 'Run', plucker: 'Plücker', distances: 'Distances', gates: 'Gates', drift: 'Drift' };
+const TAB_TITLES: Record<ViewName, string> = { overview: 'Overview', run: 'Run', plucker: 'Plücker', distances: 'Distances', gates: 'Gates', relevance: 'Relevance', drift: 'Drift' };
 /** Views that show the analysed text's tokens above them. */
 const TEXT_VIEWS: ReadonlySet<ViewName> = new Set(['run', 'plucker', 'distances', 'gates']);
 
 /** The parts of the state that hold one request and its answer. */
-type RequestSlot = 'analysis' | 'tensor' | 'planes' | 'distances' | 'nearest' | 'drift';
+type RequestSlot = 'analysis' | 'tensor' | 'planes' | 'distances' | 'nearest' | 'drift' | 'relevance';
 
 /** Something the user asked for is still being computed. */
 function busy(s: AppState): boolean {
   const pending = (p: { data: unknown; error: string | null } | null) => p !== null && p.data === null && p.error === null;
-  return (s.analysis !== null && !s.analysis.done) || pending(s.tensor) || pending(s.distances) || pending(s.drift);
+  return (s.analysis !== null && !s.analysis.done) || pending(s.tensor) || pending(s.distances) || pending(s.drift) || pending(s.relevance);
 }
 
 interface View {
@@ -50,6 +51,9 @@ export class App {
       pinned: null, hovered: null, highlighted: new Set(), layer: saved.layer ?? 0, offset: saved.offset ?? 1,
       metric: isGrassmannMetric(saved.metric ?? '') ? (saved.metric as GrassmannMetric) : 'geodesic',
       planes: null, distances: null, nearest: null, tensor: null, drift: null,
+      relevanceRule: isLinearRule(saved.relevanceRule) ? saved.relevanceRule : 'epsilon',
+      relevanceGate: isGatePolicy(saved.relevanceGate) ? saved.relevanceGate : 'signal-take-all',
+      relevance: null,
     });
     this.run = new RunView(this.store, (text) => this.analyze(text), () => post({ type: 'useSelection' }));
     this.strip = new TokenStrip(this.store, (t) => this.requestNearest(t));
@@ -59,6 +63,7 @@ export class App {
       plucker: new PluckerView(this.store),
       distances: new DistanceView(this.store),
       gates: new GatesView(this.store),
+      relevance: new RelevanceView(this.store, () => this.requestRelevance(), (requestId) => post({ type: 'cancel', requestId })),
       drift: new DriftView(() => this.requestDrift()),
     };
   }
@@ -101,8 +106,8 @@ export class App {
     const shown = this.views[state.view];
     shown.update(state, previous?.view === state.view ? previous : null);
     this.requestWhatTheViewsNeed(state);
-    if (!previous || state.text !== previous.text || state.view !== previous.view || state.layer !== previous.layer || state.offset !== previous.offset || state.metric !== previous.metric) {
-      saveState({ text: state.text, view: state.view, layer: state.layer, offset: state.offset, metric: state.metric });
+    if (!previous || state.text !== previous.text || state.view !== previous.view || state.layer !== previous.layer || state.offset !== previous.offset || state.metric !== previous.metric || state.relevanceRule !== previous.relevanceRule || state.relevanceGate !== previous.relevanceGate) {
+      saveState({ text: state.text, view: state.view, layer: state.layer, offset: state.offset, metric: state.metric, relevanceRule: state.relevanceRule, relevanceGate: state.relevanceGate });
     }
   }
 
@@ -131,11 +136,23 @@ export class App {
 
   private analyze(text: string): void {
     const requestId = nextRequestId();
+    // A relevance report of the previous text (or of weights since re-read) no longer applies.
+    const relevance = this.store.state.relevance;
+    if (relevance && relevance.data === null && relevance.error === null) post({ type: 'cancel', requestId: relevance.requestId });
     this.store.update({
       text, analysis: { requestId, text, run: null, layers: [], done: false, error: null },
-      pinned: null, hovered: null, highlighted: new Set(), planes: null, distances: null, nearest: null,
+      pinned: null, hovered: null, highlighted: new Set(), planes: null, distances: null, nearest: null, relevance: null,
     });
     post({ type: 'analyze', requestId, text });
+  }
+
+  /** Relevance of the Run tab's text under the view's rules (a newer request replaces the running one in the host). */
+  private requestRelevance(): void {
+    const s = this.store.state;
+    if (!s.text) return;
+    const requestId = nextRequestId();
+    this.store.update({ relevance: { requestId, text: s.text, rule: s.relevanceRule, gate: s.relevanceGate, data: null, error: null } });
+    post({ type: 'relevance', requestId, text: s.text, rule: s.relevanceRule, gate: s.relevanceGate });
   }
 
   private requestTensor(name: string): void {
@@ -212,7 +229,7 @@ export class App {
     const s = this.store.state;
     switch (m.type) {
       case 'model':
-        this.store.update({ model: m.model, modelError: null, tensor: null, drift: null });
+        this.store.update({ model: m.model, modelError: null, tensor: null, drift: null, relevance: null });
         // The last text runs again: after the view was rebuilt, or on the re-read weights.
         if (s.text) this.analyze(s.text);
         return;
@@ -254,6 +271,9 @@ export class App {
       case 'drift':
         this.answer('drift', m.requestId, { data: m.report });
         return;
+      case 'relevance':
+        this.answer('relevance', m.requestId, { data: m.report });
+        return;
       case 'progress':
         this.answer('drift', m.requestId, { progress: `${m.done} of ${m.total}${m.message ? `: ${m.message}` : ''}` });
         return;
@@ -276,7 +296,7 @@ export class App {
 
   private onError(requestId: number, message: string): void {
     if (this.answer('analysis', requestId, { error: message, done: true })) return;
-    for (const key of ['tensor', 'planes', 'distances', 'nearest', 'drift'] as const) {
+    for (const key of ['tensor', 'planes', 'distances', 'nearest', 'drift', 'relevance'] as const) {
       if (this.answer(key, requestId, { error: message })) return;
     }
   }

@@ -218,7 +218,7 @@ export function drawLines(container: HTMLElement, title: string, series: Series[
 }
 
 /** Bars over categories (labels), e.g. a histogram's bins or a value per layer. */
-export function drawBars(container: HTMLElement, title: string, bars: { label: string; value: number; x0?: number; x1?: number }[], o: { width: number; height: number; xTitle: string; yTitle: string; logY?: boolean; numericX?: boolean }): Svg {
+export function drawBars(container: HTMLElement, title: string, bars: { label: string; value: number; x0?: number; x1?: number }[], o: { width: number; height: number; xTitle: string; yTitle: string; logY?: boolean; numericX?: boolean; signed?: boolean }): Svg {
   const m: Margin = { top: 10, right: 16, bottom: 42, left: 60 };
   const svg = createSvg(container, o.width, o.height, title);
   const pw = o.width - m.left - m.right;
@@ -227,7 +227,7 @@ export function drawBars(container: HTMLElement, title: string, bars: { label: s
   const max = d3.max(bars, (b) => b.value) ?? 1;
   const y = o.logY
     ? d3.scaleSymlog().domain([0, max]).range([ph, 0])
-    : d3.scaleLinear().domain([Math.min(0, d3.min(bars, (b) => b.value) ?? 0), max]).range([ph, 0]).nice();
+    : d3.scaleLinear().domain([Math.min(0, d3.min(bars, (b) => b.value) ?? 0), Math.max(0, max)]).range([ph, 0]).nice();
   if (o.numericX && bars.length && bars[0].x0 !== undefined) {
     const x = d3.scaleLinear().domain([bars[0].x0!, bars[bars.length - 1].x1!]).range([0, pw]);
     g.selectAll('rect').data(bars).join('rect').attr('class', 'bar')
@@ -237,7 +237,9 @@ export function drawBars(container: HTMLElement, title: string, bars: { label: s
     g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).ticks(6, '.3~g'));
   } else {
     const x = d3.scaleBand().domain(bars.map((b) => b.label)).range([0, pw]).padding(0.15);
-    g.selectAll('rect').data(bars).join('rect').attr('class', 'bar')
+    // signed: positive and negative values in the theme's two data colours, each bar's value in data-value
+    g.selectAll('rect').data(bars).join('rect').attr('class', (b) => (o.signed ? `bar ${b.value < 0 ? 'negative' : 'positive'}` : 'bar'))
+      .attr('data-value', (b) => (o.signed ? String(b.value) : null))
       .attr('x', (b) => x(b.label)!).attr('width', x.bandwidth())
       .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
       .append('title').text((b) => `${b.label}: ${formatValue(b.value)}`);
@@ -245,6 +247,45 @@ export function drawBars(container: HTMLElement, title: string, bars: { label: s
     g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).tickValues(ticks));
   }
   g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5, '.3~g'));
+  if (o.signed) g.append('line').attr('class', 'zero-line').attr('x1', 0).attr('x2', pw).attr('y1', y(0)).attr('y2', y(0));
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
+  return svg;
+}
+
+/**
+ * Groups of bars over categories (e.g. per layer, one bar per window offset), signed values from
+ * a zero line, one colour per series (the bar's name) with a legend.
+ */
+export function drawGroupedBars(container: HTMLElement, title: string, groups: { label: string; bars: { name: string; value: number }[] }[], o: { width: number; height: number; xTitle: string; yTitle: string }): Svg {
+  const m: Margin = { top: 10, right: 110, bottom: 42, left: 60 };
+  const svg = createSvg(container, o.width, o.height, title);
+  const pw = o.width - m.left - m.right;
+  const ph = o.height - m.top - m.bottom;
+  const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
+  const names = [...new Set(groups.flatMap((gr) => gr.bars.map((b) => b.name)))];
+  const values = groups.flatMap((gr) => gr.bars.map((b) => b.value));
+  const y = d3.scaleLinear().domain([Math.min(0, d3.min(values) ?? 0), Math.max(0, d3.max(values) ?? 1)]).range([ph, 0]).nice();
+  const x = d3.scaleBand().domain(groups.map((gr) => gr.label)).range([0, pw]).padding(0.2);
+  const inner = d3.scaleBand().domain(names).range([0, x.bandwidth()]).padding(0.08);
+  const color = d3.scaleOrdinal(d3.schemeTableau10).domain(names);
+  for (const gr of groups) {
+    g.append('g').attr('transform', `translate(${x(gr.label)},0)`).selectAll('rect').data(gr.bars).join('rect')
+      .attr('class', 'group-bar').attr('data-group', gr.label).attr('data-name', (b) => b.name).attr('data-value', (b) => String(b.value))
+      .attr('x', (b) => inner(b.name)!).attr('width', inner.bandwidth())
+      .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
+      .attr('fill', (b) => color(b.name))
+      .append('title').text((b) => `${gr.label}, ${b.name}: ${formatValue(b.value)}`);
+  }
+  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x));
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5, '.3~g'));
+  g.append('line').attr('class', 'zero-line').attr('x1', 0).attr('x2', pw).attr('y1', y(0)).attr('y2', y(0));
+  const legend = svg.append('g').attr('transform', `translate(${m.left + pw + 14},${m.top})`);
+  names.forEach((name, i) => {
+    const row = legend.append('g').attr('transform', `translate(0,${i * 16})`);
+    row.append('rect').attr('width', 10).attr('height', 10).attr('fill', color(name));
+    row.append('text').attr('class', 'legend-text').attr('x', 14).attr('y', 9).text(name);
+  });
   svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
   svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
   return svg;

@@ -57,11 +57,17 @@ function send(filename: string, format: ExportFormat, content: string): void {
 export interface Exportable {
   /** File name without extension. */
   name: string;
-  svg: () => SVGSVGElement | null;
+  /** The chart; none for data without one (a table): then only CSV and JSON. */
+  svg?: () => SVGSVGElement | null;
   rows: () => Record<string, unknown>[];
 }
 
-/** A row of four small buttons: SVG, PNG, CSV, JSON. */
+/** Saves `value` as `name`.json (e.g. a whole report, as the CLI's --json prints it). */
+export function exportJson(name: string, value: unknown): void {
+  send(`${name}.json`, 'json', JSON.stringify(value, null, 2));
+}
+
+/** A row of small buttons: SVG, PNG (for a chart), CSV, JSON. */
 export function exportToolbar(what: Exportable): HTMLElement {
   const bar = document.createElement('div');
   bar.className = 'export-bar';
@@ -75,14 +81,17 @@ export function exportToolbar(what: Exportable): HTMLElement {
     b.addEventListener('click', () => void run());
     bar.append(b);
   };
-  button('SVG', () => {
-    const svg = what.svg();
-    if (svg) send(`${what.name}.svg`, 'svg', standaloneSvg(svg));
-  });
-  button('PNG', async () => {
-    const svg = what.svg();
-    if (svg) send(`${what.name}.png`, 'png', await pngBase64(svg));
-  });
+  const chart = what.svg;
+  if (chart) {
+    button('SVG', () => {
+      const svg = chart();
+      if (svg) send(`${what.name}.svg`, 'svg', standaloneSvg(svg));
+    });
+    button('PNG', async () => {
+      const svg = chart();
+      if (svg) send(`${what.name}.png`, 'png', await pngBase64(svg));
+    });
+  }
   button('CSV', () => send(`${what.name}.csv`, 'csv', toCsv(what.rows())));
   button('JSON', () => send(`${what.name}.json`, 'json', JSON.stringify(what.rows(), null, 1)));
   return bar;

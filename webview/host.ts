@@ -32,6 +32,8 @@ export interface SavedState {
   layer: number;
   offset: number;
   metric: string;
+  relevanceRule: string;
+  relevanceGate: string;
 }
 
 export function savedState(): Partial<SavedState> {

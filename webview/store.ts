@@ -5,6 +5,8 @@ import type { DriftReport } from '../src/core/drift';
 import type { GrassmannMetric } from '../src/geometry/angles';
 import type { Neighbour } from '../src/geometry/planes';
 import type { ModelInfo, ViewName } from '../src/protocol';
+import type { RelevanceReport } from '../src/core/relevance';
+import type { GatePolicy, LinearRule } from '../src/relevance/types';
 
 /** A request and what came back for it. */
 export interface Pending<T> {
@@ -44,6 +46,11 @@ export interface AppState {
   nearest: (Pending<Neighbour[]> & { key: string }) | null;
   tensor: (Pending<TensorSummary> & { name: string }) | null;
   drift: (Pending<DriftReport> & { progress: string | null }) | null;
+  /** Rules the Relevance view explains with (the CLI's --rule and --gate). */
+  relevanceRule: LinearRule;
+  relevanceGate: GatePolicy;
+  /** LRP of `text` under `rule`/`gate` (the text of the Run tab when it was asked for). */
+  relevance: (Pending<RelevanceReport> & { text: string; rule: LinearRule; gate: GatePolicy }) | null;
 }
 
 type Listener = (state: AppState, previous: AppState) => void;

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isInputError } from '../util/errors';
-import type { HostMessage, ModelInfo, ViewMessage } from '../protocol';
+import { isGatePolicy, isLinearRule, type HostMessage, type ModelInfo, type ViewMessage } from '../protocol';
 import type { AnalysisPiece } from '../core/analysis';
 import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
 
@@ -265,6 +265,17 @@ export class CheckpointPanel implements vscode.Disposable {
         }
         const report = await this.run('drift', m.requestId, `following ${paths.length} checkpoints`, (signal, _p, onProgress) => compute.request('drift', { paths }, { signal, onProgress }));
         if (report) this.post({ type: 'drift', requestId: m.requestId, report });
+        return;
+      }
+      case 'relevance': {
+        // checked, not trusted: they become the worker's options
+        if (!isLinearRule(m.rule) || !isGatePolicy(m.gate)) {
+          this.post({ type: 'error', requestId: m.requestId, message: `Unknown relevance rule '${m.rule}' or gate policy '${m.gate}'.` });
+          return;
+        }
+        const report = await this.run('relevance', m.requestId, 'explaining the text (relevance)', (signal) =>
+          compute.request('relevance', { checkpoint: this.path, text: m.text, rule: m.rule, gate: m.gate }, { signal }));
+        if (report) this.post({ type: 'relevance', requestId: m.requestId, report });
         return;
       }
       case 'export':

@@ -12,7 +12,7 @@ import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
 import { formatCount } from '../../src/extension/reportText';
 import {
-  answerFileDialog, answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openWorkbench,
+  activeWebview, answerFileDialog, answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openQuick as openQuickIn, openWorkbench,
   outputPanelText, repoRoot, resultsDir, runCommand, screenshot, squash, startCodeServer, statusBarItem, timed,
   UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
 } from './harness';
@@ -86,16 +86,7 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     }
   }
 
-  /** Opens a file of the workspace by name with Quick Open (in its default editor). */
-  async function openQuick(fileName: string): Promise<void> {
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    await input.fill(fileName);
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: fileName }).first().waitFor({ timeout: UI_TIMEOUT_MS });
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab.active', { hasText: fileName }).waitFor({ timeout: UI_TIMEOUT_MS });
-  }
+  const openQuick = (fileName: string): Promise<void> => openQuickIn(page, fileName);
 
   async function reopenWith(fileName: string, editorName: string): Promise<void> {
     await openQuick(fileName);
@@ -103,7 +94,7 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: editorName }).first().click({ timeout: UI_TIMEOUT_MS });
   }
 
-  const webview = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  const webview = () => activeWebview(page);
 
   it('shows the active compute backend in the status bar and explains it in the Output channel', async () => {
     await timed('backend status', timings, async () => {
