@@ -40,6 +40,8 @@ export interface ModelInfo {
   backend: string;
   /** Other checkpoints in the same folder (with this one), in name order: the drift view's run. */
   siblings: string[];
+  /** The folder is being watched ("Watch Training Run…"): new checkpoints arrive as `runCheckpoint`. */
+  watching: boolean;
 }
 
 export type ExportFormat = 'svg' | 'png' | 'csv' | 'json';
@@ -88,5 +90,10 @@ export type HostMessage =
   /** A request failed (or was cancelled: `cancelled`). */
   | { type: 'error'; requestId: number; message: string; cancelled?: boolean }
   | { type: 'exported'; path: string }
+  /**
+   * A watched run's folder got a complete new checkpoint (or one written again): the new list of
+   * checkpoints, and the saved scalars of the one that arrived.
+   */
+  | { type: 'runCheckpoint'; added: string; rewritten: boolean; siblings: string[]; metadata: Record<string, string | number | boolean | null> }
   /** Shown at the top of the editor, e.g. when the file changed on disk and was re-read. */
   | { type: 'notice'; message: string };

@@ -236,6 +236,15 @@ export class App {
       case 'modelError':
         this.store.update({ model: null, modelError: m.message });
         return;
+      case 'runCheckpoint': {
+        if (!s.model) return;
+        const name = m.added.slice(m.added.lastIndexOf('/') + 1);
+        const saved = ['epoch', 'val_loss', 'val_ppl'].filter((k) => typeof m.metadata[k] === 'number' || typeof m.metadata[k] === 'string').map((k) => `${k} ${m.metadata[k]}`).join(', ');
+        this.store.update({ model: { ...s.model, siblings: m.siblings, watching: true }, notice: `${m.rewritten ? 'Rewritten' : 'New'} checkpoint in the watched run: ${name}${saved ? ` (${saved})` : ''}.` });
+        // The drift view follows the run: read it again with the new checkpoint (weights only).
+        if (m.siblings.length >= 2) this.requestDrift();
+        return;
+      }
       case 'notice':
         this.store.update({ notice: m.message });
         return;

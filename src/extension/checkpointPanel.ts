@@ -11,7 +11,7 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
 import { isGatePolicy, isLinearRule, type HostMessage, type ModelInfo, type ViewMessage } from '../protocol';
 import type { AnalysisPiece } from '../core/analysis';
@@ -23,8 +23,16 @@ const RELOAD_QUIET_MS = 600;
 /** Requests slower than this show a progress notification with a Cancel button. */
 const PROGRESS_DELAY_MS = 700;
 
+/** What a panel needs of the watched training runs (src/extension/runs.ts). */
+export interface RunEvents {
+  onDidAddCheckpoint: vscode.Event<{ folder: string; path: string; rewritten: boolean; metadata: Record<string, unknown> }>;
+  isWatched(folder: string): boolean;
+}
+
 export interface PanelContext {
   compute: ComputeService;
+  /** Watched training runs; absent in contexts without them. */
+  runs?: RunEvents;
   output: vscode.OutputChannel;
   extensionUri: vscode.Uri;
   /** The text editor the user last worked in (the webview has focus when its button is clicked). */
@@ -39,7 +47,7 @@ function nonce(): string {
  * A webview page: one bundled app of dist/webview (`main`: the checkpoint editor, `prune`: the
  * pruning report) and its stylesheet, nothing inline, nothing remote.
  */
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, bundle: 'main' | 'prune' = 'main'): string {
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, bundle: 'main' | 'prune' | 'compare' = 'main'): string {
   const n = nonce();
   const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, `${bundle}.js`));
@@ -108,6 +116,22 @@ export class CheckpointPanel implements vscode.Disposable {
       : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
     this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+    if (ctx.runs) this.disposables.push(ctx.runs.onDidAddCheckpoint((e) => void this.runGrew(e)));
+  }
+
+  /** The folder whose checkpoints are this one's run. */
+  private get runFolder(): string {
+    return this.isFolder ? this.path : dirname(this.path);
+  }
+
+  /** A watched run (this checkpoint's folder) has a new complete checkpoint: tell the view. */
+  private async runGrew(e: { folder: string; path: string; rewritten: boolean; metadata: Record<string, unknown> }): Promise<void> {
+    if (this.disposed || resolve(e.folder) !== resolve(this.runFolder)) return;
+    const siblings = await siblingCheckpoints(this.path, this.isFolder);
+    if (this.model) this.model = { ...this.model, siblings, watching: true };
+    const metadata: Record<string, string | number | boolean | null> = {};
+    for (const [k, v] of Object.entries(e.metadata)) if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) metadata[k] = v as string | number | boolean | null;
+    this.post({ type: 'runCheckpoint', added: e.path, rewritten: e.rewritten, siblings, metadata });
   }
 
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -140,7 +164,7 @@ export class CheckpointPanel implements vscode.Disposable {
         this.ctx.compute.backendReport().then((b) => `${b.active}${b.threads > 1 ? ` (${b.threads} threads)` : ''}`, () => 'unavailable'),
         siblingCheckpoints(this.path, this.isFolder),
       ]);
-      this.model = { name: basename(this.path), report, backend, siblings };
+      this.model = { name: basename(this.path), report, backend, siblings, watching: this.ctx.runs?.isWatched(this.runFolder) ?? false };
       this.post({ type: 'model', model: this.model });
     } catch (e) {
       this.post({ type: 'modelError', message: this.errorText(e, `Opening ${this.path}`) });

@@ -10,6 +10,8 @@ import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvide
 import type { PanelContext } from './checkpointPanel';
 import { COMMANDS, registerCommands } from './commands';
 import { ComputeService, readSettings } from './computeService';
+import { OPEN_LATEST_COMMAND, RunWatches, STOP_WATCHING_COMMAND, WATCH_RUN_COMMAND, openLatestCheckpoint, stopWatchingRun, watchTrainingRun } from './runs';
+import { SaveCallLensProvider } from './saveLens';
 
 /** What `activate` returns to other extensions and to the extension-host tests. */
 export interface GrassmannLensApi {
@@ -26,6 +28,10 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
   // The webview takes focus when its "Use selection" button is clicked: remember the text editor before it.
   let lastTextEditor = vscode.window.activeTextEditor;
   const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, lastTextEditor: () => lastTextEditor };
+  // Watched training runs: the checkpoint views of a watched folder hear of each new checkpoint.
+  const runs = new RunWatches(panels);
+  panels.runs = runs;
+  const saveLenses = new SaveCallLensProvider();
   const editorProvider = new CheckpointEditorProvider(panels);
 
   context.subscriptions.push(
@@ -34,6 +40,12 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     compute,
     compute.onDidChangeState((state) => status.update(state)),
     ...registerCommands({ compute, output, panels }),
+    runs,
+    saveLenses,
+    vscode.commands.registerCommand(WATCH_RUN_COMMAND, (target?: unknown) => watchTrainingRun(runs, target)),
+    vscode.commands.registerCommand(STOP_WATCHING_COMMAND, () => stopWatchingRun(runs)),
+    vscode.commands.registerCommand(OPEN_LATEST_COMMAND, (target?: unknown) => openLatestCheckpoint(target)),
+    vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, saveLenses),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor) lastTextEditor = editor;
     }),

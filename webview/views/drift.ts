@@ -8,6 +8,12 @@ import { clear, h } from '../dom';
 import { exportToolbar } from '../export';
 import type { AppState } from '../store';
 
+/** Validation numbers first, in the order training scripts usually log them. */
+function metricRank(name: string): number {
+  const i = ['val_loss', 'val_ppl', 'loss', 'train_loss', 'step'].indexOf(name);
+  return i < 0 ? 99 : i;
+}
+
 export class DriftView {
   readonly element = h('section', { class: 'view', id: 'drift-view', 'aria-label': 'Drift' });
 
@@ -27,6 +33,9 @@ export class DriftView {
     const button = h('vscode-button', { id: 'drift-button' }, `Follow the ${siblings.length} checkpoints of this folder`);
     button.addEventListener('click', () => this.requestDrift());
     this.element.append(h('p', {}, `Checkpoints in this folder: ${siblings.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(', ')}`), button);
+    if (state.model?.watching) {
+      this.element.append(h('p', { class: 'note', id: 'drift-watching', role: 'status' }, 'Watching this folder: each new checkpoint is added here once it is completely written.'));
+    }
     const drift = state.drift;
     if (!drift) return;
     if (drift.error) return void this.element.append(h('p', { class: 'error' }, drift.error));
@@ -64,11 +73,33 @@ export class DriftView {
         });
       })));
     this.element.append(h('h3', {}, 'Per step and layer'), table);
+    // What the training script saved with each checkpoint (val_loss, val_ppl, ...).
+    const metricNames = [...new Set(report.checkpoints.flatMap((c) => Object.keys(c.metrics ?? {})))].sort((a, b) => metricRank(a) - metricRank(b) || a.localeCompare(b));
+    const metricHolders = metricNames.slice(0, 3).map((name) => ({ name, holder: h('div', { class: 'chart-holder', id: `drift-metric-${name.replace(/[^\w-]/g, '_')}` }) }));
+    if (metricNames.length) {
+      const metricsTable = h('table', { class: 'data', id: 'drift-metrics' },
+        h('thead', {}, h('tr', {}, ...['checkpoint', 'epoch', ...metricNames].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, ...report.checkpoints.map((c) => h('tr', { 'data-checkpoint': c.path.slice(c.path.lastIndexOf('/') + 1), 'data-epoch': c.epoch === null ? '' : String(c.epoch) },
+          h('td', {}, c.path.slice(c.path.lastIndexOf('/') + 1)),
+          h('td', { class: 'num' }, c.epoch === null ? '—' : String(c.epoch)),
+          ...metricNames.map((name) => {
+            const v = c.metrics?.[name];
+            return v === undefined ? h('td', { class: 'num', 'data-metric': name }, '—') : h('td', { class: 'num', 'data-metric': name, 'data-value': String(v), title: String(v) }, formatValue(v));
+          }),
+        ))),
+      );
+      this.element.append(h('h3', {}, 'Saved with each checkpoint'), ...metricHolders.map((m) => m.holder), metricsTable,
+        exportToolbar({ name: 'drift-metrics', rows: () => report.checkpoints.map((c) => ({ checkpoint: c.path, epoch: c.epoch, ...c.metrics })) }));
+    }
     requestAnimationFrame(() => {
       const width = Math.min(widthOf(this.element), 900);
       drawLines(toLastHolder, 'W_red distance to the last checkpoint', toLast, { width, height: 260, xTitle: 'checkpoint', yTitle: 'geodesic distance', xTicks: labels });
       toLastHolder.append(exportToolbar({ name: 'drift-to-last', svg: () => toLastHolder.querySelector('svg'), rows: () => toLast.flatMap((s) => s.values.map((p) => ({ layer: s.name, checkpoint: labels[p.x], geodesic_to_last: p.y }))) }));
       drawLines(stepHolder, 'W_red distance between consecutive checkpoints', consecutive, { width, height: 260, xTitle: 'from checkpoint', yTitle: 'geodesic distance', xTicks: labels });
+      for (const { name, holder } of metricHolders) {
+        const values = report.checkpoints.flatMap((c, x) => (c.metrics?.[name] === undefined ? [] : [{ x, y: c.metrics[name] }]));
+        drawLines(holder, `${name} per checkpoint`, [{ name, values }], { width, height: 200, xTitle: 'checkpoint', yTitle: name, xTicks: labels });
+      }
       stepHolder.append(exportToolbar({ name: 'drift-steps', svg: () => stepHolder.querySelector('svg'), rows: () => consecutive.flatMap((s) => s.values.map((p) => ({ layer: s.name, from: labels[p.x], to: labels[p.x + 1], geodesic: p.y }))) }));
     });
   }
