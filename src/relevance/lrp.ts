@@ -110,7 +110,8 @@ function ratio(R: tf.Tensor, z: tf.Tensor, eps: number): tf.Tensor {
 }
 
 const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
-const negativePart = (t: tf.Tensor): tf.Tensor => tf.minimum(t, 0);
+/** min(t, 0) as t - relu(t): the same numbers (exactly), and Minimum is a scalar loop on wasm (8x slower). */
+const negativePart = (t: tf.Tensor, positive: tf.Tensor = tf.relu(t)): tf.Tensor => tf.sub(t, positive);
 
 /**
  * Relevance of the input a [N, in] of y = a W^T + b, W^T given as wT [in, out], from R [N, out].
@@ -133,9 +134,9 @@ export function linearRule(
     return tf.mul(a, backW(ratio(R, out, options.epsilon)));
   }
   const aPos = positivePart(a) as tf.Tensor2D;
-  const aNeg = negativePart(a) as tf.Tensor2D;
+  const aNeg = negativePart(a, aPos) as tf.Tensor2D;
   const wPos = positivePart(wT) as tf.Tensor2D;
-  const wNeg = negativePart(wT) as tf.Tensor2D;
+  const wNeg = negativePart(wT, wPos) as tf.Tensor2D;
   const positive = tf.add(tf.matMul(aPos, wPos), tf.matMul(aNeg, wNeg));
   if (options.rule === 'zplus') {
     const s = tf.divNoNan(R, tf.add(positive, options.epsilon));
