@@ -33,8 +33,9 @@ const entries = [
 ];
 
 // The webviews: browser bundles (D3, @vscode-elements/elements) and their CSS — the checkpoint
-// editor (main) and the pruning report of src/extension/prune.ts (prune).
-for (const name of ['main', 'prune']) {
+// editor (main), the pruning report of src/extension/prune.ts (prune) and the comparison of two
+// checkpoints of src/extension/compare.ts (compare).
+for (const name of ['main', 'prune', 'compare']) {
   entries.push({
     bundle: true,
     platform: 'browser',

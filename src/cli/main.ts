@@ -12,6 +12,7 @@ import { evaluateFile } from '../core/evaluate';
 import { installNativeBackend } from '../core/installNative';
 import { distancesOfText, featuresOfText, formatDistancesReport, formatFeaturesReport, parseMetric } from '../core/features';
 import { compareCheckpoints, driftOfCheckpoints, formatCompareReport, formatDriftReport } from '../core/drift';
+import { compareOnText, formatCompareTextReport } from '../core/compareText';
 import { GRASSMANN_METRICS } from '../geometry/angles';
 import { startBackend } from '../core/operations';
 import type { Cancellation, Progress } from '../core/cancellation';
@@ -48,10 +49,15 @@ Commands:
       metadata, else by name): relative change of every tensor and principal angles
       between W_red row spaces (--all-subspaces: every non-square weight), from each
       checkpoint to the next and to the last.
-  compare <ckptA> <ckptB> [--tensor NAME [--with NAME_B]] [--config C] [--json]
+  compare <ckptA> <ckptB> [--tensor NAME [--with NAME_B]] [--text T | --file F]
+      [--config C] [--tokenizer DIR] [--backend B] [--json]
       Two models: per layer, principal angles between their W_red row spaces
       (basis-independent), every layer of A against every layer of B, and the spectra
       of W_red and W_plu; --tensor compares one weight's row and column spaces.
+      --text/--file also runs the text through both (they must share the tokenizer):
+      per token, plane area per layer x offset, gate openness per layer and input
+      relevance (as 'features' and 'relevance' give them) in A and B and B - A, with
+      the mean |B - A| per layer (--json: the 'text' part).
   relevance <ckpt> (--text T | --file F) [--position P [--token-id K]]
       [--rule epsilon|zplus|gamma] [--epsilon E] [--gamma G] [--gate signal-take-all|half]
       [--start logit|unit] [--config C] [--tokenizer DIR] [--backend B] [--json]
@@ -92,7 +98,7 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
   features: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true } },
   distances: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true }, metric: { value: true } },
   drift: { ...COMMON, 'all-subspaces': { value: false } },
-  compare: { ...COMMON, tensor: { value: true }, with: { value: true } },
+  compare: { ...COMMON, tensor: { value: true }, with: { value: true }, text: { value: true }, file: { value: true } },
   relevance: {
     ...COMMON, text: { value: true }, file: { value: true }, position: { value: true }, 'token-id': { value: true },
     rule: { value: true }, epsilon: { value: true }, gamma: { value: true }, gate: { value: true }, start: { value: true },
@@ -251,6 +257,15 @@ async function main(argv: string[]): Promise<number> {
       const tensor = stringOption(args, 'tensor');
       const other = stringOption(args, 'with');
       if (other !== undefined && tensor === undefined) throw new UsageError('--with names the tensor of B to compare with --tensor');
+      const text = stringOption(args, 'text');
+      const file = stringOption(args, 'file');
+      if (text !== undefined && file !== undefined) throw new UsageError('compare takes one of --text or --file, not both');
+      if (text !== undefined || file !== undefined) {
+        const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
+        const report = await compareOnText(a, b, { text, file, config, tokenizer, tensor, with: other, backend }, interruptible());
+        print(json, report, () => formatCompareTextReport(report));
+        return 0;
+      }
       const report = await compareCheckpoints({ a, b, config, tensor, with: other });
       print(json, report, () => formatCompareReport(report));
       return 0;

@@ -10,6 +10,7 @@ import { runText, type RunParams } from './run';
 import { evaluateFile, type EvalParams } from './evaluate';
 import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesParams } from './features';
 import { compareCheckpoints, driftOfCheckpoints, type CompareParams, type DriftParams } from './drift';
+import { compareOnText, type CompareTextParams } from './compareText';
 import { AnalysisCache, type ModelRef, type TextRef } from './analysis';
 import type { GrassmannMetric } from '../geometry/angles';
 import { relevanceOfText, type RelevanceParams } from './relevance';
@@ -35,6 +36,7 @@ export function createOperations(options: WorkerOptions) {
     distances: async (p: DistancesParams & { checkpoint: string }, _c?: Cancellation) => distancesOfText(p.checkpoint, { ...p, backend: await backend }),
     drift: (p: DriftParams, c?: Cancellation) => driftOfCheckpoints(p, c),
     compare: (p: CompareParams, _c?: Cancellation) => compareCheckpoints(p),
+    compareText: async (p: CompareTextParams & { a: string; b: string }, c?: Cancellation) => compareOnText(p.a, p.b, { ...p, backend: await backend }, c),
     relevance: async (p: RelevanceParams & { checkpoint: string }, _c?: Cancellation) => relevanceOfText(p.checkpoint, { ...p, backend: await backend }),
     prune: async (p: PruneParams, c?: Cancellation) => pruneSweep({ ...p, backend: await backend }, c),
     // The checkpoint editor (cached sessions and forward passes):

@@ -29,6 +29,12 @@ export interface RelevanceReport extends RelevanceResult {
 
 export async function relevanceOfText(checkpointPath: string, p: RelevanceParams): Promise<RelevanceReport> {
   const text = await readInput(p);
+  return ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, (session) => relevanceInSession(session, text, p));
+}
+
+/** `relevance` of `text` on an opened model (its tokenizer, its loaded model); `p`'s text and file are not read. */
+export async function relevanceInSession(session: ModelSession, text: string, p: RelevanceParams): Promise<RelevanceReport> {
+  const checkpointPath = session.checkpoint.path;
   const options: RelevanceOptions = {
     rule: p.rule ?? DEFAULT_RELEVANCE_OPTIONS.rule,
     epsilon: p.epsilon ?? DEFAULT_RELEVANCE_OPTIONS.epsilon,
@@ -36,34 +42,32 @@ export async function relevanceOfText(checkpointPath: string, p: RelevanceParams
     gate: p.gate ?? DEFAULT_RELEVANCE_OPTIONS.gate,
     start: p.start ?? DEFAULT_RELEVANCE_OPTIONS.start,
   };
-  return ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, async (session) => {
-    const input = tokensForModel(session, text);
-    const model = await session.loadModel();
-    const T = input.ids.length;
-    let target: { kind: 'next-token' } | { kind: 'token'; position: number; tokenId: number } = { kind: 'next-token' };
-    if (p.position !== undefined || p.tokenId !== undefined) {
-      const position = p.position ?? T - 2;
-      if (!Number.isInteger(position) || position < 0 || position >= T) {
-        throw new InputError(checkpointPath, `--position ${position} is outside the text's ${T} tokens (0..${T - 1})`);
-      }
-      const tokenId = p.tokenId ?? input.ids[position + 1];
-      if (tokenId === undefined) throw new InputError(checkpointPath, `--position ${position} is the last token: give --token-id, there is no next token to explain`);
-      target = { kind: 'token', position, tokenId };
-    } else if (T < 2) {
-      throw new InputError(checkpointPath, 'the text has one token: there is no next token to explain (give --position and --token-id)');
+  const input = tokensForModel(session, text);
+  const model = await session.loadModel();
+  const T = input.ids.length;
+  let target: { kind: 'next-token' } | { kind: 'token'; position: number; tokenId: number } = { kind: 'next-token' };
+  if (p.position !== undefined || p.tokenId !== undefined) {
+    const position = p.position ?? T - 2;
+    if (!Number.isInteger(position) || position < 0 || position >= T) {
+      throw new InputError(checkpointPath, `--position ${position} is outside the text's ${T} tokens (0..${T - 1})`);
     }
-    const started = Date.now();
-    const result = relevanceOf(model, input.ids, target, options);
-    return {
-      checkpoint: checkpointPath,
-      ...result,
-      tokens_text: input.tokens.map((t) => ({ id: t.id, text: t.text })),
-      truncated: input.truncated,
-      backend: p.backend?.active ?? tf.getBackend(),
-      seconds: (Date.now() - started) / 1000,
-      warnings: [...input.warnings, ...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
-    };
-  });
+    const tokenId = p.tokenId ?? input.ids[position + 1];
+    if (tokenId === undefined) throw new InputError(checkpointPath, `--position ${position} is the last token: give --token-id, there is no next token to explain`);
+    target = { kind: 'token', position, tokenId };
+  } else if (T < 2) {
+    throw new InputError(checkpointPath, 'the text has one token: there is no next token to explain (give --position and --token-id)');
+  }
+  const started = Date.now();
+  const result = relevanceOf(model, input.ids, target, options);
+  return {
+    checkpoint: checkpointPath,
+    ...result,
+    tokens_text: input.tokens.map((t) => ({ id: t.id, text: t.text })),
+    truncated: input.truncated,
+    backend: p.backend?.active ?? tf.getBackend(),
+    seconds: (Date.now() - started) / 1000,
+    warnings: [...input.warnings, ...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
+  };
 }
 
 const fmt = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4));

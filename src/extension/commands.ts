@@ -12,6 +12,7 @@ import { inspectReportText } from './reportText';
 import { openCheckpointTarget } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { PRUNE_COMMAND, pruneByExplanation } from './prune';
+import { COMPARE_COMMAND, compareCheckpoints } from './compare';
 
 export const COMMANDS = {
   showBackend: 'grassmannLens.showBackend',
@@ -20,6 +21,7 @@ export const COMMANDS = {
   selectBackend: 'grassmannLens.selectBackend',
   openCheckpoint: 'grassmannLens.openCheckpoint',
   pruneByExplanation: PRUNE_COMMAND,
+  compareCheckpoints: COMPARE_COMMAND,
 } as const;
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
@@ -217,5 +219,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackend()),
     vscode.commands.registerCommand(COMMANDS.openCheckpoint, (target?: unknown) => openCheckpoint(ctx, target)),
     vscode.commands.registerCommand(COMMANDS.pruneByExplanation, (target?: unknown) => pruneByExplanation(ctx, target)),
+    // from the explorer: the clicked file and the selection (two checkpoints selected: A and B)
+    vscode.commands.registerCommand(COMMANDS.compareCheckpoints, (target?: unknown, selection?: unknown) => compareCheckpoints(ctx, target, selection)),
   ];
 }

@@ -80,7 +80,7 @@ function activeCheckpoint(): vscode.Uri | undefined {
   return uri && uri.scheme === 'file' && isCheckpointUri(uri) ? uri : undefined;
 }
 
-function label(uri: vscode.Uri): string {
+export function label(uri: vscode.Uri): string {
   return vscode.workspace.asRelativePath(uri, false);
 }
 
@@ -90,7 +90,7 @@ interface PathItem extends vscode.QuickPickItem {
 }
 
 /** A single-choice quick pick; resolves to the accepted item or undefined when dismissed. */
-function pickOne<T extends vscode.QuickPickItem>(title: string, placeholder: string, items: T[], active?: T): Promise<T | undefined> {
+export function pickOne<T extends vscode.QuickPickItem>(title: string, placeholder: string, items: T[], active?: T): Promise<T | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<T>();
     qp.title = title;
@@ -113,7 +113,7 @@ function pickOne<T extends vscode.QuickPickItem>(title: string, placeholder: str
   });
 }
 
-async function browse(title: string, filters: Record<string, string[]>, near?: string): Promise<string | undefined> {
+export async function browse(title: string, filters: Record<string, string[]>, near?: string): Promise<string | undefined> {
   const picked = await vscode.window.showOpenDialog({
     title,
     canSelectMany: false,
@@ -140,7 +140,7 @@ async function pickCheckpoint(target?: vscode.Uri): Promise<string | undefined> 
 }
 
 /** Text files ranked by closeness to the checkpoint (its folder, then its parents), eval*.txt first. */
-function rankText(checkpoint: string, path: string): number {
+export function rankText(checkpoint: string, path: string): number {
   let score = 0;
   for (let dir = dirname(checkpoint), up = 0; up < 3; dir = dirname(dir), up++) {
     if (dirname(path) === dir) {

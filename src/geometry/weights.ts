@@ -8,7 +8,7 @@
  * columns). A square W spans everything on both sides.
  */
 import { principalAnglesOfBases } from './angles';
-import { frobenius, matrix, orthonormalRows, singularValues, transpose, type RowBasis } from './linalg';
+import { frobenius, matrix, orthonormalRows, singularValues, transpose, type Matrix, type RowBasis } from './linalg';
 
 export type MatrixSide = 'rows' | 'columns';
 
@@ -65,7 +65,18 @@ export function relativeChange(a: ArrayLike<number>, b: ArrayLike<number>): numb
   return base > 0 ? Math.sqrt(diff / base) : diff > 0 ? Infinity : 0;
 }
 
-/** Principal angles (ascending) between two subspaces given as orthonormal bases. */
+/**
+ * Principal angles (ascending) between two subspaces given as orthonormal bases. The same basis
+ * (e.g. a checkpoint compared with itself) gives exactly 0, where the computation would leave
+ * float64 rounding (~1e-16).
+ */
 export function subspaceAngles(a: RowBasis, b: RowBasis): Float64Array {
+  if (sameMatrix(a.basis, b.basis)) return new Float64Array(a.basis.rows);
   return principalAnglesOfBases(a.basis, b.basis);
+}
+
+function sameMatrix(a: Matrix, b: Matrix): boolean {
+  if (a.rows !== b.rows || a.cols !== b.cols) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
 }
