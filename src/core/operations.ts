@@ -15,6 +15,7 @@ import { AnalysisCache, type ModelRef, type TextRef } from './analysis';
 import type { GrassmannMetric } from '../geometry/angles';
 import { relevanceOfText, type RelevanceParams } from './relevance';
 import { pruneSweep, type PruneParams } from '../pruning/sweep';
+import { TextAnalyses, type TextAnalysisParams } from './textAnalysis';
 
 export type { Cancellation } from './cancellation';
 
@@ -27,6 +28,8 @@ export function createOperations(options: WorkerOptions) {
   const backend = startBackend(options);
   // The checkpoint editor's models and texts, kept between requests (core/analysis.ts).
   const analyses = new AnalysisCache();
+  // Text editors' hovers and colours (core/textAnalysis.ts), on the same opened models.
+  const textAnalyses = new TextAnalyses(analyses);
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
     inspect: (p: { path: string; config?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config }),
@@ -48,6 +51,7 @@ export function createOperations(options: WorkerOptions) {
     nearest: (p: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, _c?: Cancellation) =>
       backend.then(() => analyses.nearest(p)),
     forget: (p: { path: string }, _c?: Cancellation) => analyses.forget(p.path),
+    textAnalysis: (p: TextAnalysisParams, c?: Cancellation) => backend.then(() => textAnalyses.analyze(p, c)),
   };
 }
 

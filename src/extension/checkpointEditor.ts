@@ -13,6 +13,23 @@ export const CHECKPOINT_BIN_VIEW_TYPE = 'grassmannLens.checkpointBin';
 /** A folder (config.json + weights + tokenizer) opened from the command. */
 export const FOLDER_VIEW_TYPE = 'grassmannLens.folder';
 
+/** Model folders open in a panel, with how many panels show each (their tabs carry no URI to find them by). */
+const openFolders = new Map<string, number>();
+
+/** Checkpoints open in a Grassmann Lens editor or panel (file paths and model folders), each once. */
+export function openCheckpointPaths(): string[] {
+  const paths = new Set<string>();
+  for (const group of vscode.window.tabGroups.all) {
+    for (const tab of group.tabs) {
+      const input = tab.input;
+      if (!(input instanceof vscode.TabInputCustom) || input.uri.scheme !== 'file') continue;
+      if (input.viewType === CHECKPOINT_VIEW_TYPE || input.viewType === CHECKPOINT_BIN_VIEW_TYPE) paths.add(input.uri.fsPath);
+    }
+  }
+  for (const folder of openFolders.keys()) paths.add(folder);
+  return [...paths];
+}
+
 export class CheckpointEditorProvider implements vscode.CustomReadonlyEditorProvider {
   constructor(private readonly ctx: PanelContext) {}
 
@@ -43,7 +60,13 @@ export async function openCheckpointTarget(ctx: PanelContext, uri: vscode.Uri): 
       localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')],
     });
     const controller = new CheckpointPanel(panel.webview, uri.fsPath, true, ctx);
-    panel.onDidDispose(() => controller.dispose());
+    openFolders.set(uri.fsPath, (openFolders.get(uri.fsPath) ?? 0) + 1);
+    panel.onDidDispose(() => {
+      controller.dispose();
+      const left = (openFolders.get(uri.fsPath) ?? 1) - 1;
+      if (left > 0) openFolders.set(uri.fsPath, left);
+      else openFolders.delete(uri.fsPath);
+    });
     return;
   }
   const viewType = uri.path.toLowerCase().endsWith('.bin') ? CHECKPOINT_BIN_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;

@@ -12,6 +12,7 @@ import { COMMANDS, registerCommands } from './commands';
 import { ComputeService, readSettings } from './computeService';
 import { OPEN_LATEST_COMMAND, RunWatches, STOP_WATCHING_COMMAND, WATCH_RUN_COMMAND, openLatestCheckpoint, stopWatchingRun, watchTrainingRun } from './runs';
 import { SaveCallLensProvider } from './saveLens';
+import { TextAnalysisController } from './textAnalysis';
 
 /** What `activate` returns to other extensions and to the extension-host tests. */
 export interface GrassmannLensApi {
@@ -46,6 +47,8 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     vscode.commands.registerCommand(STOP_WATCHING_COMMAND, () => stopWatchingRun(runs)),
     vscode.commands.registerCommand(OPEN_LATEST_COMMAND, (target?: unknown) => openLatestCheckpoint(target)),
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, saveLenses),
+    // Analyze This Text: hovers and token colours in text editors (its commands are registered there).
+    new TextAnalysisController({ compute, output, panels }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor) lastTextEditor = editor;
     }),

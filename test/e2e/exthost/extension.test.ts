@@ -4,6 +4,8 @@
  */
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
 import type { GrassmannLensApi } from '../../../src/extension/extension';
 import type { BackendName } from '../../../src/model/backend';
@@ -55,9 +57,10 @@ export function defineExtensionSuite(): void {
       const all = new Set(await vscode.commands.getCommands(true));
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
-        'grassmannLens.compareCheckpoints', 'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint',
-        'grassmannLens.openLatestCheckpoint', 'grassmannLens.pruneByExplanation', 'grassmannLens.selectBackend', 'grassmannLens.showBackend',
-        'grassmannLens.stopWatchingRun', 'grassmannLens.watchTrainingRun',
+        'grassmannLens.analyzeText', 'grassmannLens.clearTextAnalysis', 'grassmannLens.colorTokensBy', 'grassmannLens.compareCheckpoints',
+        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openLatestCheckpoint',
+        'grassmannLens.pruneByExplanation', 'grassmannLens.selectBackend', 'grassmannLens.showBackend', 'grassmannLens.stopWatchingRun',
+        'grassmannLens.toggleTokenColors', 'grassmannLens.watchTrainingRun',
       ]);
       for (const c of contributed) {
         assert.equal(c.category, 'Grassmann Lens');
@@ -117,6 +120,39 @@ export function defineExtensionSuite(): void {
       assert.ok(input instanceof vscode.TabInputCustom, 'the active tab is a custom editor');
       assert.equal(input.viewType, 'grassmannLens.checkpoint');
       assert.equal(input.uri.toString(), uri.toString());
+    });
+
+    it('Analyze This Text binds a selection: a hover inside it names the token, its id and window; none outside it; an edit before it moves it', async () => {
+      const text = 'outside words. the licensor grants you a license. more outside';
+      const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+      const editor = await vscode.window.showTextDocument(doc);
+      editor.selection = new vscode.Selection(doc.positionAt(text.indexOf('the licensor')), doc.positionAt(text.indexOf('. more')));
+      const checkpoint = vscode.Uri.joinPath(workspace(), 'tiny-grassmann', 'model.safetensors').fsPath;
+      // Resolves once the first analysis is done.
+      await vscode.commands.executeCommand('grassmannLens.analyzeText', { checkpoint });
+      const vocab = readFileSync(join(dirname(checkpoint), 'vocab.txt'), 'utf8').split('\n').map((l) => l.trim());
+      const hoverAt = async (offset: number) => {
+        const hovers = (await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, doc.positionAt(offset))) ?? [];
+        const ours = hovers.filter((h) => h.contents.some((c) => (typeof c === 'string' ? c : c.value).includes('text tokens')));
+        return ours[0];
+      };
+      const inside = await hoverAt(doc.getText().indexOf('licensor') + 3);
+      assert.ok(inside, 'a hover on licensor');
+      const markdown = inside.contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
+      // [CLS] the licensor: position 2 of the selection's own encoding.
+      assert.ok(markdown.includes(`**\`licensor\`** · id ${vocab.indexOf('licensor')} · position 2 · model.safetensors`), markdown);
+      assert.ok(markdown.includes('window 1 of 1, text tokens 0–'), markdown);
+      assert.equal(doc.getText(inside.range), 'licensor');
+      assert.equal(await hoverAt(text.indexOf('outside') + 2), undefined, 'no hover outside the selection');
+      await editor.edit((e) => e.insert(new vscode.Position(0, 0), 'more text before. '));
+      const moved = await until('the analysis after the edit', async () => {
+        const h = await hoverAt(doc.getText().indexOf('licensor') + 3);
+        return h && doc.getText(h.range) === 'licensor' ? h : undefined;
+      });
+      assert.ok(moved.contents.some((c) => (typeof c === 'string' ? c : c.value).includes('position 2 ·')));
+      await vscode.commands.executeCommand('grassmannLens.clearTextAnalysis');
+      assert.equal(await hoverAt(doc.getText().indexOf('licensor') + 3), undefined, 'cleared');
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     });
 
     it('restarts the worker on the backend the setting names', async () => {
