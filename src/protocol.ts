@@ -95,5 +95,10 @@ export type HostMessage =
    * checkpoints, and the saved scalars of the one that arrived.
    */
   | { type: 'runCheckpoint'; added: string; rewritten: boolean; siblings: string[]; metadata: Record<string, string | number | boolean | null> }
+  /**
+   * Show a token of some text: run `text` on the Run tab and pin the token at `position` (the
+   * hover's "Open in checkpoint view" in a text editor; `source` names where the text is from).
+   */
+  | { type: 'pinToken'; text: string; position: number; source: string }
   /** Shown at the top of the editor, e.g. when the file changed on disk and was re-read. */
   | { type: 'notice'; message: string };

@@ -41,6 +41,8 @@ export class App {
   private readonly run: RunView;
   private readonly header = h('header', { class: 'header' });
   private readonly tabs = h('vscode-tabs', { id: 'tabs', panel: true });
+  /** A token to pin once the run of its text arrives (a text editor's "Open in checkpoint view"). */
+  private pinWhenRun: { text: string; position: number } | null = null;
   private readonly stripHolder = h('div', { class: 'strip-holder' });
 
   constructor(private readonly root: HTMLElement) {
@@ -252,11 +254,22 @@ export class App {
         this.store.update({ notice: `Running the selection from ${m.source}.` });
         this.run.setText(m.text);
         return;
+      case 'pinToken':
+        // Run the text on the Run tab; the token is pinned when its run arrives.
+        this.tabs.setAttribute('selected-index', String(VIEWS.indexOf('run')));
+        this.store.update({ view: 'run', notice: `Token ${m.position} of a window of ${m.source}.` });
+        this.run.setText(m.text);
+        this.pinWhenRun = { text: m.text, position: m.position };
+        return;
       case 'tensor':
         this.answer('tensor', m.requestId, { data: m.summary });
         return;
       case 'run':
-        this.answer('analysis', m.requestId, { run: m.run });
+        const pin = this.pinWhenRun;
+        if (this.answer('analysis', m.requestId, { run: m.run }) && pin && pin.text === this.store.state.analysis?.text) {
+          if (pin.position < m.run.tokens.length) this.store.update({ pinned: pin.position });
+          this.pinWhenRun = null;
+        }
         return;
       case 'layer':
         if (s.analysis?.requestId === m.requestId) {

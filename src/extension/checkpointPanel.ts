@@ -89,7 +89,17 @@ async function siblingCheckpoints(path: string, isFolder: boolean): Promise<stri
 }
 
 export class CheckpointPanel implements vscode.Disposable {
+  /** Every panel alive, to find the ones showing a checkpoint. */
+  private static readonly alive = new Set<CheckpointPanel>();
+
+  /** The panels showing `path` (a checkpoint file or model folder). */
+  static showing(path: string): CheckpointPanel[] {
+    return [...CheckpointPanel.alive].filter((p) => resolve(p.path) === resolve(path));
+  }
+
   private readonly disposables: vscode.Disposable[] = [];
+  /** A token to pin once the view has its model (asked for before the view was ready). */
+  private pendingPin: { text: string; position: number; source: string } | undefined;
   /** The running request of each kind, to cancel when a newer one arrives. */
   private readonly running = new Map<string, { requestId: number; abort: AbortController }>();
   private disposed = false;
@@ -103,6 +113,7 @@ export class CheckpointPanel implements vscode.Disposable {
     private readonly isFolder: boolean,
     private readonly ctx: PanelContext,
   ) {
+    CheckpointPanel.alive.add(this);
     const name = basename(path);
     webview.options = {
       enableScripts: true,
@@ -166,6 +177,10 @@ export class CheckpointPanel implements vscode.Disposable {
       ]);
       this.model = { name: basename(this.path), report, backend, siblings, watching: this.ctx.runs?.isWatched(this.runFolder) ?? false };
       this.post({ type: 'model', model: this.model });
+      if (this.pendingPin) {
+        this.post({ type: 'pinToken', ...this.pendingPin });
+        this.pendingPin = undefined;
+      }
     } catch (e) {
       this.post({ type: 'modelError', message: this.errorText(e, `Opening ${this.path}`) });
     }
@@ -321,7 +336,14 @@ export class CheckpointPanel implements vscode.Disposable {
     this.post({ type: 'exported', path: target.fsPath });
   }
 
+  /** Runs `text` on the Run tab and pins the token at `position` (now, or once the view has its model). */
+  pinToken(text: string, position: number, source: string): void {
+    if (this.viewReady && this.model) this.post({ type: 'pinToken', text, position, source });
+    else this.pendingPin = { text, position, source };
+  }
+
   dispose(): void {
+    CheckpointPanel.alive.delete(this);
     this.disposed = true;
     clearTimeout(this.reloadTimer);
     for (const { abort } of this.running.values()) abort.abort();

@@ -11,7 +11,7 @@ import { basename, dirname } from 'node:path';
 import type { TextAnalysis, TextAnalysisPiece, TextWindowAnalysis } from '../core/textAnalysis';
 import type { GrassmannMetric } from '../geometry/angles';
 import { openCheckpointPaths, openCheckpointTarget } from './checkpointEditor';
-import type { PanelContext } from './checkpointPanel';
+import { CheckpointPanel, type PanelContext } from './checkpointPanel';
 import { asError, type ComputeService } from './computeService';
 import {
   colorId, colorOf, colorScale, hoverMarkdown, LEVELS, legendRows, placeTokens, QUANTITY_LABELS, shiftRange, shiftTokens,
@@ -179,16 +179,34 @@ export class TextAnalysisController implements vscode.Disposable {
   }
 
   /**
-   * The hover's link: opens (or reveals) the token's checkpoint in its view. Pinning the token
-   * there needs a message of the webview protocol that does not exist yet.
+   * The hover's link: opens (or reveals) the token's checkpoint in its view, which runs the
+   * token's window of text on its Run tab and pins the token there.
    */
   private async revealToken(arg?: unknown): Promise<void> {
-    const checkpoint = typeof arg === 'object' && arg !== null ? (arg as { checkpoint?: unknown }).checkpoint : undefined;
-    if (typeof checkpoint !== 'string') return;
+    const a = typeof arg === 'object' && arg !== null ? (arg as { checkpoint?: unknown; document?: unknown; window?: unknown; position?: unknown }) : {};
+    if (typeof a.checkpoint !== 'string') return;
+    const checkpoint = a.checkpoint;
     try {
       await openCheckpointTarget(this.ctx.panels, vscode.Uri.file(checkpoint));
     } catch (e) {
       void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${checkpoint}: ${asError(e).message}`);
+      return;
+    }
+    const b = typeof a.document === 'string' ? this.bindings.get(a.document) : undefined;
+    if (!b || typeof a.window !== 'number' || typeof a.position !== 'number') return;
+    // The window's text as the document has it now: from its first token to its last.
+    const placed = b.tokens.filter((t) => t.window.index === a.window);
+    if (!placed.length) return;
+    const text = b.document.getText(new vscode.Range(b.document.positionAt(placed[0].start), b.document.positionAt(placed[placed.length - 1].end)));
+    const source = `${basename(b.document.uri.fsPath || b.document.uri.path)}, window ${a.window + 1} of ${placed[0].window.count}`;
+    // A freshly opened editor makes its panel a moment after openWith returns.
+    for (let waited = 0; waited <= 5000; waited += 100) {
+      const panels = CheckpointPanel.showing(checkpoint);
+      if (panels.length) {
+        for (const p of panels) p.pinToken(text, a.position, source);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
@@ -303,7 +321,7 @@ export class TextAnalysisController implements vscode.Disposable {
     if (found.length === 0) return undefined;
     const settings = readTextSettings();
     const choice: LayerChoice = { layer: settings.layer, offset: settings.offset };
-    const revealLink = (t: PlacedToken) => `command:${TEXT_ANALYSIS_COMMANDS.revealToken}?${encodeURIComponent(JSON.stringify([{ checkpoint: b.checkpoint, position: t.position, window: t.window.index }]))}`;
+    const revealLink = (t: PlacedToken) => `command:${TEXT_ANALYSIS_COMMANDS.revealToken}?${encodeURIComponent(JSON.stringify([{ checkpoint: b.checkpoint, document: document.uri.toString(), position: t.position, window: t.window.index }]))}`;
     const markdown = new vscode.MarkdownString(found.map((t) => hoverMarkdown(t, {
       checkpoint: b.checkpoint,
       checkpointName: basename(b.checkpoint),

@@ -20,7 +20,7 @@ import { splitTextIntoWindows, type TextWindow } from '../../src/core/textWindow
 import { findTokenizer } from '../../src/tokenizer';
 import { colorId, colorOf, formatValue, LEVELS, type ColorScale } from '../../src/extension/textTokens';
 import {
-  checkPrerequisites, launchBrowser, makeWorkspace, openQuick, openWorkbench, repoRoot, resultsDir, runCommand, screenshot, startCodeServer,
+  activeWebview, checkPrerequisites, launchBrowser, makeWorkspace, openQuick, openWorkbench, repoRoot, resultsDir, runCommand, screenshot, startCodeServer,
   statusBarItem, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
 } from './harness';
 
@@ -272,6 +272,23 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
     await checkToken(await wordBox('governed'), 1, positionOf(1, 'governed'));
     await screenshot(page, SCENARIO, 'c-hover-window-2');
     await checkToken(await wordBox('particular'), 2, positionOf(2, 'particular'));
+  });
+
+  it('"Open in checkpoint view" runs the token\'s window on the checkpoint\'s Run tab with the token pinned', async () => {
+    const t = positionOf(1, 'governed');
+    await hoverOver(await wordBox('governed'));
+    await page.locator('.monaco-hover:not(.hidden) a', { hasText: 'Open in checkpoint view' }).click();
+    await page.locator('.tabs-container .tab.active', { hasText: 'model.safetensors' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    const view = activeWebview(page);
+    const pinned = view.locator('.token.pinned');
+    await pinned.waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(await pinned.getAttribute('data-t'), String(t));
+    assert.equal(await pinned.innerText(), 'governed');
+    // The Run tab holds the window's tokens, as the CLI encodes the window's text.
+    assert.deepEqual(await view.locator('.token').allInnerTexts(), windows[1].features.tokens.map((x) => x.text));
+    await screenshot(page, SCENARIO, 'c2-pinned-in-checkpoint-view');
+    // Back to the text file for the tests that follow.
+    await openQuick(page, FILE);
   });
 
   it('Toggle Token Colours removes the colours and brings them back; the status bar item is the legend', async () => {
