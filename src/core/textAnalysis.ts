@@ -33,6 +33,8 @@ export interface TextAnalysisParams extends ModelRef {
   metric?: GrassmannMetric;
   /** How many nearest planes per token (default 3). */
   neighbours?: number;
+  /** Analyse at most this many windows, the first ones (default: all); the rest are reported, not run. */
+  maxWindows?: number;
 }
 
 export interface WindowToken {
@@ -89,6 +91,8 @@ export interface TextAnalysis {
   nearest: { layer: number; offset: number; metric: GrassmannMetric; neighbours: number };
   nearestProblem: string | null;
   windows: TextWindowAnalysis[];
+  /** Windows the text has (more than `windows.length` when `maxWindows` cut it short). */
+  windowCount: number;
   warnings: string[];
   ms: number;
 }
@@ -123,10 +127,16 @@ export class TextAnalyses {
     if (plan.windows.length > 1) {
       warnings.push(`the text has ${plan.tokenCount} tokens and the model ${spec.dims.maxPositions} positions: it is analysed in ${plan.windows.length} windows of up to ${plan.capacity} tokens, each on its own`);
     }
+    const limit = p.maxWindows === undefined ? plan.windows.length : Math.max(1, Math.floor(p.maxWindows));
+    const run = plan.windows.slice(0, limit);
+    if (run.length < plan.windows.length) {
+      const last = run[run.length - 1];
+      warnings.push(`only the first ${run.length} of the ${plan.windows.length} windows are analysed (up to character ${last.end} of ${p.text.length}): the limit is ${limit} windows; select a part of the text to analyse another`);
+    }
     let cache = this.windows.get(session);
     if (!cache) this.windows.set(session, (cache = new Map()));
     const out: TextWindowAnalysis[] = [];
-    for (const [index, window] of plan.windows.entries()) {
+    for (const [index, window] of run.entries()) {
       throwIfCancelled(control);
       const text = p.text.slice(window.start, window.end);
       const key = JSON.stringify([nearest.request, text]);
@@ -152,7 +162,7 @@ export class TextAnalyses {
       out.push(result);
       const piece: TextAnalysisPiece = { kind: 'window', window: result, nearestProblem: nearest.problem };
       control?.partial?.(piece);
-      control?.progress({ done: index + 1, total: plan.windows.length, message: `window ${index + 1} of ${plan.windows.length}` });
+      control?.progress({ done: index + 1, total: run.length, message: `window ${index + 1} of ${run.length}` });
       // Lets a cancel message reach the worker between windows.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -166,6 +176,7 @@ export class TextAnalyses {
       nearest: nearest.request,
       nearestProblem: nearest.problem,
       windows: out,
+      windowCount: plan.windows.length,
       warnings,
       ms: performance.now() - started,
     };

@@ -39,6 +39,7 @@ interface TextSettings {
   offset: number;
   metric: GrassmannMetric;
   neighbours: number;
+  maxWindows: number;
 }
 
 function readTextSettings(): TextSettings {
@@ -50,6 +51,7 @@ function readTextSettings(): TextSettings {
     offset: c.get<number>('textAnalysis.offset', 1),
     metric: c.get<GrassmannMetric>('textAnalysis.metric', 'geodesic'),
     neighbours: 3,
+    maxWindows: Math.max(1, c.get<number>('textAnalysis.maxWindows', 32)),
   };
 }
 
@@ -263,7 +265,7 @@ export class TextAnalysisController implements vscode.Disposable {
     const started = Date.now();
     try {
       const result = await this.ctx.compute.request('textAnalysis', {
-        path: b.checkpoint, text, layer: settings.layer, offset: settings.offset, metric: settings.metric, neighbours: settings.neighbours,
+        path: b.checkpoint, text, layer: settings.layer, offset: settings.offset, metric: settings.metric, neighbours: settings.neighbours, maxWindows: settings.maxWindows,
       }, {
         signal: abort.signal,
         onPartial: (data) => {
@@ -291,6 +293,9 @@ export class TextAnalysisController implements vscode.Disposable {
         `${Date.now() - started} ms (${result.windows.filter((w) => !w.cached).length} computed, the others unchanged since the last run; backend ${result.backend})`,
       );
       for (const w of result.warnings) this.ctx.output.appendLine(`  warning: ${w}`);
+      if (result.windowCount > result.windows.length) {
+        void vscode.window.showWarningMessage(`Grassmann Lens: ${basename(document.uri.fsPath || document.uri.path)} is long: only its first ${result.windows.length} of ${result.windowCount} windows were analysed (setting grassmannLens.textAnalysis.maxWindows). Select a part of the text and run Analyze This Text to analyse another.`);
+      }
       this.decorate(b);
       this.updateStatus();
     } catch (e) {

@@ -323,6 +323,17 @@ describe('the textAnalysis operation (cpu backend)', () => {
     assert.deepEqual(again.windows[0].layers, first.windows[0].layers);
   });
 
+  test('maxWindows analyses the first windows only, the same as without the limit, and says how many the text has', async () => {
+    const all = await analyses.analyze({ path: MODEL, text });
+    const two = await analyses.analyze({ path: MODEL, text, maxWindows: 2 });
+    assert.equal(all.windowCount, 3);
+    assert.equal(two.windowCount, 3);
+    assert.equal(two.windows.length, 2);
+    assert.deepEqual(two.windows.map((w) => [w.index, w.count, w.start, w.end]), all.windows.slice(0, 2).map((w) => [w.index, w.count, w.start, w.end]));
+    assert.deepEqual(two.windows[1].relevance, all.windows[1].relevance);
+    assert.ok(two.warnings.some((w) => w.includes(`only the first 2 of the 3 windows are analysed (up to character ${all.windows[1].end} of ${text.length})`)), two.warnings.join('; '));
+  });
+
   test('a layer or offset the model lacks leaves the nearest planes out and says why', async () => {
     const short = 'the licensor grants you a license';
     const bad = await analyses.analyze({ path: MODEL, text: short, layer: 9 });
