@@ -67,26 +67,10 @@ function stringEnd(source: string, i: number): number {
   return source.length;
 }
 
-/** Splits an argument list at top-level commas. */
+/** Splits an argument list at top-level commas (a trailing comma adds no argument). */
 function splitArguments(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"' || ch === "'") {
-      i = stringEnd(text, i) - 1;
-      continue;
-    }
-    if (ch === '(' || ch === '[' || ch === '{') depth++;
-    else if (ch === ')' || ch === ']' || ch === '}') depth--;
-    else if (ch === ',' && depth === 0) {
-      parts.push(text.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  const last = text.slice(start).trim();
-  if (last) parts.push(last);
+  const parts = splitTopLevel(text, ',');
+  if (parts[parts.length - 1] === '') parts.pop();
   return parts;
 }
 
