@@ -73,7 +73,12 @@ interface Binding {
   timer?: NodeJS.Timeout;
   /** Completed runs: the first one failing unbinds the document. */
   runs: number;
+  /** Watches the checkpoint file: when training writes it again, the text is analysed again. */
+  checkpointWatcher?: vscode.Disposable;
 }
+
+/** A rewritten checkpoint is read again after this long without further changes (torch.save streams it). */
+const CHECKPOINT_QUIET_MS = 1000;
 
 export class TextAnalysisController implements vscode.Disposable {
   private readonly bindings = new Map<string, Binding>();
@@ -154,6 +159,7 @@ export class TextAnalysisController implements vscode.Disposable {
     const range = selection.isEmpty ? null : { start: document.offsetAt(selection.start), end: document.offsetAt(selection.end) };
     const binding: Binding = { document, checkpoint, range, tokens: [], fresh: new Set(), last: undefined, nearestProblem: null, state: 'running', runs: 0 };
     this.bindings.set(document.uri.toString(), binding);
+    binding.checkpointWatcher = this.watchCheckpoint(binding);
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: `Grassmann Lens: analysing the text with ${basename(checkpoint)}` },
       () => this.run(binding),
@@ -216,11 +222,31 @@ export class TextAnalysisController implements vscode.Disposable {
   // Runs
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * When the bound checkpoint is written again (a training run saving best.pt), the worker drops
+   * its copy and the text runs again once the file has been quiet for a moment.
+   */
+  private watchCheckpoint(b: Binding): vscode.Disposable {
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(b.checkpoint)), basename(b.checkpoint)));
+    let quiet: NodeJS.Timeout | undefined;
+    const changed = (): void => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        if (this.bindings.get(b.document.uri.toString()) !== b) return;
+        this.ctx.output.appendLine(`${b.checkpoint} changed on disk: analysing ${b.document.uri.fsPath || b.document.uri.toString()} again.`);
+        void this.ctx.compute.request('forget', { path: b.checkpoint }).catch(() => undefined).then(() => this.schedule(b, 0));
+      }, CHECKPOINT_QUIET_MS);
+    };
+    const subscriptions = [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed)];
+    return { dispose: () => { clearTimeout(quiet); for (const s of subscriptions) s.dispose(); } };
+  }
+
   private unbind(uri: vscode.Uri): void {
     const key = uri.toString();
     const b = this.bindings.get(key);
     if (!b) return;
     this.bindings.delete(key);
+    b.checkpointWatcher?.dispose();
     clearTimeout(b.timer);
     b.running?.abort();
     b.tokens = [];

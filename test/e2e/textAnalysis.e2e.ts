@@ -15,6 +15,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
+import { encodeSafetensors } from '../../src/checkpoint/safetensorsWriter';
+import { openTorchCheckpoint } from '../../src/checkpoint/torch';
 import { readFloat32 } from '../../src/checkpoint/tensorData';
 import { splitTextIntoWindows, type TextWindow } from '../../src/core/textWindows';
 import { findTokenizer } from '../../src/tokenizer';
@@ -287,8 +289,9 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
     // The Run tab holds the window's tokens, as the CLI encodes the window's text.
     assert.deepEqual(await view.locator('.token').allInnerTexts(), windows[1].features.tokens.map((x) => x.text));
     await screenshot(page, SCENARIO, 'c2-pinned-in-checkpoint-view');
-    // Back to the text file for the tests that follow.
-    await openQuick(page, FILE);
+    // Back to the text file for the tests that follow (its tab: Ctrl+P may go to the focused webview).
+    await page.locator('.tabs-container .tab', { hasText: FILE }).click();
+    await page.locator('.tabs-container .tab.active', { hasText: FILE }).waitFor({ timeout: UI_TIMEOUT_MS });
   });
 
   it('Toggle Token Colours removes the colours and brings them back; the status bar item is the legend', async () => {
@@ -325,5 +328,19 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
     const { text } = await hoverOver(await wordBox('licensor'));
     assert.match(text, /licensor · id \d+ · position \d+/);
     assert.match(text, /window 3 of 3, text tokens 251–304/);
+  });
+
+  it('the checkpoint written again (as training saves it) is read again and the text analysed again', async () => {
+    // model.safetensors becomes epoch 1's weights, written in place.
+    const current = await openSafetensors(model);
+    const epoch1 = await openTorchCheckpoint(join(workspace, 'tiny-grassmann', 'checkpoints', 'epoch_1.pt'));
+    const tensors = await Promise.all([...current.tensors.values()].map(async (t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: await readFloat32(epoch1.tensors.get(t.name)!) })));
+    await Promise.all([current.close(), epoch1.close()]);
+    writeFileSync(model, encodeSafetensors(tensors));
+    const t = positionOf(0, 'verbatim');
+    const relevance = JSON.parse(cli('relevance', model, '--text', windows[0].text, '--json')) as RelevanceJson;
+    const expected = `relevance ${formatValue(relevance.tokens[t] + relevance.positionEmbedding[t])} (token ${formatValue(relevance.tokens[t])}, position ${formatValue(relevance.positionEmbedding[t])})`;
+    assert.ok(!expected.includes(formatValue(windows[0].relevance.tokens[t])), 'epoch 1 gives other numbers');
+    await timed('checkpoint rewritten -> analysed again', timings, () => until('the hover of the new weights', async () => (await hoverOver(await wordBox('verbatim'))).text.includes(expected)));
   });
 });
