@@ -13,13 +13,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import type { CompareTextReport, Difference } from '../../src/core/compareText';
 import {
-  answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, openWorkbench, repoRoot, resultsDir, runCommand, screenshot,
-  startCodeServer, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand,
+  screenshot, startCodeServer, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'compare';
@@ -39,19 +39,11 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
     workspace = makeWorkspace(SCENARIO);
     server = await timed('code-server start', timings, () => startCodeServer({ name: SCENARIO, installExtension: true }));
     expected = await timed('CLI compare --text', timings, async () => cliCompare());
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
   });
 
   const checkpoints = () => join(workspace, 'tiny-grassmann', 'checkpoints');

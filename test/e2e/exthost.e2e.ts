@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import type { ExtHostTestResult } from './exthost/index';
 import {
-  checkPrerequisites, launchBrowser, makeWorkspace, repoRoot, screenshot, startCodeServer, timed, workbenchUrl, type CodeServer,
+  checkPrerequisites, closeScenario, type CodeServer, launchBrowser, makeWorkspace, repoRoot, startCodeServer, timed, workbenchUrl,
 } from './harness';
 
 const SCENARIO = 'exthost';
@@ -72,11 +72,7 @@ describe('extension-host suite in code-server', { timeout: 10 * 60_000 }, () => 
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings, writeTimings: false });
   });
 
   it('runs the suite to the end', () => {

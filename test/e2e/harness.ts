@@ -305,3 +305,33 @@ export async function timed<T>(label: string, timings: Map<string, number>, fn: 
     timings.set(label, Math.round(performance.now() - start));
   }
 }
+
+/** A browser and a page (1600 x 1000) showing the workbench of `workspace`. */
+export async function openScenarioPage(server: CodeServer, workspace: string, timings: Map<string, number>): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+  return { browser, page };
+}
+
+/**
+ * The end of a scenario: a last screenshot, browser and code-server stopped, the workspace
+ * removed, and the timings written to test-results/e2e/<scenario>-timings.json (with `extra`,
+ * e.g. measured numbers, beside them when given) and printed.
+ */
+export async function closeScenario(
+  scenario: string,
+  parts: { page?: Page; browser?: Browser; server?: CodeServer; workspace?: string; timings: Map<string, number>; extra?: Record<string, unknown>; writeTimings?: boolean },
+): Promise<void> {
+  if (parts.page) await screenshot(parts.page, scenario, 'final').catch(() => undefined);
+  await parts.browser?.close();
+  await parts.server?.stop();
+  if (parts.workspace) rmSync(parts.workspace, { recursive: true, force: true });
+  const timings = Object.fromEntries(parts.timings);
+  if (parts.writeTimings !== false) {
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, `${scenario}-timings.json`), JSON.stringify(parts.extra ? { timings, ...parts.extra } : timings, null, 2) + '\n');
+  }
+  console.log(`e2e timings (ms): ${[...parts.timings].map(([k, v]) => `${k} ${v}`).join(', ')}${parts.extra ? `; ${JSON.stringify(parts.extra)}` : ''}`);
+}
+

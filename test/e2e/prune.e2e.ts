@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
@@ -15,8 +15,8 @@ import type { PruneReport } from '../../src/relevance/types';
 import { ComputeClient } from '../../src/worker/client';
 import { formatCount } from '../../src/extension/reportText';
 import {
-  checkPrerequisites, launchBrowser, makeWorkspace, openWorkbench, repoRoot, resultsDir, runCommand, screenshot,
-  startCodeServer, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand, screenshot,
+  startCodeServer, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'prune';
@@ -41,21 +41,13 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
       settings: { 'grassmannLens.prune.referenceSamples': 2 },
     }));
     reference = new ComputeClient({ workerPath: join(repoRoot, 'dist', 'worker.js'), nativeModulesDir: join(server.home, 'native') });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
     await reference?.dispose();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
     if (cliOut) rmSync(cliOut, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
   });
 
   const quick = () => page.locator('.quick-input-widget');

@@ -11,13 +11,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import type { RelevanceReport } from '../../src/core/relevance';
 import {
-  activeWebview, answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, openQuick, openWorkbench, repoRoot, resultsDir, screenshot,
-  startCodeServer, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  activeWebview, answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openQuick, openScenarioPage,
+  repoRoot, screenshot, startCodeServer, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'relevance';
@@ -35,19 +35,11 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     checkPrerequisites();
     workspace = makeWorkspace(SCENARIO);
     server = await timed('code-server start', timings, () => startCodeServer({ name: SCENARIO, installExtension: true }));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify({ timings: Object.fromEntries(timings), measured }, null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}; measured: ${JSON.stringify(measured)}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings, extra: { measured } });
   });
 
   const bestPt = () => join(workspace, 'tiny-grassmann', 'checkpoints', 'best.pt');

@@ -7,12 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import {
-  activeWebview, checkPrerequisites, launchBrowser, makeWorkspace, openQuick, openWorkbench, resultsDir, screenshot,
-  startCodeServer, statusBarItem, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  activeWebview, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openQuick, openScenarioPage, screenshot,
+  startCodeServer, statusBarItem, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'run';
@@ -49,19 +49,11 @@ describe('Watch a training run in code-server', { timeout: 10 * 60_000 }, () => 
     }
     writeFileSync(join(workspace, 'train.py'), SCRIPT);
     server = await timed('code-server start', timings, () => startCodeServer({ name: SCENARIO, installExtension: true }));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
   });
 
   const webview = (): FrameLocator => activeWebview(page);

@@ -11,7 +11,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openSafetensors } from '../../src/checkpoint/safetensors';
@@ -22,8 +22,8 @@ import { splitTextIntoWindows, type TextWindow } from '../../src/core/textWindow
 import { findTokenizer } from '../../src/tokenizer';
 import { colorId, colorOf, formatValue, LEVELS, type ColorScale } from '../../src/extension/textTokens';
 import {
-  activeWebview, checkPrerequisites, launchBrowser, makeWorkspace, openQuick, openWorkbench, repoRoot, resultsDir, runCommand, screenshot, startCodeServer,
-  statusBarItem, timed, UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  activeWebview, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openQuick, openScenarioPage, repoRoot,
+  runCommand, screenshot, startCodeServer, statusBarItem, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'text-analysis';
@@ -90,19 +90,11 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
         distances: JSON.parse(cli('distances', model, '--text', text, '--layer', '0', '--window', '1', '--json')) as DistancesJson,
       };
     }));
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
   });
 
   const status = () => statusBarItem(page, 'grassmannLens.tokenColors');

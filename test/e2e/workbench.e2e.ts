@@ -5,16 +5,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
 import { formatCount } from '../../src/extension/reportText';
 import {
-  activeWebview, answerFileDialog, answerSaveDialog, checkPrerequisites, launchBrowser, makeWorkspace, notification, openQuick as openQuickIn, openWorkbench,
-  outputPanelText, repoRoot, resultsDir, runCommand, screenshot, squash, startCodeServer, statusBarItem, timed,
-  UI_TIMEOUT_MS, workbenchUrl, type CodeServer,
+  activeWebview, answerFileDialog, answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace,
+  notification, openQuick as openQuickIn, openScenarioPage, outputPanelText, repoRoot, runCommand, screenshot, squash,
+  startCodeServer, statusBarItem, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'workbench';
@@ -40,20 +40,12 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       nativeModulesDir: join(server.home, 'native'),
     });
     expectedBackend = await reference.backend();
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await timed('workbench ready', timings, () => openWorkbench(page, workbenchUrl(server, workspace)));
+    ({ browser, page } = await openScenarioPage(server, workspace, timings));
   });
 
   after(async () => {
-    if (page) await screenshot(page, SCENARIO, 'final').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
     await reference?.dispose();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, `${SCENARIO}-timings.json`), JSON.stringify(Object.fromEntries(timings), null, 2) + '\n');
-    console.log(`e2e timings (ms): ${[...timings].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
   });
 
   async function closeAllEditors(): Promise<void> {
