@@ -56,6 +56,27 @@ export function isCheckpointName(name: string): boolean {
   return CHECKPOINT_EXTENSIONS.some((ext) => lower.endsWith(ext)) && !lower.startsWith('.');
 }
 
+/** The checkpoint files of a folder with their size and mtime, oldest first (ties by name); none if it cannot be read. */
+export async function checkpointsOldestFirst(folder: string): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(folder)).filter(isCheckpointName);
+  } catch {
+    return [];
+  }
+  const found: { path: string; size: number; mtimeMs: number }[] = [];
+  for (const name of names) {
+    const path = join(folder, name);
+    try {
+      const st = await fs.stat(path);
+      found.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path, undefined, { numeric: true }));
+}
+
 export class RunWatcher {
   private readonly known = new Map<string, { size: number; mtimeMs: number }>();
   private readonly candidates = new Map<string, Candidate>();
@@ -76,23 +97,14 @@ export class RunWatcher {
    * them, oldest first by modification time.
    */
   async start(): Promise<string[]> {
-    const existing: { path: string; mtimeMs: number }[] = [];
-    for (const name of await this.checkpointNames()) {
-      const path = join(this.folder, name);
-      try {
-        const st = await fs.stat(path);
-        this.known.set(path, { size: st.size, mtimeMs: st.mtimeMs });
-        existing.push({ path, mtimeMs: st.mtimeMs });
-      } catch {
-        // removed meanwhile
-      }
-    }
+    const existing = await checkpointsOldestFirst(this.folder);
+    for (const { path, size, mtimeMs } of existing) this.known.set(path, { size, mtimeMs });
     const scanMs = this.options.scanMs ?? 2000;
     if (scanMs > 0 && !this.disposed) {
       this.scanTimer = setInterval(() => void this.scan(), scanMs);
       this.scanTimer.unref?.();
     }
-    return existing.sort((a, b) => a.mtimeMs - b.mtimeMs).map((e) => e.path);
+    return existing.map((e) => e.path);
   }
 
   /** A file-system event for `path` (created or changed). */

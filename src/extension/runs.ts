@@ -6,9 +6,8 @@
  * clicking it stops watching. "Open Latest Checkpoint" opens the newest file of a folder.
  */
 import * as vscode from 'vscode';
-import { promises as fs } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { RunWatcher, isCheckpointName, type CheckpointEvent } from '../core/runWatch';
+import { RunWatcher, checkpointsOldestFirst, type CheckpointEvent } from '../core/runWatch';
 import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { asError } from './computeService';
@@ -146,14 +145,7 @@ export function describeMetadata(metadata: Record<string, unknown>): string {
 
 /** Checkpoint files of a folder, oldest first by modification time. */
 export async function existingCheckpoints(folder: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = (await fs.readdir(folder)).filter(isCheckpointName);
-  } catch {
-    return [];
-  }
-  const stats = await Promise.all(names.map(async (n) => ({ path: join(folder, n), mtime: (await fs.stat(join(folder, n)).catch(() => undefined))?.mtimeMs })));
-  return stats.filter((s) => s.mtime !== undefined).sort((a, b) => a.mtime! - b.mtime! || a.path.localeCompare(b.path, undefined, { numeric: true })).map((s) => s.path);
+  return (await checkpointsOldestFirst(folder)).map((c) => c.path);
 }
 
 async function openBeside(path: string): Promise<void> {
