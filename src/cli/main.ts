@@ -171,6 +171,14 @@ function onePositional(args: ParsedArgs, what: string): string {
   return args.positionals[0];
 }
 
+/** The text a verb reads: exactly one of --text and --file. */
+function textInput(args: ParsedArgs, verb: string): { text?: string; file?: string } {
+  const text = stringOption(args, 'text');
+  const file = stringOption(args, 'file');
+  if ((text === undefined) === (file === undefined)) throw new UsageError(`${verb} needs exactly one of --text or --file`);
+  return { text, file };
+}
+
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
 }
@@ -207,9 +215,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       const ckpt = onePositional(args, 'checkpoint');
-      const text = stringOption(args, 'text');
-      const file = stringOption(args, 'file');
-      if ((text === undefined) === (file === undefined)) throw new UsageError('run needs exactly one of --text or --file');
+      const { text, file } = textInput(args, 'run');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
       const report = await runText(ckpt, { text, file, config, tokenizer, dump: stringOption(args, 'dump'), backend });
       print(json, report, () => formatRunReport(report));
@@ -228,9 +234,7 @@ async function main(argv: string[]): Promise<number> {
     case 'features':
     case 'distances': {
       const ckpt = onePositional(args, 'checkpoint');
-      const text = stringOption(args, 'text');
-      const file = stringOption(args, 'file');
-      if ((text === undefined) === (file === undefined)) throw new UsageError(`${command} needs exactly one of --text or --file`);
+      const { text, file } = textInput(args, command);
       const layer = intOption(args, 'layer', 0);
       const window = intOption(args, 'window', 1);
       if (command === 'features') {
@@ -272,9 +276,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'relevance': {
       const ckpt = onePositional(args, 'checkpoint');
-      const text = stringOption(args, 'text');
-      const file = stringOption(args, 'file');
-      if ((text === undefined) === (file === undefined)) throw new UsageError('relevance needs exactly one of --text or --file');
+      const { text, file } = textInput(args, 'relevance');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
       const report = await relevanceOfText(ckpt, {
         text, file, config, tokenizer, backend, ...relevanceOptions(args),
