@@ -224,9 +224,14 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
 
   it('from the explorer: two selected checkpoints are A and B, the flow goes straight to the text', async () => {
     const row = (name: string) => page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+    /** Opens a folder row; a click would close it again if the explorer already revealed a file in it. */
+    const expand = async (name: string): Promise<void> => {
+      if ((await row(name).getAttribute('aria-expanded', { timeout: UI_TIMEOUT_MS })) !== 'true') await row(name).click();
+      await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"][aria-expanded="true"]`).waitFor({ timeout: UI_TIMEOUT_MS });
+    };
     await timed('explorer flow', timings, async () => {
-      await row('tiny-grassmann').click();
-      await row('checkpoints').click();
+      await expand('tiny-grassmann');
+      await expand('checkpoints');
       await row('epoch_1.pt').click();
       await row('best.pt').click({ modifiers: ['Control'] });
       await page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]').nth(1).waitFor({ timeout: UI_TIMEOUT_MS });
