@@ -8,9 +8,10 @@ import { GRASSMANN_METRICS, isGrassmannMetric, METRIC_FORMULAS, type GrassmannMe
 import { blendBalance, offsetContributions, pluckerResidual, rowMeans } from '../geometry/features';
 import { planeDistanceMatrix, tokenPlanes } from '../geometry/planes';
 import { DEGENERATE_SINE, pairCount, planesAtOffset } from '../geometry/plucker';
+import type { MixOutput } from '../model/architecture';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel, TapValue } from '../model/grassmann';
-import { planOffsets } from '../model/offsets';
+import { planeLayoutOf, planOffsets } from '../model/offsets';
 import { uniformLayerShapes } from '../model/spec';
 import { InputError, UsageError } from '../util/errors';
 import { readInput, tokensForModel, type TextInput } from './input';
@@ -58,7 +59,7 @@ export interface LayerFeatures {
   /** alpha per token and dimension [T][d], only when one layer is asked for. */
   alpha?: number[][];
   blend: {
-    gating: 'blend' | 'additive';
+    gating: MixOutput;
     /** Share of the gate's output that came from h (the rest from g), per token. */
     hShare: (number | null)[];
     hNorm: number[];
@@ -183,12 +184,12 @@ export async function layerFeatures(model: GrassmannModel, values: Map<string, T
     return v.data;
   };
   const [z, h, g, alpha] = [tap('z'), tap('mix_in'), tap('g'), tap('alpha')];
-  const layout = { reducedDim: r, pairing: spec.variant.pairing };
+  const layout = planeLayoutOf(spec, l);
   // W_plu p_hat + b_plu for every plane of every offset (all of them: the shares need the whole of g)
   const allPlanes = plan.offsets.map((offset) => planesAtOffset(z, T, offset, layout));
   const projected = await Promise.all(allPlanes.map((p) => model.pluckerProjection(l, p.coordinates, p.count)));
   const contributions = offsetContributions(plan.offsets, allPlanes.map((p) => Array.from({ length: p.count }, (_, i) => p.first + i)), projected, plan.weights, T, d);
-  const balance = blendBalance(h, g, alpha, d, spec.variant.gating);
+  const balance = blendBalance(h, g, alpha, d, spec.variant.mixOutput);
   const P = pairCount(r);
   return {
     layer: l,
@@ -196,7 +197,7 @@ export async function layerFeatures(model: GrassmannModel, values: Map<string, T
     windowSizes: [...windowSizes],
     alphaMean: Array.from(rowMeans(alpha, d)),
     ...(options.alphaPerDimension ? { alpha: Array.from({ length: T }, (_, t) => Array.from(alpha.subarray(t * d, (t + 1) * d))) } : {}),
-    blend: { gating: spec.variant.gating, hShare: Array.from(balance.hShare, finiteOrNull), hNorm: Array.from(balance.hNorm), gNorm: Array.from(balance.gNorm) },
+    blend: { gating: spec.variant.mixOutput, hShare: Array.from(balance.hShare, finiteOrNull), hNorm: Array.from(balance.hNorm), gNorm: Array.from(balance.gNorm) },
     offsets: offsets.filter((offset) => plan.offsets.includes(offset)).map((offset) => {
       const k = plan.offsets.indexOf(offset);
       const p = allPlanes[k];

@@ -2,6 +2,7 @@
  * Per-token features of a Grassmann layer (grassmann-math.md §1-2), as pure functions of the
  * forward pass's intermediates. Plücker vectors are in row-major pair order (0,1),(0,2),...
  */
+import { MIX_TERM_VALUES, type MixOutput } from '../model/architecture';
 
 /** Index of pair (i, j), i < j, in row-major order for R^r. */
 export function pairIndex(r: number, i: number, j: number): number {
@@ -62,18 +63,19 @@ export interface BlendBalance {
 
 /**
  * How much of the gate's output came from h and how much from g, per token:
- * blend: mixed = (alpha h) + ((1 - alpha) g); additive: mixed = h + (alpha g).
+ * blend: mixed = (alpha h) + ((1 - alpha) g); additive: mixed = h + (alpha g); gated-geometry:
+ * mixed = alpha g (no h part: its share is 0).
  * The shares are projections onto the mixed vector, so they add up to 1 (a part pointing against
  * the result has a negative share). NaN where mixed = 0.
  */
-export function blendBalance(h: ArrayLike<number>, g: ArrayLike<number>, alpha: ArrayLike<number>, width: number, gating: 'blend' | 'additive'): BlendBalance {
+export function blendBalance(h: ArrayLike<number>, g: ArrayLike<number>, alpha: ArrayLike<number>, width: number, gating: MixOutput): BlendBalance {
+  const terms = MIX_TERM_VALUES[gating];
   const T = h.length / width;
   const out = { hShare: new Float64Array(T), hNorm: new Float64Array(T), gNorm: new Float64Array(T) };
   for (let t = 0; t < T; t++) {
     let uu = 0, vv = 0, uv = 0;
     for (let i = t * width; i < (t + 1) * width; i++) {
-      const u = gating === 'blend' ? alpha[i] * h[i] : h[i];
-      const v = gating === 'blend' ? (1 - alpha[i]) * g[i] : alpha[i] * g[i];
+      const [u, v] = terms(h[i], g[i], alpha[i]);
       uu += u * u;
       vv += v * v;
       uv += u * v;

@@ -6,7 +6,7 @@
  * the paper) or s = t + d ('next'), for the positions whose partner lies inside the sequence:
  *   p_ij = z_t,i z_s,j - z_t,j z_s,i   (i < j, pairs in row-major order (0,1), (0,2), ..., (r-2,r-1))
  *   ||p|| = area of the parallelogram spanned by z_t and z_s
- *   p_hat = p / max(||p||, 1e-8)
+ *   p_hat = p / max(||p||, eps)   (eps: the model's Plücker eps, 1e-8 unless it says otherwise)
  * Computed in float64 from the float32 states (each product is exact in float64, so p carries one
  * rounding), returned as float32.
  */
@@ -31,12 +31,14 @@ export interface PlaneLayout {
   /** r: width of z. */
   reducedDim: number;
   pairing: PairingRule;
+  /** p_hat = p / max(||p||, normFloor): the model's Plücker eps (default PLANE_NORM_FLOOR). */
+  normFloor?: number;
 }
 
 /** P = r(r-1)/2 Plücker coordinates per plane. */
 export const pairCount = (r: number): number => (r * (r - 1)) / 2;
 
-/** Smallest ||p|| used as a divisor, as in the model. */
+/** Smallest ||p|| used as a divisor unless the model says otherwise (alphaXiv, GrassLM: 1e-8). */
 export const PLANE_NORM_FLOOR = 1e-8;
 
 /**
@@ -49,6 +51,7 @@ export const DEGENERATE_SINE = 1e-4;
 /** The planes of offset `offset` in a sequence of `seqLen` states z (row-major [seqLen, r]). */
 export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, layout: PlaneLayout): OffsetPlanes {
   const { reducedDim: r, pairing } = layout;
+  const floor = layout.normFloor ?? PLANE_NORM_FLOOR;
   const P = pairCount(r);
   const { first, count } = validPositions(offset, seqLen, pairing);
   const coordinates = new Float32Array(count * P);
@@ -83,7 +86,7 @@ export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, 
     norms[row] = norm;
     const lengths = Math.sqrt(aa * bb); // |z_t| |z_s|: norm / lengths is the sine of their angle
     degenerate.push(!(lengths > 0) || norm < DEGENERATE_SINE * lengths);
-    const scale = 1 / Math.max(norm, PLANE_NORM_FLOOR);
+    const scale = 1 / Math.max(norm, floor);
     const base = row * P;
     for (let q = 0; q < P; q++) coordinates[base + q] = plane[q] * scale;
   }

@@ -18,8 +18,9 @@ import {
   PLUCKER_MEAN_KERNEL,
   registerHostKernels,
 } from './hostKernels';
+import { ACTIVATION_KERNELS, AGGREGATION_KERNELS, MIX_OUTPUT_KERNELS } from './layout';
 import type { OffsetPlan } from './offsets';
-import type { GatingRule, GrassmannSpec } from './spec';
+import type { GrassmannSpec } from './spec';
 
 export type BlockOpsKind = 'host' | 'composite';
 
@@ -40,13 +41,20 @@ export interface BlockOps {
   layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D;
   /** Exact (erf) GELU. */
   gelu(x: tf.Tensor2D): tf.Tensor2D;
+  /** The FFN activation of the spec (exact GELU, tanh GELU or ReLU). */
+  activation(x: tf.Tensor2D): tf.Tensor2D;
   /**
-   * g_t = mean over offsets valid at t of (W_plu p_hat_t^(d) + b_plu), 0 where none. z: [BT, r] -> [BT, d];
-   * r is the block's own (z's columns), `plan` the block's offsets and `weights` its W_plu.
+   * g_t from the offsets valid at t (spec.variant.aggregation): mean_d(W_plu p_hat_t^(d) + b_plu),
+   * 0 where none, or W_plu mean_d(p_hat) + b_plu, b_plu where none; p_hat = p / max(||p||,
+   * pluckerEps). z: [BT, r] -> [BT, d]; r is the block's own (z's columns), `plan` the block's
+   * offsets and `weights` its W_plu.
    */
   grassmannFeatures(z: tf.Tensor2D, weights: PluckerWeights, plan: OffsetPlan, batch: number, T: number): tf.Tensor2D;
-  /** LayerNorm(alpha h + (1 - alpha) g) ('blend') or LayerNorm(h + alpha g) ('additive'). */
-  gateBlendNorm(h: tf.Tensor2D, g: tf.Tensor2D, alpha: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number, gating: GatingRule): tf.Tensor2D;
+  /**
+   * The mixing module's output (spec.variant.mixOutput: alpha h + (1 - alpha) g, h + alpha g or
+   * alpha g), through its own LayerNorm when `norm` is given.
+   */
+  mixOutput(h: tf.Tensor2D, g: tf.Tensor2D, alpha: tf.Tensor2D, norm: { weight: tf.Tensor1D; bias: tf.Tensor1D } | null, eps: number): tf.Tensor2D;
   /** -log softmax(logits_t)[id_{t+1}] for t < T-1 of each sequence: [B*(T-1)]. */
   nextTokenNll(logits: tf.Tensor2D, batch: readonly (readonly number[])[]): tf.Tensor1D;
 }
@@ -116,17 +124,35 @@ function compositeLayerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
 }
 
+/** The activation of `spec` given the exact GELU of an implementation of the block ops. */
+function activationOf(spec: GrassmannSpec, exactGelu: (x: tf.Tensor2D) => tf.Tensor2D): (x: tf.Tensor2D) => tf.Tensor2D {
+  const kind = spec.variant.activation;
+  return kind === 'gelu' ? exactGelu : ACTIVATION_KERNELS[kind];
+}
+
+/** g where no offset is valid anywhere (T = 1, every offset >= T, or no offsets): 0 or b_plu. */
+function featuresWithoutPlanes(spec: GrassmannSpec, weights: PluckerWeights, rows: number): tf.Tensor2D {
+  const d = spec.dims.modelDim;
+  if (!AGGREGATION_KERNELS[spec.variant.aggregation].biasEverywhere) return tf.zeros([rows, d]);
+  const P = weights.onPairs.shape[0] - 1;
+  return tf.tile(tf.slice(weights.onPairs, [P, 0], [1, d]), [rows, 1]) as tf.Tensor2D;
+}
+
 function createCompositeOps(spec: GrassmannSpec): BlockOps {
-  const { modelDim: d, vocabSize: V } = spec.dims;
+  const { vocabSize: V } = spec.dims;
+  const aggregation = AGGREGATION_KERNELS[spec.variant.aggregation];
+  const planeEpsSquared = spec.variant.pluckerEps * spec.variant.pluckerEps;
+  const exactGelu = (x: tf.Tensor2D): tf.Tensor2D => gelu(x) as tf.Tensor2D;
   return {
     kind: 'composite',
     layerNorm: compositeLayerNorm,
-    gelu: (x) => gelu(x) as tf.Tensor2D,
+    gelu: exactGelu,
+    activation: activationOf(spec, exactGelu),
     grassmannFeatures(z, weights, plan, batch, T) {
       const rows = batch * T;
       const r = z.shape[1]; // this block's reduced dimension r_l
       const K = plan.offsets.length;
-      if (K === 0) return tf.zeros([rows, d]); // T = 1, every offset >= T or no offsets: no plane anywhere
+      if (K === 0) return featuresWithoutPlanes(spec, weights, rows);
       // Partner states q_k(t) = z_{t-d_k} (or z_{t+d_k}), zero rows where the partner is outside
       // the sequence (their weight below is 0).   [BT, K, r]
       const zSeq = tf.reshape(z, [batch, T, r]);
@@ -148,26 +174,23 @@ function createCompositeOps(spec: GrassmannSpec): BlockOps {
       const projection = tf.div(tf.sum(tf.mul(current, partners), 2), tf.maximum(currentSq, 1e-30)); // [BT, K]
       const partnersPerp = tf.sub(partners, tf.mul(tf.expandDims(projection, 2), current)); // [BT, K, r]
       const areaSquared = tf.mul(currentSq, tf.sum(tf.square(partnersPerp), 2)); // ||p||^2   [BT, K]
-      // max(||p||, 1e-8) as sqrt(max(||p||^2, 1e-16)): same value, finite gradient at p = 0
-      const clampedArea = tf.sqrt(tf.maximum(areaSquared, 1e-16));
+      // max(||p||, eps) as sqrt(max(||p||^2, eps^2)): same value, finite gradient at p = 0
+      const clampedArea = tf.sqrt(tf.maximum(areaSquared, planeEpsSquared));
       // p is bilinear, and z_t is shared by all offsets, so the weighted mean of the normalised
       // planes is itself a wedge:  sum_k c_k (z_t ^ q_k) = z_t ^ m_t,  m_t = sum_k c_k q_k,
-      // c_k = (multiplicity of d_k / total multiplicity valid at t) / max(||p_k||, 1e-8).
+      // c_k = (multiplicity of d_k / total multiplicity valid at t) / max(||p_k||, eps).
       const coefficients = tf.div(tf.tensor2d(tileRows(plan.weights, batch), [rows, K]), clampedArea); // [BT, K]
       const meanPartner = tf.sum(tf.mul(tf.expandDims(coefficients, 2), partners), 1); // m_t   [BT, r]
       // Outer product z_t m_t^T [BT, r*r] against the antisymmetric layout of W_plu:
       // outer . W = sum_{i<j} W_plu[:, (i,j)] (z_i m_j - z_j m_i) = W_plu mean_d(p_hat); the last
-      // column (1 where an offset is valid, else 0) picks up b_plu.
+      // column (the aggregation's bias weight: 1 where an offset is valid, else 0; or 1) picks up b_plu.
       const outer = tf.reshape(tf.mul(tf.reshape(z, [rows, r, 1]), tf.reshape(meanPartner, [rows, 1, r])), [rows, r * r]);
-      const hasOffset = tf.tensor2d(tileRows(plan.hasOffset, batch), [rows, 1]);
-      return tf.matMul(tf.concat([outer, hasOffset], 1) as tf.Tensor2D, weights.onOuter);
+      const biasWeight = tf.tensor2d(tileRows(aggregation.biasWeight(plan, T), batch), [rows, 1]);
+      return tf.matMul(tf.concat([outer, biasWeight], 1) as tf.Tensor2D, weights.onOuter);
     },
-    gateBlendNorm(h, g, alpha, weight, bias, eps, gating) {
-      const mixed =
-        gating === 'blend'
-          ? tf.add(g, tf.mul(alpha, tf.sub(h, g))) // alpha h + (1 - alpha) g
-          : tf.add(h, tf.mul(alpha, g)); // h + alpha g
-      return compositeLayerNorm(mixed as tf.Tensor2D, weight, bias, eps);
+    mixOutput(h, g, alpha, norm, eps) {
+      const mixed = MIX_OUTPUT_KERNELS[spec.variant.mixOutput].combine(h, g, alpha);
+      return norm ? compositeLayerNorm(mixed, norm.weight, norm.bias, eps) : mixed;
     },
     nextTokenNll(logits, batch) {
       const T = batch[0].length;
@@ -195,22 +218,31 @@ function createHostOps(spec: GrassmannSpec): BlockOps {
   registerHostKernels();
   const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | number[] | string> = {}) =>
     tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs) as tf.Tensor;
-  const d = spec.dims.modelDim;
+  const mix = MIX_OUTPUT_KERNELS[spec.variant.mixOutput];
+  const layerNorm = (x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D => run(LAYER_NORM_KERNEL, { x, weight, bias }, { eps }) as tf.Tensor2D;
+  const exactGelu = (x: tf.Tensor2D): tf.Tensor2D => run(GELU_KERNEL, { x }) as tf.Tensor2D;
   return {
     kind: 'host',
-    layerNorm: (x, weight, bias, eps) => run(LAYER_NORM_KERNEL, { x, weight, bias }, { eps }) as tf.Tensor2D,
-    gelu: (x) => run(GELU_KERNEL, { x }) as tf.Tensor2D,
+    layerNorm,
+    gelu: exactGelu,
+    activation: activationOf(spec, exactGelu),
     grassmannFeatures(z, weights, plan, batch, T) {
       const K = plan.offsets.length;
-      if (K === 0) return tf.zeros([batch * T, d]); // no offset valid anywhere (or an empty window list)
+      if (K === 0) return featuresWithoutPlanes(spec, weights, batch * T); // no offset valid anywhere (or an empty window list)
       const features = run(PLUCKER_MEAN_KERNEL, { z, weights: tf.tensor2d(tileRows(plan.weights, batch), [batch * T, K]) }, {
         offsets: plan.offsets,
         pairing: spec.variant.pairing,
         seqLen: T,
+        planeEps: spec.variant.pluckerEps,
+        biasEverywhere: AGGREGATION_KERNELS[spec.variant.aggregation].biasEverywhere ? 1 : 0,
       }) as tf.Tensor2D; // [BT, P + 1]
       return tf.matMul(features, weights.onPairs);
     },
-    gateBlendNorm: (h, g, alpha, weight, bias, eps, gating) => run(GATE_BLEND_NORM_KERNEL, { h, g, alpha, weight, bias }, { eps, gating }) as tf.Tensor2D,
+    mixOutput(h, g, alpha, norm, eps) {
+      if (norm && mix.host) return run(GATE_BLEND_NORM_KERNEL, { h, g, alpha, weight: norm.weight, bias: norm.bias }, { eps, gating: mix.host }) as tf.Tensor2D;
+      const mixed = mix.combine(h, g, alpha);
+      return norm ? layerNorm(mixed, norm.weight, norm.bias, eps) : mixed;
+    },
     nextTokenNll(logits, batch) {
       const T = batch[0].length;
       if (T < 2) return tf.zeros([0]);

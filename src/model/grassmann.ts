@@ -43,7 +43,8 @@ import { pairCount, planesAtOffset } from '../geometry/plucker';
 import { InputError } from '../util/errors';
 import { createBlockOps, type BlockOps, type BlockOpsKind, type PluckerWeights } from './blockOps';
 import { hostKernelsAvailable } from './hostKernels';
-import { layerOffsetPlans } from './offsets';
+import { BLOCK_LAYOUT_KERNELS, type BoundNorm } from './layout';
+import { layerOffsetPlans, planeLayoutOf } from './offsets';
 import type { GrassmannSpec, LayerRoles, LayerShape } from './spec';
 
 export interface TapValue {
@@ -99,8 +100,9 @@ interface LayerWeights {
   /** W_gate^T [2d, d] (rows 0..d-1 act on h, d..2d-1 on g) */
   gateT: tf.Tensor2D;
   gateBias: tf.Tensor1D;
-  mixNormWeight: tf.Tensor1D;
-  mixNormBias: tf.Tensor1D;
+  /** The LayerNorm inside the mixing module, or null when the architecture has none. */
+  mixNormWeight: tf.Tensor1D | null;
+  mixNormBias: tf.Tensor1D | null;
   norm2Weight: tf.Tensor1D;
   norm2Bias: tf.Tensor1D;
   /** ffn.0^T [d, f] */
@@ -152,8 +154,8 @@ class TapSink {
 
 /** The stages of a block that StageHook sees, in order. */
 export type BlockStage =
-  | 'input' | 'mix_in' | 'z' | 'g' | 'alpha' | 'mix_out' | 'mid'
-  | 'ffn_in' | 'ffn_pre' | 'ffn_act' | 'ffn_out' | 'block_out';
+  | 'input' | 'mix_in' | 'z' | 'g' | 'alpha' | 'mix_out' | 'mix_sum' | 'mid'
+  | 'ffn_in' | 'ffn_pre' | 'ffn_act' | 'ffn_out' | 'ffn_sum' | 'block_out';
 
 /**
  * Sees each stage tensor of each block as the forward pass makes it (inside the caller's
@@ -228,6 +230,8 @@ export class GrassmannModel {
       return t;
     };
     const vector = async (name: string): Promise<tf.Tensor1D> => keep(tf.tensor1d(await read(name)));
+    /** A bias the implementation may leave out (null): zeros of the given length. */
+    const biasOrZeros = async (name: string | null, length: number): Promise<tf.Tensor1D> => (name ? vector(name) : keep(tf.zeros([length]) as tf.Tensor1D));
     /** A [out, in] weight stored transposed as [in, out]. */
     const transposed = async (name: string, rows: number, cols: number): Promise<tf.Tensor2D> => {
       const data = await read(name);
@@ -239,14 +243,17 @@ export class GrassmannModel {
       const roles = spec.roles;
       const embeddingData = await read(roles.global.tokenEmbedding);
       const tokenEmbedding = keep(tf.tensor2d(embeddingData, [V, d]));
-      const positionEmbedding = keep(tf.tensor2d(await read(roles.global.positionEmbedding), [Tmax, d]));
+      // No learned positions: a table of zeros (embed() adds nothing).
+      const positionEmbedding = roles.global.positionEmbedding
+        ? keep(tf.tensor2d(await read(roles.global.positionEmbedding), [Tmax, d]))
+        : keep(tf.zeros([Tmax, d]) as tf.Tensor2D);
       const lmHeadT = roles.global.lmHead
         ? await transposed(roles.global.lmHead, V, d)
         : keep(tf.tidy(() => tf.transpose(tokenEmbedding)));
 
       const layers: LayerWeights[] = [];
       for (const [l, layer] of roles.layers.entries()) {
-        layers.push(await GrassmannModel.loadLayer(layer, spec.layerShapes[l], read, keep, transposed, vector, d));
+        layers.push(await GrassmannModel.loadLayer(layer, spec.layerShapes[l], read, keep, transposed, vector, biasOrZeros, d));
       }
       const model = new GrassmannModel(
         spec,
@@ -274,6 +281,7 @@ export class GrassmannModel {
     keep: <T extends tf.Tensor>(t: T) => T,
     transposed: (name: string, rows: number, cols: number) => Promise<tf.Tensor2D>,
     vector: (name: string) => Promise<tf.Tensor1D>,
+    biasOrZeros: (name: string | null, length: number) => Promise<tf.Tensor1D>,
     d: number,
   ): Promise<LayerWeights> {
     const { reducedDim: r, pairCount: P, ffDim: f } = shape;
@@ -282,7 +290,7 @@ export class GrassmannModel {
     //  onOuter [r*r + 1, d]: column k of W_plu, for pair (i, j), goes to row i*r+j with sign +
     //  and to row j*r+i with sign - (the diagonal stays 0); last row b_plu.
     const plucker = await read(roles.pluckerWeight);
-    const pluckerBias = await read(roles.pluckerBias);
+    const pluckerBias = roles.pluckerBias ? await read(roles.pluckerBias) : new Float32Array(d);
     const onPairs = new Float32Array((P + 1) * d);
     const onOuter = new Float32Array((r * r + 1) * d);
     for (let k = 0; k < P; k++) {
@@ -301,18 +309,18 @@ export class GrassmannModel {
       norm1Weight: await vector(roles.norm1Weight),
       norm1Bias: await vector(roles.norm1Bias),
       reduceT: await transposed(roles.reduceWeight, r, d),
-      reduceBias: await vector(roles.reduceBias),
+      reduceBias: await biasOrZeros(roles.reduceBias, r),
       plucker: { onPairs: keep(tf.tensor2d(onPairs, [P + 1, d])), onOuter: keep(tf.tensor2d(onOuter, [r * r + 1, d])) },
       gateT: await transposed(roles.gateWeight, d, 2 * d),
-      gateBias: await vector(roles.gateBias),
-      mixNormWeight: await vector(roles.mixNormWeight),
-      mixNormBias: await vector(roles.mixNormBias),
+      gateBias: await biasOrZeros(roles.gateBias, d),
+      mixNormWeight: roles.mixNormWeight ? await vector(roles.mixNormWeight) : null,
+      mixNormBias: roles.mixNormWeight ? await biasOrZeros(roles.mixNormBias, d) : null,
       norm2Weight: await vector(roles.norm2Weight),
       norm2Bias: await vector(roles.norm2Bias),
       ffnInT: await transposed(roles.ffnInWeight, f, d),
-      ffnInBias: await vector(roles.ffnInBias),
+      ffnInBias: await biasOrZeros(roles.ffnInBias, f),
       ffnOutT: await transposed(roles.ffnOutWeight, d, f),
-      ffnOutBias: await vector(roles.ffnOutBias),
+      ffnOutBias: await biasOrZeros(roles.ffnOutBias, d),
     };
   }
 
@@ -321,7 +329,7 @@ export class GrassmannModel {
     if (this.disposed) return;
     this.disposed = true;
     const all: tf.Tensor[] = [this.tokenEmbedding, this.positionEmbedding, this.finalNormWeight, this.finalNormBias, this.lmHeadT];
-    for (const { plucker, ...rest } of this.layers) all.push(plucker.onPairs, plucker.onOuter, ...Object.values(rest));
+    for (const { plucker, ...rest } of this.layers) all.push(plucker.onPairs, plucker.onOuter, ...(Object.values(rest) as (tf.Tensor | null)[]).filter((t): t is tf.Tensor => t !== null));
     for (const byRows of this.transposes.values()) all.push(...byRows.values());
     this.transposes.clear();
     // lmHeadT may be the only owner of the transposed embedding; dispose each tensor once.
@@ -362,8 +370,8 @@ export class GrassmannModel {
       // Plücker taps, from each layer's z on the host (each block with its own r and offsets).
       const plans = layerOffsetPlans(this.spec, T);
       for (const [layer, zTensor] of Object.entries(planeStates)) {
-        const r = this.spec.layerShapes[Number(layer)].reducedDim;
-        const layout = { reducedDim: r, pairing: this.spec.variant.pairing };
+        const layout = planeLayoutOf(this.spec, Number(layer));
+        const r = layout.reducedDim;
         const z = values.get(`layers.${layer}.z`)?.data ?? ((await zTensor.data()) as Float32Array);
         for (const offset of plans[Number(layer)].offsets) {
           const planes = planesAtOffset(z, T, offset, layout);
@@ -553,18 +561,26 @@ export class GrassmannModel {
     return tf.add(tokens, perRow);
   }
 
-  /** All blocks on the residual stream x [B*T, d]; returns the final residual stream. */
+  /**
+   * All blocks on the residual stream x [B*T, d]; returns the final residual stream. The block
+   * layout (spec.variant.block: where the LayerNorms sit, whether x is added to the mixing
+   * output) comes from ./layout.ts; stage 'mix_sum' / 'ffn_sum' is the sum before a post-norm
+   * LayerNorm (the mixing output itself without a residual), absent in pre-norm.
+   */
   private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null, hook: StageHook | null = null): tf.Tensor2D {
     const plans = layerOffsetPlans(this.spec, T); // each block's own window list
     const eps = this.spec.layerNormEps;
+    const layout = BLOCK_LAYOUT_KERNELS[this.spec.variant.block];
     let x = embeddings;
     this.layers.forEach((w, l) => {
       const tap = (name: string, make: () => tf.Tensor): void => sink?.put(`layers.${l}.${name}`, make);
       const plan = plans[l];
       const stage = <T extends tf.Tensor>(name: BlockStage, t: T): T => (hook ? ((hook(l, name, t) as T | undefined) ?? t) : t);
+      const norm1: BoundNorm = (v) => ops.layerNorm(v, w.norm1Weight, w.norm1Bias, eps);
+      const norm2: BoundNorm = (v) => ops.layerNorm(v, w.norm2Weight, w.norm2Bias, eps);
 
       x = stage('input', x);
-      const h = stage('mix_in', ops.layerNorm(x, w.norm1Weight, w.norm1Bias, eps)); // [BT, d]
+      const h = stage('mix_in', layout.mixInput(x, norm1)); // the mixing module's input   [BT, d]
       tap('mix_in', () => h);
       const z = stage('z', linear(h, w.reduceT, w.reduceBias)); // z_t = W_red h_t + b_red   [BT, r]
       tap('z', () => z);
@@ -575,17 +591,22 @@ export class GrassmannModel {
       // alpha = sigmoid(W_gate [h ; g] + b_gate)   [BT, d]
       const alpha = stage('alpha', linear(tf.concat([h, g], 1), w.gateT, w.gateBias, 'sigmoid'));
       tap('alpha', () => alpha);
-      // LayerNorm(alpha h + (1 - alpha) g) or LayerNorm(h + alpha g)   [BT, d]
-      const mixOut = stage('mix_out', ops.gateBlendNorm(h, g, alpha, w.mixNormWeight, w.mixNormBias, eps, this.spec.variant.gating));
+      // alpha h + (1 - alpha) g, h + alpha g or alpha g, through the mixing's own LayerNorm if any   [BT, d]
+      const norm = w.mixNormWeight && w.mixNormBias ? { weight: w.mixNormWeight, bias: w.mixNormBias } : null;
+      const mixOut = stage('mix_out', ops.mixOutput(h, g, alpha, norm, eps));
       tap('mix_out', () => mixOut);
-      x = stage('mid', tf.add(x, mixOut));
+      const afterMix = layout.afterMix(x, mixOut, norm1);
+      if (afterMix.sum) stage('mix_sum', afterMix.sum);
+      x = stage('mid', afterMix.out);
 
-      // x = x + W_3 GELU(W_0 LN2(x) + b_0) + b_3
-      const ffIn = stage('ffn_in', ops.layerNorm(x, w.norm2Weight, w.norm2Bias, eps));
+      // FFN: W_out act(W_in x_in + b_in) + b_out, x_in = LN_f(x) (pre-norm) or x
+      const ffIn = stage('ffn_in', layout.ffnInput(x, norm2));
       const ffPre = stage('ffn_pre', linear(ffIn, w.ffnInT, w.ffnInBias)); // [BT, f]
-      const hiddenFf = stage('ffn_act', ops.gelu(ffPre));
+      const hiddenFf = stage('ffn_act', ops.activation(ffPre));
       const ffOut = stage('ffn_out', linear(hiddenFf, w.ffnOutT, w.ffnOutBias));
-      x = stage('block_out', tf.add(x, ffOut));
+      const afterFfn = layout.afterFfn(x, ffOut, norm2);
+      if (afterFfn.sum) stage('ffn_sum', afterFfn.sum);
+      x = stage('block_out', afterFfn.out);
       tap('block_out', () => x);
     });
     return x;

@@ -89,6 +89,10 @@ export interface PluckerMeanLayout {
   pairing: 'previous' | 'next';
   /** Positions per sequence; rows of z are sequences of seqLen positions, one after another. */
   seqLen: number;
+  /** p_hat = p / max(||p||, planeEps) (default 1e-8). */
+  planeEps?: number;
+  /** The last column is 1 at every row (average then project: g = b_plu where no offset is valid). */
+  biasEverywhere?: boolean;
 }
 
 /**
@@ -98,7 +102,7 @@ export interface PluckerMeanLayout {
  *
  *   out[t, k] = sum_d w[t, d] (z_t,i q_j - z_t,j q_i) / max(||z_t ^ q||, 1e-8),  q = z_{t -+ d},
  *   (i, j) = pair k in row-major order (0,1), (0,2), ..., (r-2,r-1)
- *   out[t, P] = 1 if some w[t, d] > 0 else 0
+ *   out[t, P] = 1 if some w[t, d] > 0 else 0 (1 everywhere with biasEverywhere)
  *
  * w [rows, K] holds multiplicity / total multiplicity of the offsets valid at t (0 where the
  * partner is outside the sequence). Since z_t is shared by every offset at t and the wedge is
@@ -107,6 +111,9 @@ export interface PluckerMeanLayout {
  */
 export function pluckerMeanRows(z: Float32Array, weights: Float32Array, r: number, layout: PluckerMeanLayout, out: Float32Array): void {
   const { offsets, pairing, seqLen } = layout;
+  const planeEps = layout.planeEps ?? 1e-8;
+  const epsSquared = planeEps * planeEps;
+  const biasEverywhere = layout.biasEverywhere === true;
   const K = offsets.length;
   const P = (r * (r - 1)) / 2;
   const rows = z.length / r;
@@ -141,7 +148,7 @@ export function pluckerMeanRows(z: Float32Array, weights: Float32Array, r: numbe
         const p = partner[i] - projection * current[i];
         perpSq += p * p;
       }
-      const area = Math.sqrt(Math.max(currentSq * perpSq, 1e-16)); // max(||p||, 1e-8)
+      const area = Math.sqrt(Math.max(currentSq * perpSq, epsSquared)); // max(||p||, planeEps)
       const c = w / area;
       for (let i = 0; i < r; i++) mean[i] += c * partner[i];
     }
@@ -152,7 +159,7 @@ export function pluckerMeanRows(z: Float32Array, weights: Float32Array, r: numbe
       const mi = mean[i];
       for (let j = i + 1; j < r; j++) out[k++] = ci * mean[j] - current[j] * mi;
     }
-    out[outBase + P] = valid ? 1 : 0;
+    out[outBase + P] = valid || biasEverywhere ? 1 : 0;
   }
 }
 
@@ -247,6 +254,8 @@ const KERNELS: HostKernel[] = [
         offsets: attrs.offsets as number[],
         pairing: attrs.pairing as 'previous' | 'next',
         seqLen: attrs.seqLen as number,
+        planeEps: attrs.planeEps as number | undefined,
+        biasEverywhere: attrs.biasEverywhere === 1,
       }, out),
   },
   {

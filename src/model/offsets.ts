@@ -56,3 +56,8 @@ export function layerOffsetPlans(spec: Pick<GrassmannSpec, 'layerShapes' | 'vari
     return plan;
   });
 }
+
+/** How block `layer` of `spec` forms its planes (for ../geometry/plucker.ts planesAtOffset). */
+export function planeLayoutOf(spec: Pick<GrassmannSpec, 'layerShapes' | 'variant'>, layer: number): { reducedDim: number; pairing: PairingRule; normFloor: number } {
+  return { reducedDim: spec.layerShapes[layer].reducedDim, pairing: spec.variant.pairing, normFloor: spec.variant.pluckerEps };
+}

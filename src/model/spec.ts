@@ -1,47 +1,50 @@
 /**
- * The GrassmannGPT architecture as data.
+ * A Grassmann language model recognised from its tensors, as data.
  *
- * A checkpoint is recognised by matching its tensor names and shapes against a layout table
- * (`GRASSMANN_GPT_LAYOUT`): every entry names a role, a key template and a symbolic shape. The
- * global dimensions (V, d, Tmax) are bound from the first tensor that carries them and every other
- * tensor is checked against them; the block dimensions (r, f) are bound per block, from that
- * block's first tensor that carries them (W_red rows, ffn.0 rows), and that block's other tensors
- * are checked against its own values, plus two derived sizes: the Plücker pair count
- * P_l = r_l(r_l-1)/2 (input of W_plu) and the gate input 2d (W_gate acts on [h ; g]).
+ * A checkpoint is recognised by matching its tensor names and shapes against an architecture
+ * description (./architecture.ts): every role has a key template (`{l}`: the block index) and a
+ * symbolic shape (ROLE_SHAPES). The built-in descriptions (alphaXiv reproduction, GrassLM,
+ * LMConfig) are tried in order, or the one the user gave (--arch, grassmann-lens.arch.json).
+ * The global dimensions (V, d, Tmax) are bound from the first tensor that carries them and every
+ * other tensor is checked against them; the block dimensions (r, f) are bound per block, from
+ * that block's first tensor that carries them (W_red rows, the FFN's first rows), plus two derived
+ * sizes: the Plücker pair count P_l = r_l(r_l-1)/2 (input of W_plu) and the gate input 2d.
  * A trained checkpoint has the same r and f in every block; a structurally pruned one
- * (../pruning) has its own per block: `GrassmannSpec.layerShapes[l]` holds each block's sizes and
- * window list, and `dims.reducedDim / pairCount / ffDim` are block 0's (`uniformLayerShapes`
- * says whether every block has them).
+ * (../pruning) has its own per block: `GrassmannSpec.layerShapes[l]`.
  *
- * What the weights cannot tell (window offsets, pairing direction, gating form, LayerNorm eps)
- * comes from config.json or from the paper's defaults (./config.ts). The runtime (./grassmann.ts)
- * reads only the resulting `GrassmannSpec`, so a variant (pairing z_t with z_{t+d}, additive
- * gating) is a different spec value, not a different code path to maintain.
+ * What the weights cannot tell (window offsets, block layout switches such as LMConfig's
+ * pre_norm, LayerNorm eps) comes from the implementation's own config keys (./config.ts), or its
+ * defaults, shown as *assumed*. The runtime (./grassmann.ts) reads only the resulting
+ * `GrassmannSpec`.
  *
  * An unrecognised checkpoint is not an error: `describeModel` returns `{ recognized: false,
- * problems }`, each problem naming exactly what is missing or mismatched, and the checkpoint stays
- * open for tensor inspection.
+ * problems }` naming what the closest description misses, and the checkpoint stays open for
+ * tensor inspection.
  */
 import { readFloat32 } from '../checkpoint/tensorData';
 import type { Checkpoint, TensorInfo } from '../checkpoint/types';
+import {
+  ALPHAXIV,
+  BUILT_IN_ARCHITECTURES,
+  GLOBAL_ROLES,
+  LAYER_ROLES,
+  OPTIONAL_BIAS_ROLES,
+  requiredRoles,
+  type ArchitectureDescription,
+  type ArchitectureOptions,
+  type GlobalRole,
+  type LayerRole,
+  type MixOutput,
+  type PairingRule,
+} from './architecture';
 import { resolveModelConfig, type ResolvedConfig } from './config';
 
-/** Which earlier (or later) state z_t is paired with at offset d. */
-export type PairingRule =
-  /** span(z_t, z_{t-d}), causal; valid at positions t >= d (the paper). */
-  | 'previous'
-  /** span(z_t, z_{t+d}), looks ahead; valid at positions t < T - d. */
-  | 'next';
-
-/** How the gate alpha combines the block input h and the Grassmann features g. */
-export type GatingRule =
-  /** out = LayerNorm(alpha * h + (1 - alpha) * g) (the paper). */
-  | 'blend'
-  /** out = LayerNorm(h + alpha * g). */
-  | 'additive';
+export type { PairingRule } from './architecture';
+/** What the mixing module returns (./architecture.ts MIX_OUTPUTS). */
+export type GatingRule = MixOutput;
 
 export interface ModelDims {
-  /** V: rows of token_embedding.weight. */
+  /** V: rows of the token embedding. */
   vocabSize: number;
   /** d: model width. */
   modelDim: number;
@@ -54,47 +57,51 @@ export interface ModelDims {
   reducedDim: number;
   /** P = r(r-1)/2: Plücker coordinates per 2-plane (input of W_plu), block 0's (see reducedDim). */
   pairCount: number;
-  /** f: feed-forward width (rows of ffn.0), block 0's (see reducedDim). */
+  /** f: feed-forward width, block 0's (see reducedDim). */
   ffDim: number;
-  /** Tmax: rows of position_embedding.weight, the longest sequence the model can read. */
+  /** Tmax: rows of the position embedding, the longest sequence the model can read. */
   maxPositions: number;
 }
 
-/** Roles of the tensors outside the blocks. */
+/** State-dict keys of the tensors outside the blocks. */
 export interface GlobalRoles {
   tokenEmbedding: string;
-  positionEmbedding: string;
+  /** null when the model has no learned positions (options.positions = 'none'). */
+  positionEmbedding: string | null;
   finalNormWeight: string;
   finalNormBias: string;
   /** Key of an untied output projection, or null when it is the token embedding (tied). */
   lmHead: string | null;
 }
 
-/** Roles of the tensors of one block (state-dict keys). */
+/**
+ * State-dict keys of one block's tensors. A bias the implementation leaves out is null (zeros);
+ * mixNorm is null unless the description has a LayerNorm inside the mixing module.
+ */
 export interface LayerRoles {
   norm1Weight: string;
   norm1Bias: string;
   reduceWeight: string;
-  reduceBias: string;
+  reduceBias: string | null;
   pluckerWeight: string;
-  pluckerBias: string;
+  pluckerBias: string | null;
   gateWeight: string;
-  gateBias: string;
-  mixNormWeight: string;
-  mixNormBias: string;
+  gateBias: string | null;
+  mixNormWeight: string | null;
+  mixNormBias: string | null;
   norm2Weight: string;
   norm2Bias: string;
   ffnInWeight: string;
-  ffnInBias: string;
+  ffnInBias: string | null;
   ffnOutWeight: string;
-  ffnOutBias: string;
+  ffnOutBias: string | null;
+  /** Keys of the pair-index buffers when the file has them (written back by the pruning writers). */
+  pairFirst: string | null;
+  pairSecond: string | null;
 }
 
-export interface GrassmannVariant {
-  pairing: PairingRule;
-  gating: GatingRule;
-  /** Feed-forward activation; the reference uses the exact (erf) GELU. */
-  activation: 'gelu';
+/** The resolved options of ./architecture.ts, plus what the weights tell. */
+export interface GrassmannVariant extends ArchitectureOptions {
   /** lm_head shares the token embedding. */
   tiedLmHead: boolean;
 }
@@ -108,7 +115,7 @@ export interface LayerShape {
   reducedDim: number;
   /** r_l(r_l-1)/2 */
   pairCount: number;
-  /** f_l: rows of this block's ffn.0. */
+  /** f_l: rows of this block's first FFN weight. */
   ffDim: number;
   /** This block's window offsets (duplicates count twice in the mean). */
   windowSizes: number[];
@@ -117,23 +124,39 @@ export interface LayerShape {
   pairSecond: number[];
 }
 
+/** Which implementation a spec follows. */
+export interface ImplementationInfo {
+  /** alphaxiv, grasslm, lmconfig, or a description file's name. */
+  id: string;
+  label: string;
+  /** 'built-in' or the description file's path. */
+  source: string;
+}
+
 export interface GrassmannSpec {
   architecture: 'GrassmannGPT';
+  implementation: ImplementationInfo;
+  /** The description followed (templates for writers, config keys). */
+  description: ArchitectureDescription;
   variant: GrassmannVariant;
   dims: ModelDims;
   /**
-   * The model's window list: config.json's `window_sizes` or the paper default, which every block
-   * applies unless config.json's `layers` gives a block its own (then layerShapes[l].windowSizes;
-   * when every block has its own and there is no global list, block 0's). Duplicates count twice
-   * in the mean. Per-block code reads layerShapes[l].windowSizes.
+   * The model's window list: the config's windows or the implementation's default, which every
+   * block applies unless the config gives a block its own (then layerShapes[l].windowSizes; for a
+   * one-offset-per-block schedule (GrassLM), the schedule itself). Duplicates count twice in the
+   * mean. Per-block code reads layerShapes[l].windowSizes.
    */
   windowSizes: number[];
   windowSource: 'config' | 'assumed';
   /** Why these windows (config file, or which default rule). */
   windowNote: string;
+  /** Everything taken from a default rather than from the config, one line each (shown *assumed*). */
+  assumed: string[];
   layerNormEps: number;
-  /** config.json the windows / eps came from, or null. */
+  /** The config the windows / options came from (a file, or `<checkpoint>#key`), or null. */
   configPath: string | null;
+  /** That config's object (written back, updated, with pruned copies). */
+  configObject?: Record<string, unknown> | null;
   /**
    * Pair order of the Plücker coordinates: pair k is (pairFirst[k], pairSecond[k]), i < j, always
    * row-major (rowMajorPairs; checkpoints whose pair-index buffers say otherwise are not
@@ -152,10 +175,10 @@ export interface GrassmannSpec {
 
 export type SpecResult =
   | { recognized: true; spec: GrassmannSpec }
-  | { recognized: false; architecture: 'unknown'; problems: string[]; warnings: string[] };
+  | { recognized: false; architecture: 'unknown'; problems: string[]; warnings: string[]; closest?: string };
 
 // ---------------------------------------------------------------------------------------------
-// The layout table
+// The shapes of the roles
 // ---------------------------------------------------------------------------------------------
 
 /** Base dimensions, bound from the weights. */
@@ -181,56 +204,36 @@ interface AxisSpec {
   label: string;
 }
 
-interface LayoutEntry<Role extends string> {
-  role: Role;
-  /** State-dict key; `{l}` stands for the block index. */
-  key: string;
-  shape: AxisSpec[];
-}
-
-export interface ArchitectureLayout {
-  architecture: 'GrassmannGPT';
-  globals: LayoutEntry<Exclude<keyof GlobalRoles, 'lmHead'>>[];
-  perLayer: LayoutEntry<keyof LayerRoles>[];
-  /** Optional output projection: absent, or tied to `tiedTo`. */
-  lmHead: { key: string; tiedTo: string; shape: AxisSpec[] };
-  /** Optional integer buffers holding the pair order (present in .pt state dicts). */
-  pairIndexBuffers: { first: string; second: string };
-}
-
 const out = (symbol: DimSymbol): AxisSpec => ({ symbol, label: 'output' });
 const inp = (symbol: DimSymbol): AxisSpec => ({ symbol, label: 'input' });
 const vec = (symbol: DimSymbol): AxisSpec => ({ symbol, label: 'length' });
 
-/** The reference PyTorch reproduction's state-dict layout (verified against the fixture). */
-export const GRASSMANN_GPT_LAYOUT: ArchitectureLayout = {
-  architecture: 'GrassmannGPT',
-  globals: [
-    { role: 'tokenEmbedding', key: 'token_embedding.weight', shape: [{ symbol: 'V', label: 'rows' }, { symbol: 'd', label: 'columns' }] },
-    { role: 'positionEmbedding', key: 'position_embedding.weight', shape: [{ symbol: 'Tmax', label: 'rows' }, { symbol: 'd', label: 'columns' }] },
-    { role: 'finalNormWeight', key: 'ln_f.weight', shape: [vec('d')] },
-    { role: 'finalNormBias', key: 'ln_f.bias', shape: [vec('d')] },
-  ],
-  perLayer: [
-    { role: 'norm1Weight', key: 'blocks.{l}.ln1.weight', shape: [vec('d')] },
-    { role: 'norm1Bias', key: 'blocks.{l}.ln1.bias', shape: [vec('d')] },
-    { role: 'reduceWeight', key: 'blocks.{l}.grassmann.W_red.weight', shape: [out('r'), inp('d')] },
-    { role: 'reduceBias', key: 'blocks.{l}.grassmann.W_red.bias', shape: [vec('r')] },
-    { role: 'pluckerWeight', key: 'blocks.{l}.grassmann.W_plu.weight', shape: [out('d'), inp('P')] },
-    { role: 'pluckerBias', key: 'blocks.{l}.grassmann.W_plu.bias', shape: [vec('d')] },
-    { role: 'gateWeight', key: 'blocks.{l}.grassmann.W_gate.weight', shape: [out('d'), inp('twoD')] },
-    { role: 'gateBias', key: 'blocks.{l}.grassmann.W_gate.bias', shape: [vec('d')] },
-    { role: 'mixNormWeight', key: 'blocks.{l}.grassmann.layer_norm.weight', shape: [vec('d')] },
-    { role: 'mixNormBias', key: 'blocks.{l}.grassmann.layer_norm.bias', shape: [vec('d')] },
-    { role: 'norm2Weight', key: 'blocks.{l}.ln2.weight', shape: [vec('d')] },
-    { role: 'norm2Bias', key: 'blocks.{l}.ln2.bias', shape: [vec('d')] },
-    { role: 'ffnInWeight', key: 'blocks.{l}.ffn.0.weight', shape: [out('f'), inp('d')] },
-    { role: 'ffnInBias', key: 'blocks.{l}.ffn.0.bias', shape: [vec('f')] },
-    { role: 'ffnOutWeight', key: 'blocks.{l}.ffn.3.weight', shape: [out('d'), inp('f')] },
-    { role: 'ffnOutBias', key: 'blocks.{l}.ffn.3.bias', shape: [vec('d')] },
-  ],
-  lmHead: { key: 'lm_head.weight', tiedTo: 'token_embedding.weight', shape: [{ symbol: 'V', label: 'rows' }, { symbol: 'd', label: 'columns' }] },
-  pairIndexBuffers: { first: 'blocks.{l}.grassmann.plucker.idx_i', second: 'blocks.{l}.grassmann.plucker.idx_j' },
+/**
+ * The symbolic shape of every role, in the order tensors are checked: a block binds r from W_red
+ * before W_plu needs it, and f from the FFN's first weight before its second.
+ */
+export const ROLE_SHAPES: Readonly<Record<GlobalRole | LayerRole, AxisSpec[]>> = {
+  tokenEmbedding: [{ symbol: 'V', label: 'rows' }, { symbol: 'd', label: 'columns' }],
+  positionEmbedding: [{ symbol: 'Tmax', label: 'rows' }, { symbol: 'd', label: 'columns' }],
+  finalNormWeight: [vec('d')],
+  finalNormBias: [vec('d')],
+  lmHead: [{ symbol: 'V', label: 'rows' }, { symbol: 'd', label: 'columns' }],
+  norm1Weight: [vec('d')],
+  norm1Bias: [vec('d')],
+  reduceWeight: [out('r'), inp('d')],
+  reduceBias: [vec('r')],
+  pluckerWeight: [out('d'), inp('P')],
+  pluckerBias: [vec('d')],
+  gateWeight: [out('d'), inp('twoD')],
+  gateBias: [vec('d')],
+  mixNormWeight: [vec('d')],
+  mixNormBias: [vec('d')],
+  norm2Weight: [vec('d')],
+  norm2Bias: [vec('d')],
+  ffnInWeight: [out('f'), inp('d')],
+  ffnInBias: [vec('f')],
+  ffnOutWeight: [out('d'), inp('f')],
+  ffnOutBias: [vec('d')],
 };
 
 /** Pairs (i, j), i < j, in row-major order (0,1),(0,2),...,(0,r-1),(1,2),... */
@@ -252,11 +255,11 @@ export function rowMajorPairs(reducedDim: number): { first: number[]; second: nu
 
 /** The weight sizes of one block, as recognised (the window list comes from config.json). */
 export interface LayerDims {
-  /** r_l: rows of blocks.l.grassmann.W_red.weight. */
+  /** r_l: rows of block l's W_red. */
   reducedDim: number;
   /** r_l(r_l-1)/2 */
   pairCount: number;
-  /** f_l: rows of blocks.l.ffn.0.weight. */
+  /** f_l: rows of block l's first FFN weight. */
   ffDim: number;
 }
 
@@ -273,20 +276,43 @@ export interface ShapeRecognition {
   unusedTensors: string[];
 }
 
-const layerKey = (template: string, layer: number): string => template.replace('{l}', String(layer));
+export const layerKey = (template: string, layer: number): string => template.replace('{l}', String(layer));
 const wildcard = (template: string): string => template.replace('{l}', '*');
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The part of a per-block template before and including `{l}`, e.g. 'blocks.{l}.'. */
+export function blockPrefix(description: Pick<ArchitectureDescription, 'tensors'>): string {
+  const template = description.tensors.reduceWeight ?? 'blocks.{l}.';
+  const at = template.indexOf('{l}') + 3;
+  return template.slice(0, at) + (template[at] === '.' ? '.' : '');
+}
+
+/** Block indices named by the tensors under any per-block template of the description. */
+function blockIndicesOf(names: Iterable<string>, description: ArchitectureDescription): Set<number> {
+  const patterns = Object.entries(description.tensors)
+    .filter(([, t]) => t !== undefined && t.includes('{l}'))
+    .map(([, t]) => new RegExp('^' + escapeRegex(t!).replace(escapeRegex('{l}'), '(\\d+)') + '$'));
+  const found = new Set<number>();
+  for (const name of names) {
+    for (const re of patterns) {
+      const m = re.exec(name);
+      if (m && m[1].length <= 6) found.add(Number(m[1]));
+    }
+  }
+  return found;
+}
 
 /**
- * Matches tensor names and shapes against the layout. Synchronous, reads no values.
- * V, d and Tmax are global; r and f are bound per block (a pruned model's blocks differ) and each
- * block's tensors are checked against its own. The messages name the exact key and the exact
- * mismatch, e.g. "no blocks.*.grassmann.W_red.weight",
+ * Matches tensor names and shapes against a description (default: the alphaXiv reproduction).
+ * Synchronous, reads no values. V, d and Tmax are global; r and f are bound per block (a pruned
+ * model's blocks differ) and each block's tensors are checked against its own. The messages name
+ * the exact key and the exact mismatch, e.g. "no blocks.*.grassmann.W_red.weight",
  * "blocks.0.grassmann.W_plu.weight input 120 != r(r-1)/2 = 136" or
  * "blocks.2.ffn.3.weight input 200 != f = 180 (from blocks.2.ffn.0.weight output)".
  */
 export function recognizeShapes(
   tensors: ReadonlyMap<string, Pick<TensorInfo, 'shape' | 'storage' | 'elementOffset' | 'strides'>>,
-  layout: ArchitectureLayout = GRASSMANN_GPT_LAYOUT,
+  description: ArchitectureDescription = ALPHAXIV,
 ): ShapeRecognition {
   const problems: string[] = [];
   /** Global dimensions (V, d, Tmax) and where each was bound, for messages. */
@@ -298,18 +324,17 @@ export function recognizeShapes(
   const perBlock = (symbol: BaseSymbol): boolean => symbol === 'r' || symbol === 'f';
   const scope = (symbol: BaseSymbol): Scope => (perBlock(symbol) && block ? block : { bound: globalBound, from: globalFrom });
   const used = new Set<string>();
+  const templates = description.tensors;
+  const required = requiredRoles(description);
 
-  // Number of blocks: the contiguous range 0..L-1 of `blocks.{l}.` prefixes.
-  const blockIndices = new Set<number>();
-  for (const name of tensors.keys()) {
-    const m = /^blocks\.(\d+)\./.exec(name);
-    if (m) blockIndices.add(Number(m[1]));
-  }
+  // Number of blocks: the contiguous range 0..L-1 of block indices.
+  const prefix = blockPrefix(description);
+  const blockIndices = blockIndicesOf(tensors.keys(), description);
   const layers = blockIndices.size === 0 ? 0 : Math.max(...blockIndices) + 1;
   for (let l = 0; l < layers; l++) {
-    if (!blockIndices.has(l)) problems.push(`blocks are numbered 0..${layers - 1} but there is no blocks.${l}.*`);
+    if (!blockIndices.has(l)) problems.push(`blocks are numbered 0..${layers - 1} but there is no ${layerKey(prefix, l)}*`);
   }
-  if (layers === 0) problems.push('no blocks.{l}.* tensors (expected at least one block)');
+  if (layers === 0) problems.push(`no ${prefix}* tensors (expected at least one block)`);
 
   const expectedSize = (symbol: DimSymbol): { value: number; describe: string } | null => {
     if (symbol === 'P' || symbol === 'twoD') {
@@ -348,42 +373,52 @@ export function recognizeShapes(
     return true;
   };
 
-  const global = {} as GlobalRoles;
-  for (const entry of layout.globals) {
-    if (check(entry.key, entry.shape)) global[entry.role] = entry.key;
-    else problems.push(`no ${entry.key}`);
+  const global: Partial<GlobalRoles> = {};
+  for (const role of GLOBAL_ROLES) {
+    if (role === 'lmHead') continue;
+    const key = templates[role];
+    if (!key) continue;
+    if (check(key, ROLE_SHAPES[role])) global[role] = key;
+    else if ((required.global as readonly string[]).includes(role)) problems.push(`no ${key}`);
   }
+  if (description.options.positions === 'none') global.positionEmbedding = null;
 
-  // Each block binds its own r and f from the first of its tensors that carries them (the layout
-  // lists W_red before W_plu and ffn.0 before ffn.3), so that a mismatch is reported against the
-  // tensor that defines the block's dimension; d is global.
+  // Each block binds its own r and f from the first of its tensors that carries them (W_red
+  // before W_plu, the FFN's first weight before its second), so that a mismatch is reported
+  // against the tensor that defines the block's dimension; d is global.
   const layerRoles: LayerRoles[] = [];
   const blockScopes: Scope[] = [];
   const missingEverywhere = new Map<string, number>();
+  const usedRoles = LAYER_ROLES.filter((role) => templates[role] && (description.options.mixNorm || !role.startsWith('mixNorm')));
   for (let l = 0; l < layers; l++) {
     block = { bound: {}, from: {} };
     blockScopes.push(block);
-    const roles = {} as LayerRoles;
-    for (const entry of layout.perLayer) {
-      const key = layerKey(entry.key, l);
-      if (check(key, entry.shape)) roles[entry.role] = key;
-      else missingEverywhere.set(entry.key, (missingEverywhere.get(entry.key) ?? 0) + 1);
+    const roles: Record<string, string | null> = { mixNormWeight: null, mixNormBias: null, pairFirst: null, pairSecond: null };
+    for (const role of usedRoles) {
+      const key = layerKey(templates[role]!, l);
+      if (check(key, ROLE_SHAPES[role])) roles[role] = key;
+      else if (OPTIONAL_BIAS_ROLES.includes(role)) roles[role] = null;
+      else missingEverywhere.set(templates[role]!, (missingEverywhere.get(templates[role]!) ?? 0) + 1);
     }
-    layerRoles.push(roles);
+    for (const role of OPTIONAL_BIAS_ROLES) if (!(role in roles)) roles[role] = null;
     const r = block.bound.r;
     if (r !== undefined && r < 2) problems.push(`reduced dimension r = ${r} (from ${block.from.r}) must be at least 2 to span a 2-plane`);
 
     // Optional pair-index buffers: only used to confirm the pair order (values: checkPairBuffers).
-    for (const template of [layout.pairIndexBuffers.first, layout.pairIndexBuffers.second]) {
+    for (const role of ['pairFirst', 'pairSecond'] as const) {
+      const template = templates[role];
+      if (!template) continue;
       const key = layerKey(template, l);
       const t = tensors.get(key);
       if (!t) continue;
       used.add(key);
+      roles[role] = key;
       const pairs = expectedSize('P');
       if (t.shape.length !== 1 || (pairs && t.shape[0] !== pairs.value)) {
         problems.push(`${key} has shape [${t.shape.join(',')}], expected [${pairs ? pairs.describe : 'r(r-1)/2'}]`);
       }
     }
+    layerRoles.push(roles as unknown as LayerRoles);
   }
   block = null;
   for (const [template, count] of missingEverywhere) {
@@ -395,14 +430,16 @@ export function recognizeShapes(
       problems.push(`${missing.map((l) => layerKey(template, l)).join(', ')} missing (present in other blocks)`);
     }
   }
+  if (description.options.positions === 'none' && globalBound.Tmax === undefined) globalBound.Tmax = 0;
 
   // Output projection: absent (tied, Hugging Face style) or tied by storage, or a separate matrix.
   let lmHead: string | null = null;
   let lmHeadNeedsValueCheck = false;
-  const head = tensors.get(layout.lmHead.key);
-  const embedding = tensors.get(layout.lmHead.tiedTo);
-  if (head) {
-    check(layout.lmHead.key, layout.lmHead.shape);
+  const headKey = templates.lmHead;
+  const head = headKey ? tensors.get(headKey) : undefined;
+  const embedding = templates.tokenEmbedding ? tensors.get(templates.tokenEmbedding) : undefined;
+  if (head && headKey) {
+    check(headKey, ROLE_SHAPES.lmHead);
     const sameView =
       embedding !== undefined &&
       head.storage.source === embedding.storage.source &&
@@ -411,7 +448,7 @@ export function recognizeShapes(
       head.elementOffset === embedding.elementOffset &&
       head.strides.join(',') === embedding.strides.join(',');
     if (!sameView) {
-      lmHead = layout.lmHead.key;
+      lmHead = headKey;
       lmHeadNeedsValueCheck = true;
     }
   }
@@ -436,7 +473,7 @@ export function recognizeShapes(
         }
       : null,
     layerDims,
-    roles: ok ? { global: { ...global, lmHead }, layers: layerRoles } : null,
+    roles: ok ? { global: { ...(global as GlobalRoles), lmHead }, layers: layerRoles } : null,
     lmHeadNeedsValueCheck,
     unusedTensors,
   };
@@ -451,13 +488,13 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 /** Reads the pair-index buffers (if any) and checks they hold each block's expected pair order. */
 async function checkPairBuffers(
   tensors: ReadonlyMap<string, TensorInfo>,
+  roles: readonly LayerRoles[],
   pairsPerLayer: readonly { first: number[]; second: number[] }[],
-  layout: ArchitectureLayout,
 ): Promise<string[]> {
   const problems: string[] = [];
   for (const [l, pairs] of pairsPerLayer.entries()) {
-    for (const [template, expected] of [[layout.pairIndexBuffers.first, pairs.first], [layout.pairIndexBuffers.second, pairs.second]] as const) {
-      const t = tensors.get(layerKey(template, l));
+    for (const [key, expected] of [[roles[l].pairFirst, pairs.first], [roles[l].pairSecond, pairs.second]] as const) {
+      const t = key ? tensors.get(key) : undefined;
       if (!t) continue;
       const values = await readFloat32(t);
       const k = expected.findIndex((v, i) => values[i] !== v);
@@ -470,23 +507,43 @@ async function checkPairBuffers(
 }
 
 export interface DescribeOptions {
-  /** An explicit config.json (the CLI's --config); otherwise one beside or above the checkpoint. */
+  /** An explicit config file (the CLI's --config); otherwise the implementation's own, found. */
   configPath?: string;
+  /**
+   * The description to follow (--arch, a grassmann-lens.arch.json): then only it is tried.
+   * Otherwise the built-in descriptions, in order.
+   */
+  architecture?: ArchitectureDescription;
+}
+
+/** The description that names the most of these tensors (then: the fewest problems). */
+function closestFailure<T extends { shapes: ShapeRecognition }>(results: T[]): T {
+  const matched = (r: ShapeRecognition): number => -r.unusedTensors.length;
+  return results.reduce((best, r) =>
+    matched(r.shapes) > matched(best.shapes) || (matched(r.shapes) === matched(best.shapes) && r.shapes.problems.length < best.shapes.problems.length) ? r : best);
 }
 
 /**
- * Recognises a GrassmannGPT checkpoint and resolves what the weights cannot tell.
- * Never throws for an unrecognised model (returns the problems); throws InputError only for an
- * explicit config file that is unreadable or contradicts the weights.
+ * Recognises a Grassmann language model and resolves what the weights cannot tell.
+ * Never throws for an unrecognised model (returns the problems of the closest description);
+ * throws InputError only for an explicit config file that is unreadable or contradicts the
+ * weights.
  */
 export async function describeModel(checkpoint: Checkpoint, options: DescribeOptions = {}): Promise<SpecResult> {
-  const layout = GRASSMANN_GPT_LAYOUT;
-  const shapes = recognizeShapes(checkpoint.tensors, layout);
-  if (!shapes.ok || !shapes.dims || !shapes.roles || !shapes.layerDims) {
-    return { recognized: false, architecture: 'unknown', problems: shapes.problems, warnings: [] };
+  const candidates = options.architecture ? [options.architecture] : BUILT_IN_ARCHITECTURES;
+  const attempts = candidates.map((description) => ({ description, shapes: recognizeShapes(checkpoint.tensors, description) }));
+  const match = attempts.find((a) => a.shapes.ok);
+  if (!match || !match.shapes.dims || !match.shapes.roles || !match.shapes.layerDims) {
+    const closest = closestFailure(attempts);
+    const hint = options.architecture
+      ? `the description ${options.architecture.source} does not fit these tensors`
+      : `none of the built-in descriptions (${BUILT_IN_ARCHITECTURES.map((d) => d.label).join('; ')}) fits: closest is ${closest.description.label}. Describe your own with 'grassmann-lens describe-arch' (VS Code: Describe Model Architecture…)`;
+    return { recognized: false, architecture: 'unknown', problems: [...closest.shapes.problems, hint], warnings: [], closest: closest.description.id };
   }
+  const description = match.description;
+  const shapes = match.shapes;
   const warnings: string[] = [];
-  const roles = shapes.roles;
+  const roles = shapes.roles!;
   let tiedLmHead = roles.global.lmHead === null;
   if (shapes.lmHeadNeedsValueCheck && roles.global.lmHead) {
     // Different storage: tied only if the values are identical (e.g. a re-saved copy).
@@ -496,41 +553,46 @@ export async function describeModel(checkpoint: Checkpoint, options: DescribeOpt
       tiedLmHead = true;
       roles.global.lmHead = null;
     } else {
-      warnings.push(`${layout.lmHead.key} differs from ${layout.lmHead.tiedTo}: using an untied output projection`);
+      warnings.push(`${roles.global.lmHead} differs from ${roles.global.tokenEmbedding}: using an untied output projection`);
     }
   }
 
   // Row-major pairs of each block's r (blocks with the same r share the arrays).
   const pairsByDim = new Map<number, { first: number[]; second: number[] }>();
-  const layerPairs = shapes.layerDims.map(({ reducedDim: r }) => {
+  const layerPairs = shapes.layerDims!.map(({ reducedDim: r }) => {
     let pairs = pairsByDim.get(r);
     if (!pairs) pairsByDim.set(r, (pairs = rowMajorPairs(r)));
     return pairs;
   });
   const pairs = layerPairs[0];
-  const pairProblems = await checkPairBuffers(checkpoint.tensors, layerPairs, layout);
+  const pairProblems = await checkPairBuffers(checkpoint.tensors, roles.layers, layerPairs);
   if (pairProblems.length > 0) {
-    return { recognized: false, architecture: 'unknown', problems: pairProblems, warnings };
+    return { recognized: false, architecture: 'unknown', problems: pairProblems, warnings, closest: description.id };
   }
 
-  const layerDims = shapes.layerDims;
-  const config: ResolvedConfig = await resolveModelConfig(checkpoint.path, shapes.dims, options.configPath, layerDims);
+  const layerDims = shapes.layerDims!;
+  const config: ResolvedConfig = await resolveModelConfig(checkpoint, shapes.dims!, options.configPath, layerDims, description, tiedLmHead);
   warnings.push(...config.warnings);
   if (shapes.unusedTensors.length > 0) {
-    warnings.push(`tensors not used by GrassmannGPT: ${shapes.unusedTensors.join(', ')}`);
+    warnings.push(`tensors not used by ${description.label}: ${shapes.unusedTensors.join(', ')}`);
   }
+  const dims = { ...shapes.dims!, maxPositions: shapes.dims!.maxPositions || config.maxPositions };
 
   return {
     recognized: true,
     spec: {
       architecture: 'GrassmannGPT',
-      variant: { pairing: config.pairing, gating: config.gating, activation: 'gelu', tiedLmHead },
-      dims: shapes.dims,
+      implementation: { id: description.id, label: description.label, source: description.source },
+      description,
+      variant: { ...config.options, tiedLmHead },
+      dims,
       windowSizes: config.windowSizes,
       windowSource: config.windowSource,
       windowNote: config.windowNote,
-      layerNormEps: config.layerNormEps,
+      assumed: config.assumed,
+      layerNormEps: config.options.layerNormEps,
       configPath: config.configPath,
+      configObject: config.configObject,
       pairFirst: pairs.first,
       pairSecond: pairs.second,
       roles,

@@ -86,8 +86,10 @@ export function pruneStateDict(
       if (!t) throw new Error(`the state dict has no ${name}`);
       return t;
     };
-    const put = (name: string, shapeOut: number[], data: Float32Array): void => {
-      replaced.set(name, { name, dtype: 'F32', shape: shapeOut, data });
+    /** A bias the implementation left out (null): zeros here, and never written. */
+    const getBias = (name: string | null, length: number): TensorToWrite => (name ? get(name) : { name: '', dtype: 'F32', shape: [length], data: new Float32Array(length) });
+    const put = (name: string | null, shapeOut: number[], data: Float32Array): void => {
+      if (name) replaced.set(name, { name, dtype: 'F32', shape: shapeOut, data });
     };
     if (kind === 'windows') {
       layerShapes[l].windowSizes = shape.windowSizes.filter((w) => !gone.has(w));
@@ -97,7 +99,7 @@ export function pruneStateDict(
       const f = shape.ffDim;
       const keep = Array.from({ length: f }, (_, k) => k).filter((k) => !gone.has(k));
       const w0 = f32(get(roles.ffnInWeight));
-      const b0 = f32(get(roles.ffnInBias));
+      const b0 = f32(getBias(roles.ffnInBias, shape.ffDim));
       const w3 = f32(get(roles.ffnOutWeight));
       if (mode === 'mask') {
         const m0 = Float32Array.from(w0);
@@ -132,7 +134,7 @@ export function pruneStateDict(
     const r = shape.reducedDim;
     const P = shape.pairCount;
     const red = f32(get(roles.reduceWeight));
-    const redBias = f32(get(roles.reduceBias));
+    const redBias = f32(getBias(roles.reduceBias, shape.reducedDim));
     const plu = f32(get(roles.pluckerWeight));
     const pairGone = (q: number): boolean => gone.has(shape.pairFirst[q]) || gone.has(shape.pairSecond[q]);
     if (mode === 'mask') {
@@ -169,8 +171,8 @@ export function pruneStateDict(
     const pairs = rowMajorPairs(r2);
     layerShapes[l] = { ...layerShapes[l], reducedDim: r2, pairCount: P2, pairFirst: pairs.first, pairSecond: pairs.second };
     // Pair-index buffers (present in .pt state dicts) follow the new pair list.
-    for (const [suffix, values] of [['idx_i', pairs.first], ['idx_j', pairs.second]] as const) {
-      const name = roles.reduceWeight.replace(/W_red\.weight$/, `plucker.${suffix}`);
+    for (const [name, values] of [[roles.pairFirst, pairs.first], [roles.pairSecond, pairs.second]] as const) {
+      if (!name) continue;
       const old = byName.get(name);
       if (old) replaced.set(name, { name, dtype: 'I64', shape: [P2], data: BigInt64Array.from(values.map(BigInt)) });
     }

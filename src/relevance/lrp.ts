@@ -409,7 +409,7 @@ function backwardBlock(
   const eps = options.epsilon;
   const d = spec.dims.modelDim;
   const r = shape.reducedDim;
-  const gating = spec.variant.gating;
+  const gating = spec.variant.mixOutput;
 
   // Above the Plücker stage: FFN, residuals, mixing LayerNorm, blend and gate.
   const upperPart = tf.tidy(() => {
@@ -428,7 +428,7 @@ function backwardBlock(
     const termA = gating === 'blend' ? tf.mul(alpha, h) : h;
     const termB = gating === 'blend' ? tf.mul(tf.sub(1, alpha), g) : tf.mul(alpha, g);
     const blend = tf.add(termA, termB) as tf.Tensor2D;
-    const Rblend = layerNormRule(blend, w.mixNormWeight, rec.mix_out, RmixOut, lnEps, eps);
+    const Rblend = layerNormRule(blend, w.mixNormWeight!, rec.mix_out, RmixOut, lnEps, eps);
     const [RA, RB] = sumRule([termA, termB], blend, Rblend, eps);
     let Rh: tf.Tensor2D;
     let Rg: tf.Tensor2D;

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { createBlockOps } from '../../src/model/blockOps';
+import { DEFAULT_OPTIONS, type ArchitectureOptions } from '../../src/model/architecture';
 import { erf, erfReference } from '../../src/model/erf';
 import {
   gateBlendNormRows,
@@ -245,10 +246,10 @@ describe('LRP ratio and host transpose arithmetic', () => {
 });
 
 /** A spec with just what the block ops read. */
-function opsSpec(r: number, d: number, V: number, windows: number[], pairing: 'previous' | 'next'): GrassmannSpec {
+function opsSpec(r: number, d: number, V: number, windows: number[], pairing: 'previous' | 'next', options: Partial<ArchitectureOptions> = {}): GrassmannSpec {
   return {
     dims: { vocabSize: V, modelDim: d, reducedDim: r, pairCount: (r * (r - 1)) / 2, layers: 1, ffDim: 4 * d, maxPositions: 64 },
-    variant: { pairing, gating: 'blend', activation: 'gelu', tiedLmHead: true },
+    variant: { ...DEFAULT_OPTIONS, pairing, tiedLmHead: true, ...options },
     windowSizes: windows,
     ...pairsOf(r),
   } as unknown as GrassmannSpec;
@@ -267,6 +268,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const spec = opsSpec(r, d, V, [1, 2, 2, 5], 'previous');
       const host = createBlockOps(spec, 'host');
       const composite = createBlockOps(spec, 'composite');
+      // The other mixing outputs and the other aggregation with LMConfig's Plücker eps.
+      const additiveSpec = opsSpec(r, d, V, [1, 2, 2, 5], 'previous', { mixOutput: 'additive' });
+      const gatedSpec = opsSpec(r, d, V, [1, 2, 2, 5], 'previous', { mixOutput: 'gated-geometry', aggregation: 'mean-then-project', pluckerEps: 1e-6 });
+      const [hostAdditive, compositeAdditive] = [createBlockOps(additiveSpec, 'host'), createBlockOps(additiveSpec, 'composite')];
+      const [hostGated, compositeGated] = [createBlockOps(gatedSpec, 'host'), createBlockOps(gatedSpec, 'composite')];
       const rows = batch * T;
       const before = tf.memory().numTensors;
       const errors = tf.tidy(() => {
@@ -298,9 +304,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const pairsOfResults = {
           layerNorm: [host.layerNorm(x, w, b, 1e-5), composite.layerNorm(x, w, b, 1e-5)],
           gelu: [host.gelu(wide), composite.gelu(wide)],
-          gateBlendNorm: [host.gateBlendNorm(x, g, alpha, w, b, 1e-5, 'blend'), composite.gateBlendNorm(x, g, alpha, w, b, 1e-5, 'blend')],
-          additive: [host.gateBlendNorm(x, g, alpha, w, b, 1e-5, 'additive'), composite.gateBlendNorm(x, g, alpha, w, b, 1e-5, 'additive')],
+          gateBlendNorm: [host.mixOutput(x, g, alpha, { weight: w, bias: b }, 1e-5), composite.mixOutput(x, g, alpha, { weight: w, bias: b }, 1e-5)],
+          additive: [hostAdditive.mixOutput(x, g, alpha, { weight: w, bias: b }, 1e-5), compositeAdditive.mixOutput(x, g, alpha, { weight: w, bias: b }, 1e-5)],
+          gatedGeometry: [hostGated.mixOutput(x, g, alpha, null, 1e-5), compositeGated.mixOutput(x, g, alpha, null, 1e-5)],
           grassmannFeatures: [host.grassmannFeatures(z, weights, plan, batch, T), composite.grassmannFeatures(z, weights, plan, batch, T)],
+          meanThenProject: [hostGated.grassmannFeatures(z, weights, plan, batch, T), compositeGated.grassmannFeatures(z, weights, plan, batch, T)],
           nextTokenNll: [host.nextTokenNll(logits, ids), composite.nextTokenNll(logits, ids)],
         };
         return Object.fromEntries(Object.entries(pairsOfResults).map(([k, [a, c]]) => [k, maxAbsDiff(a.dataSync(), c.dataSync())]));

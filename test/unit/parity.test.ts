@@ -355,7 +355,7 @@ function referenceForward(W: Weights, spec: GrassmannSpec, ids: number[]): { log
     gPerLayer.push(g);
     x = x.map((row, t) => {
       const alpha = matVec(p('grassmann.W_gate.weight'), d, 2 * d, [...h[t], ...g[t]], p('grassmann.W_gate.bias')).map((u) => 1 / (1 + Math.exp(-u)));
-      const mixed = h[t].map((hv, i) => (spec.variant.gating === 'blend' ? alpha[i] * hv + (1 - alpha[i]) * g[t][i] : hv + alpha[i] * g[t][i]));
+      const mixed = h[t].map((hv, i) => (spec.variant.mixOutput === 'blend' ? alpha[i] * hv + (1 - alpha[i]) * g[t][i] : hv + alpha[i] * g[t][i]));
       const afterMix = row.map((v, i) => v + layerNorm64(mixed, p('grassmann.layer_norm.weight'), p('grassmann.layer_norm.bias'), eps)[i]);
       const ffIn = layerNorm64(afterMix, p('ln2.weight'), p('ln2.bias'), eps);
       const hidden = matVec(p('ffn.0.weight'), f, d, ffIn, p('ffn.0.bias')).map((u) => 0.5 * u * (1 + erf64(u / Math.SQRT2)));
