@@ -9,7 +9,7 @@
  */
 import { InputError } from '../util/errors';
 import type { ScalarValue } from './types';
-import { TorchTensor, typeName, type PickleValue } from './unpickler';
+import { PickleTuple, TorchTensor, typeName, type PickleValue } from './unpickler';
 
 /** Keys under which checkpoints commonly nest the state dict, in order of preference. */
 export const STATE_DICT_KEYS = ['model_state_dict', 'state_dict', 'model', 'module'] as const;
@@ -20,6 +20,13 @@ export const OPTIMIZER_KEYS = ['optimizer_state_dict', 'optimizer'] as const;
 /** Wrapper prefixes stripped when every tensor name carries them. */
 export const STRIPPED_PREFIXES = ['module.', '_orig_mod.'] as const;
 
+/** Top-level keys under which training scripts save the model's hyper-parameters. */
+export const CONFIG_KEYS = ['config', 'cfg', 'args', 'hparams', 'hyper_parameters', 'model_config'] as const;
+
+/** Bounds on a saved config turned into plain values: nesting depth and entries in all. */
+export const MAX_CONFIG_DEPTH = 8;
+export const MAX_CONFIG_ENTRIES = 10000;
+
 /** How deep wrappers may nest ({'state_dict': {'model': {...}}}); bounds the search. */
 const MAX_WRAPPER_DEPTH = 4;
 
@@ -28,6 +35,10 @@ export interface ExtractedStateDict<T> {
   tensors: Map<string, T>;
   /** Scalar entries of the top-level dict (epoch, val_loss, ...). */
   metadata: Record<string, ScalarValue>;
+  /** Config dicts saved next to the state dict (CONFIG_KEYS), as plain JSON-like values. */
+  configs: Record<string, unknown>;
+  /** Where the state dict sat: the wrapper keys walked down ('' = top level) and prefixes stripped. */
+  layout: { stateKeys: string[]; strippedPrefixes: string[] };
   warnings: string[];
 }
 
@@ -86,6 +97,8 @@ export function extractStateDict<T = TorchTensor>(
 ): ExtractedStateDict<T> {
   const warnings: string[] = [];
   const metadata: Record<string, ScalarValue> = {};
+  const configs: Record<string, unknown> = {};
+  const stateKeys: string[] = [];
   if (!isDictLike(root)) {
     throw new InputError(file, `the checkpoint holds a ${describeValue(root)}, not a dict of tensors (a state dict)`);
   }
@@ -99,7 +112,8 @@ export function extractStateDict<T = TorchTensor>(
     if (key === undefined) break;
     // Bookkeeping scalars only come from the top level: nested wrappers rarely have any, and
     // the top level is what the training script chose to record.
-    if (depth === 0) collectTopLevel(root, key, metadata, warnings);
+    if (depth === 0) collectTopLevel(root, key, metadata, configs, warnings);
+    stateKeys.push(key);
     stateDict = getEntry(current, key) as DictLike;
     path += `${path ? '.' : ''}${key}`;
   }
@@ -130,17 +144,43 @@ export function extractStateDict<T = TorchTensor>(
   warnings.push(...stripped.warnings);
   const tensors = new Map<string, T>();
   stripped.names.forEach((n, i) => tensors.set(n, values[i]));
-  return { tensors, metadata, warnings };
+  return { tensors, metadata, configs, layout: { stateKeys, strippedPrefixes: stripped.strippedPrefixes }, warnings };
+}
+
+/**
+ * A saved config as plain values: dicts become objects (string keys only; `__proto__` and the
+ * like are dropped so no key reaches a prototype), lists and tuples arrays, scalars themselves;
+ * anything else (tensors, objects) null. Bounded by MAX_CONFIG_DEPTH and MAX_CONFIG_ENTRIES:
+ * beyond them, null.
+ */
+export function plainConfig(v: unknown, budget = { entries: MAX_CONFIG_ENTRIES }, depth = 0): unknown {
+  if (budget.entries-- <= 0 || depth > MAX_CONFIG_DEPTH) return null;
+  const scalar = toScalar(v);
+  if (scalar !== undefined) return scalar;
+  if (Array.isArray(v)) return v.slice(0, budget.entries).map((x) => plainConfig(x, budget, depth + 1));
+  if (v instanceof PickleTuple) return v.items.slice(0, budget.entries).map((x) => plainConfig(x, budget, depth + 1));
+  if (isDictLike(v)) {
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [k, x] of entriesOf(v)) {
+      if (typeof k !== 'string' || k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+      if (budget.entries <= 0) break;
+      out[k] = plainConfig(x, budget, depth + 1);
+    }
+    return out;
+  }
+  return null;
 }
 
 /** Top-level entries next to the state dict: scalars become metadata; the rest is skipped. */
-function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<string, ScalarValue>, warnings: string[]): void {
+function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<string, ScalarValue>, configs: Record<string, unknown>, warnings: string[]): void {
   for (const [k, v] of entriesOf(root)) {
     const key = String(k);
     if (key === stateKey) continue;
     const scalar = toScalar(v);
     if (scalar !== undefined) {
       metadata[key] = scalar;
+    } else if ((CONFIG_KEYS as readonly string[]).includes(key) && isDictLike(v)) {
+      configs[key] = plainConfig(v);
     } else if ((OPTIMIZER_KEYS as readonly string[]).includes(key)) {
       warnings.push(`optimizer state skipped ('${key}')`);
     } else if (v !== null) {

@@ -222,6 +222,8 @@ function buildCheckpoint(
     files: [file],
     tensors,
     metadata,
+    configs: extracted.configs,
+    stateDictLayout: extracted.layout,
     warnings,
     close: () => source.close(),
   };

@@ -66,6 +66,17 @@ export interface Checkpoint {
    * dict (`epoch`, `val_loss`, ...).
    */
   metadata: Record<string, ScalarValue>;
+  /**
+   * Config dicts a torch checkpoint saved next to its state dict (`config`, `cfg`, `args`,
+   * `hparams`, `hyper_parameters`, `model_config`), as plain values (../model/config.ts reads them).
+   */
+  configs?: Record<string, unknown>;
+  /**
+   * Where a torch checkpoint kept its state dict: the wrapper keys walked down (e.g.
+   * ['model_state_dict']; [] = the file is the state dict) and the prefixes stripped from names
+   * (`module.`): the pruning writers save the same way.
+   */
+  stateDictLayout?: { stateKeys: string[]; strippedPrefixes: string[] };
   /** Things the user should know (skipped optimizer state, stripped prefixes, NaN weights...). */
   warnings: string[];
   close(): Promise<void>;

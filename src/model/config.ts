@@ -251,7 +251,8 @@ export function configValues(where: string, config: Record<string, unknown>, dim
     }
     values.windowSizes = w;
   }
-  if (has(config, 'layers') && Array.isArray(config.layers)) {
+  // `layers` is this project's per-block list; another implementation may use the name for a count.
+  if (has(config, 'layers') && (Array.isArray(config.layers) || description.id === ALPHAXIV.id)) {
     values.known++;
     values.layers = readLayerConfigs(where, config.layers, layerDims, description);
   }

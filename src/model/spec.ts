@@ -397,8 +397,10 @@ export function recognizeShapes(
     for (const role of usedRoles) {
       const key = layerKey(templates[role]!, l);
       if (check(key, ROLE_SHAPES[role])) roles[role] = key;
-      else if (OPTIONAL_BIAS_ROLES.includes(role)) roles[role] = null;
-      else missingEverywhere.set(templates[role]!, (missingEverywhere.get(templates[role]!) ?? 0) + 1);
+      else {
+        if (OPTIONAL_BIAS_ROLES.includes(role)) roles[role] = null;
+        missingEverywhere.set(templates[role]!, (missingEverywhere.get(templates[role]!) ?? 0) + 1);
+      }
     }
     for (const role of OPTIONAL_BIAS_ROLES) if (!(role in roles)) roles[role] = null;
     const r = block.bound.r;
@@ -421,7 +423,10 @@ export function recognizeShapes(
     layerRoles.push(roles as unknown as LayerRoles);
   }
   block = null;
+  const optionalTemplates = new Set(OPTIONAL_BIAS_ROLES.map((role) => templates[role as LayerRole]).filter((t) => t !== undefined));
   for (const [template, count] of missingEverywhere) {
+    // A bias left out of every block is a bias-free linear map (zeros); of some blocks, a problem.
+    if (count === layers && optionalTemplates.has(template)) continue;
     if (count === layers) {
       problems.push(`no ${wildcard(template)}`);
     } else {

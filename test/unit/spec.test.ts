@@ -72,7 +72,7 @@ describe('recognition of the fixture', () => {
         const spec = result.spec;
         assert.equal(spec.architecture, 'GrassmannGPT');
         assert.deepEqual(spec.dims, FIXTURE_DIMS);
-        assert.deepEqual(spec.variant, { pairing: 'previous', gating: 'blend', activation: 'gelu', tiedLmHead: true });
+        assert.deepEqual(spec.variant, { block: 'pre-norm', mixOutput: 'blend', mixNorm: true, aggregation: 'project-then-mean', pluckerEps: 1e-8, layerNormEps: 1e-5, activation: 'gelu', pairing: 'previous', positions: 'learned', tiedLmHead: true });
         assert.deepEqual(spec.windowSizes, [1, 2, 4, 8, 12, 16]);
         assert.equal(spec.windowSource, 'config');
         assert.equal(spec.configPath, join(FIXTURE, 'config.json'));
