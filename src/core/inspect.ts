@@ -1,7 +1,14 @@
 /** `inspect`: what a checkpoint holds, without reading its weights. */
 import type { CheckpointFormat, ScalarValue } from '../checkpoint/types';
 import { elementCount } from '../checkpoint/types';
-import { uniformLayerShapes, type ModelDims } from '../model/spec';
+import { describeOptions, type ArchitectureOptions } from '../model/architecture';
+import { uniformLayerShapes, type GrassmannVariant, type ModelDims } from '../model/spec';
+
+/** The architecture options of a variant (without what the weights tell). */
+function optionsOf(variant: GrassmannVariant): ArchitectureOptions {
+  const { tiedLmHead: _tied, ...options } = variant;
+  return options;
+}
 import { ModelSession } from './session';
 
 export interface InspectReport {
@@ -23,6 +30,14 @@ export interface InspectReport {
   windowNote?: string;
   tiedLmHead?: boolean;
   configPath?: string | null;
+  /** The implementation followed: built-in description or a description file. */
+  implementation?: { id: string; label: string; source: string };
+  /** The resolved architecture options (block layout, mixing output, aggregation, eps, ...). */
+  options?: ArchitectureOptions;
+  /** What a block computes, one line per aspect (describeOptions). */
+  layout?: string[];
+  /** Everything taken from a default rather than a config (shown *assumed*). */
+  assumed?: string[];
   /** Elements of all distinct storages' tensors (a tied lm_head is counted once). */
   parameterCount: number;
   tensors: { name: string; dtype: string; shape: number[] }[];
@@ -70,6 +85,10 @@ export function inspectSession(session: ModelSession): InspectReport {
       windowNote: spec.windowNote,
       tiedLmHead: spec.variant.tiedLmHead,
       configPath: spec.configPath,
+      implementation: spec.implementation,
+      options: optionsOf(spec.variant),
+      layout: describeOptions(spec.variant),
+      assumed: spec.assumed,
     });
   }
   return report;
@@ -81,7 +100,9 @@ export function formatInspectReport(r: InspectReport): string {
   lines.push(`  format        ${r.format}${r.files.length > 1 || r.files[0] !== r.path ? ` (${r.files.join(', ')})` : ''}`);
   if (r.recognised && r.dims) {
     const d = r.dims;
-    lines.push(`  architecture  ${r.architecture}`);
+    const impl = r.implementation;
+    lines.push(`  architecture  ${r.architecture}${impl ? ` — ${impl.label} (${impl.source === 'built-in' ? 'built-in description' : `described by ${impl.source}`})` : ''}`);
+    (r.layout ?? []).forEach((line, i) => lines.push(`  ${i === 0 ? 'block         ' : '              '}${line}`));
     const shapes = r.layerShapes ?? [];
     if (r.uniformLayers === false) {
       // A structurally pruned model: r, f and the windows per block.
@@ -93,7 +114,8 @@ export function formatInspectReport(r: InspectReport): string {
       lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, r ${d.reducedDim} (${d.pairCount} Plücker pairs), ff ${d.ffDim}, max positions ${d.maxPositions}`);
     }
     lines.push(`  windows       [${r.windowSizes!.join(', ')}]${r.windowSource === 'assumed' ? ' (assumed)' : ''} — ${r.windowNote}`);
-    lines.push(`  lm_head       ${r.tiedLmHead ? 'tied to token_embedding' : 'separate'}`);
+    lines.push(`  lm_head       ${r.tiedLmHead ? 'tied to the token embedding' : 'separate'}`);
+    for (const a of r.assumed ?? []) lines.push(`  assumed       ${a}`);
   } else {
     lines.push('  architecture  not recognised (tensors can still be inspected)');
     for (const m of r.missing) lines.push(`    - ${m}`);

@@ -469,3 +469,30 @@ export function defaultWindowsFor(description: ArchitectureDescription, layers: 
   const windows = perBlock ? Array.from({ length: layers }, (_, l) => PAPER_6[l % PAPER_6.length]) : [...PAPER_6];
   return { windows, note, warning: `${note}; pass --config with the model's windows if it was trained otherwise` };
 }
+
+/** What a block computes under `options`, one line per aspect (reports, inspect, the editor). */
+export function describeOptions(options: ArchitectureOptions): string[] {
+  const block: Record<BlockLayout, string> = {
+    'pre-norm': "pre-norm: x' = x + Mix(LN_a(x)), out = x' + FFN(LN_f(x'))",
+    'post-norm': "post-norm: x' = LN_a(x + Mix(x)), out = LN_f(x' + FFN(x'))",
+    'post-norm-no-mix-residual': "post-norm, no residual around the mixing: x' = LN_a(Mix(x)), out = LN_f(x' + FFN(x'))",
+  };
+  const mix: Record<MixOutput, string> = {
+    blend: 'Mix(h) = α⊙h + (1−α)⊙g',
+    additive: 'Mix(h) = h + α⊙g',
+    'gated-geometry': 'Mix(h) = α⊙g',
+  };
+  const aggregation: Record<Aggregation, string> = {
+    'project-then-mean': 'g = mean over the valid offsets of (W_plu p̂ + b_plu), 0 where none is valid',
+    'mean-then-project': 'g = W_plu (mean over the valid offsets of p̂) + b_plu, b_plu where none is valid',
+  };
+  const activation: Record<Activation, string> = { gelu: 'GELU (exact, erf)', 'gelu-tanh': 'GELU (tanh approximation)', relu: 'ReLU' };
+  const small = (v: number): string => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(v));
+  return [
+    block[options.block],
+    `${mix[options.mixOutput]}${options.mixNorm ? ', then its own LayerNorm' : ''}, α = σ(W_gate [h; g] + b_gate)`,
+    aggregation[options.aggregation],
+    `p̂ = p / max(‖p‖, ${small(options.pluckerEps)}), planes span(z_t, z_${options.pairing === 'previous' ? 't−d' : 't+d'})`,
+    `FFN activation ${activation[options.activation]}, LayerNorm eps ${small(options.layerNormEps)}${options.positions === 'none' ? ', no learned positions' : ''}`,
+  ];
+}
