@@ -15,7 +15,7 @@ import { symmetricEigenvalues, matrix } from '../geometry/linalg';
 import { nearestPlanes, planeDistanceMatrix, tokenPlanes, type Neighbour } from '../geometry/planes';
 import { pairCount, planesAtOffset } from '../geometry/plucker';
 import type { TapValue } from '../model/grassmann';
-import { layerOffsetPlans } from '../model/offsets';
+import { layerOffsetPlans, planeLayoutOf } from '../model/offsets';
 import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from './cancellation';
 import { checkLayer, layerFeatures, offsetsFor, type LayerFeatures, type TokenInfo } from './features';
@@ -316,7 +316,7 @@ export class AnalysisCache {
   /** The planes of one (layer, offset) of a text: p_hat, areas, residuals. */
   async planes(ref: TextRef & { layer: number; offset: number }): Promise<PlaneSet> {
     const { session, z, T, offset, r } = await this.layerStates(ref);
-    const planes = planesAtOffset(z, T, offset, { reducedDim: r, pairing: session.spec.variant.pairing });
+    const planes = planesAtOffset(z, T, offset, planeLayoutOf(session.spec, ref.layer));
     const P = pairCount(r);
     const residual = new Float64Array(planes.count);
     for (let i = 0; i < planes.count; i++) residual[i] = pluckerResidual(planes.coordinates, i * P, r);
