@@ -13,7 +13,7 @@
  * no well-defined direction; their rows and columns are NaN and they are listed.
  */
 import { angleFromCosineAndSine, distanceFromAngles, type GrassmannMetric } from './angles';
-import { validPositions } from '../model/offsets';
+import { partnerPosition, validPositions } from '../model/offsets';
 import { DEGENERATE_SINE } from './plucker';
 import type { PairingRule } from '../model/spec';
 
@@ -40,7 +40,7 @@ export function tokenPlanes(z: ArrayLike<number>, seqLen: number, reducedDim: nu
   const b = new Float64Array(r);
   for (let row = 0; row < count; row++) {
     const t = first + row;
-    const s = pairing === 'previous' ? t - offset : t + offset;
+    const s = partnerPosition(t, offset, pairing);
     positions.push(t);
     const base = row * 2 * r;
     for (let i = 0; i < r; i++) {

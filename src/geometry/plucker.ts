@@ -10,7 +10,7 @@
  * Computed in float64 from the float32 states (each product is exact in float64, so p carries one
  * rounding), returned as float32.
  */
-import { validPositions } from '../model/offsets';
+import { partnerPosition, validPositions } from '../model/offsets';
 import type { PairingRule } from '../model/spec';
 
 /** The planes of one offset: rows are the positions t = first .. first + count - 1. */
@@ -62,7 +62,7 @@ export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, 
   const plane = new Float64Array(P);
   for (let row = 0; row < count; row++) {
     const t = first + row;
-    const s = pairing === 'previous' ? t - offset : t + offset;
+    const s = partnerPosition(t, offset, pairing);
     let aa = 0;
     let bb = 0;
     for (let i = 0; i < r; i++) {

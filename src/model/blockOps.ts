@@ -18,7 +18,7 @@ import {
   PLUCKER_MEAN_KERNEL,
   registerHostKernels,
 } from './hostKernels';
-import { ACTIVATION_KERNELS, AGGREGATION_KERNELS, MIX_OUTPUT_KERNELS } from './layout';
+import { ACTIVATION_KERNELS, AGGREGATION_KERNELS, MIX_OUTPUT_KERNELS, PAIRING_SHIFTS } from './layout';
 import type { OffsetPlan } from './offsets';
 import type { GrassmannSpec } from './spec';
 
@@ -155,14 +155,10 @@ function createCompositeOps(spec: GrassmannSpec): BlockOps {
       if (K === 0) return featuresWithoutPlanes(spec, weights, rows);
       // Partner states q_k(t) = z_{t-d_k} (or z_{t+d_k}), zero rows where the partner is outside
       // the sequence (their weight below is 0).   [BT, K, r]
-      const zSeq = tf.reshape(z, [batch, T, r]);
+      const zSeq = tf.reshape(z, [batch, T, r]) as tf.Tensor3D;
       const partners = tf.reshape(
         tf.stack(
-          plan.offsets.map((offset) =>
-            spec.variant.pairing === 'previous'
-              ? tf.pad(tf.slice(zSeq, [0, 0, 0], [batch, T - offset, r]), [[0, 0], [offset, 0], [0, 0]])
-              : tf.pad(tf.slice(zSeq, [0, offset, 0], [batch, T - offset, r]), [[0, 0], [0, offset], [0, 0]]),
-          ),
+          plan.offsets.map((offset) => PAIRING_SHIFTS[spec.variant.pairing](zSeq, offset)),
           2,
         ),
         [rows, K, r],

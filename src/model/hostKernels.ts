@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { geluInto } from './erf';
+import { partnerPosition } from './offsets';
 
 export const LAYER_NORM_KERNEL = 'GrassmannLayerNorm';
 export const GELU_KERNEL = 'GrassmannGelu';
@@ -133,7 +134,7 @@ export function pluckerMeanRows(z: Float32Array, weights: Float32Array, r: numbe
     for (let k = 0; k < K; k++) {
       const w = weights[row * K + k];
       if (w === 0) continue;
-      const s = pairing === 'previous' ? t - offsets[k] : t + offsets[k];
+      const s = partnerPosition(t, offsets[k], pairing);
       if (s < 0 || s >= seqLen) continue;
       valid = true;
       const partnerBase = (row - t + s) * r;

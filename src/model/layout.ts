@@ -6,7 +6,7 @@
  * Call inside tf.tidy. Shapes: one row per position ([B*T, d]).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Activation, Aggregation, BlockLayout, MixOutput } from './architecture';
+import type { Activation, Aggregation, BlockLayout, MixOutput, PairingRule } from './architecture';
 import type { OffsetPlan } from './offsets';
 
 /** LayerNorm with the block's weights bound (the sub-layer's own gain and bias). */
@@ -135,4 +135,20 @@ export interface AggregationKernel {
 export const AGGREGATION_KERNELS: Readonly<Record<Aggregation, AggregationKernel>> = {
   'project-then-mean': { biasWeight: (plan) => plan.hasOffset, biasEverywhere: false },
   'mean-then-project': { biasWeight: (_plan, seqLen) => new Float32Array(seqLen).fill(1), biasEverywhere: true },
+};
+
+/**
+ * The partner states of every position as a tensor: zSeq [B, T, r] shifted so that row t holds
+ * z_{t-d} ('previous') or z_{t+d} ('next'), zero where the partner is outside the sequence
+ * (./offsets.ts PAIRING_POSITIONS is the same rule for host code).
+ */
+export const PAIRING_SHIFTS: Readonly<Record<PairingRule, (zSeq: tf.Tensor3D, offset: number) => tf.Tensor3D>> = {
+  previous: (zSeq, d) => {
+    const [B, T, r] = zSeq.shape;
+    return tf.pad(tf.slice(zSeq, [0, 0, 0], [B, T - d, r]), [[0, 0], [d, 0], [0, 0]]);
+  },
+  next: (zSeq, d) => {
+    const [B, T, r] = zSeq.shape;
+    return tf.pad(tf.slice(zSeq, [0, d, 0], [B, T - d, r]), [[0, 0], [0, d], [0, 0]]);
+  },
 };

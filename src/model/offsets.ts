@@ -17,10 +17,23 @@ export interface OffsetPlan {
   hasOffset: Float32Array;
 }
 
+/**
+ * What each pairing rule means, in one place: the partner s of position t at offset d, and the
+ * first position that has one ('previous': s = t - d, valid from t = d; 'next': s = t + d, valid
+ * up to t = T - d - 1). ./layout.ts has the same as a tensor shift.
+ */
+export const PAIRING_POSITIONS: Readonly<Record<PairingRule, { partner(t: number, offset: number): number; first(offset: number): number }>> = {
+  previous: { partner: (t, d) => t - d, first: (d) => d },
+  next: { partner: (t, d) => t + d, first: () => 0 },
+};
+
+/** The position z_t is paired with at offset d (may lie outside the sequence). */
+export const partnerPosition = (t: number, offset: number, pairing: PairingRule): number => PAIRING_POSITIONS[pairing].partner(t, offset);
+
 /** First position and number of positions at which offset d has a partner inside [0, T). */
 export function validPositions(offset: number, seqLen: number, pairing: PairingRule): { first: number; count: number } {
   const count = Math.max(0, seqLen - offset);
-  return { first: pairing === 'previous' ? offset : 0, count };
+  return { first: PAIRING_POSITIONS[pairing].first(offset), count };
 }
 
 export function planOffsets(windowSizes: readonly number[], seqLen: number, pairing: PairingRule): OffsetPlan {
