@@ -36,21 +36,49 @@ const ARRAY_TYPE: Readonly<Record<DType, abstract new (...args: never[]) => Type
 const ARCHIVE = 'archive';
 
 /**
- * Writes `tensors` as a state dict. Without `extra` the file holds the bare state dict (an
- * OrderedDict), like `torch.save(model.state_dict())`; with `extra` it holds a dict of those
- * scalars plus the state dict under 'model_state_dict', like a training checkpoint. Integral
- * numbers in `extra` are written as Python ints, others as floats (BINFLOAT, which the
- * weights_only loader of PyTorch < 2.0 does not accept; ints and strings load everywhere).
+ * A value written beside the state dict (a saved config, training bookkeeping): the JSON-like
+ * values torch.save pickles as plain Python objects. A dict (a plain object, string keys, in
+ * insertion order) becomes a dict, an array a list, a string a str, a boolean a bool, null None,
+ * a safe integer (or a bigint) an int and any other number a float. Anything else (undefined,
+ * functions, Maps, typed arrays, class instances) is refused, so the pickle holds no object
+ * that unpickling would construct.
+ */
+export type PickleData = null | boolean | number | bigint | string | readonly PickleData[] | { readonly [key: string]: PickleData };
+
+/** Nesting depth and values in all that a PickleData value may have (cycles end at the depth). */
+export const MAX_PICKLE_DATA_DEPTH = 32;
+export const MAX_PICKLE_DATA_VALUES = 1_000_000;
+
+export interface TorchCheckpointOptions {
+  /**
+   * The keys the state dict sits under, outermost first (Checkpoint.stateDictLayout.stateKeys):
+   * ['model_state_dict'] writes {...extra, model_state_dict: state_dict}; ['state_dict', 'model']
+   * writes {...extra, state_dict: {model: state_dict}}; [] writes the bare state dict (then
+   * `extra` must be empty). Default: ['model_state_dict'] with `extra`, [] without.
+   */
+  stateKeys?: readonly string[];
+}
+
+/**
+ * Writes `tensors` as a state dict (an OrderedDict, in the given order). Without `extra` and
+ * stateKeys the file holds the bare state dict, like `torch.save(model.state_dict())`; with
+ * `extra` it holds a dict of those entries (in order) and then the state dict under the wrapper
+ * keys (options.stateKeys, default 'model_state_dict'), like a training checkpoint. Numbers are
+ * written as Python ints when they are safe integers (-0 excepted), else as floats (BINFLOAT,
+ * which the weights_only loader of PyTorch < 2.0 does not accept; ints, strings, bools, None,
+ * lists and dicts load everywhere). The same input gives the same bytes.
  * The file is written next to `path` and renamed into place, so a failed write leaves no
  * half-written checkpoint behind.
  */
 export async function writeTorchCheckpoint(
   path: string,
   tensors: readonly TensorToWrite[],
-  extra?: Record<string, number | string>,
+  extra?: Readonly<Record<string, PickleData>>,
+  options: TorchCheckpointOptions = {},
 ): Promise<void> {
   if (endianness() !== 'LE') throw new Error('writeTorchCheckpoint: big-endian hosts are not supported');
-  validate(tensors, extra);
+  const stateKeys = [...(options.stateKeys ?? (extra ? ['model_state_dict'] : []))];
+  validate(tensors, extra, stateKeys);
 
   // One storage per distinct data array; a repeated array (tied weights) reuses its storage.
   const storageKeys = new Map<TypedArray, string>();
@@ -67,16 +95,17 @@ export async function writeTorchCheckpoint(
 
   const p = new PickleWriter();
   p.proto(2);
-  if (extra) {
+  // {...extra, k0: {k1: ... state_dict}}: the outer dict's items go in one SETITEMS, each inner
+  // wrapper holds one item (SETITEM once the state dict is built).
+  if (stateKeys.length > 0) {
     p.emptyDict();
     p.mark();
-    for (const [k, v] of Object.entries(extra)) {
+    for (const [k, v] of Object.entries(extra ?? {})) {
       p.unicode(k);
-      if (typeof v === 'string') p.unicode(v);
-      else if (Number.isSafeInteger(v)) p.int(v);
-      else p.float(v);
+      p.data(v);
     }
-    p.unicode('model_state_dict');
+    p.unicode(stateKeys[0]);
+    for (const key of stateKeys.slice(1)) p.emptyDict().unicode(key);
   }
   p.global('collections', 'OrderedDict');
   p.emptyTuple();
@@ -89,7 +118,8 @@ export async function writeTorchCheckpoint(
     }
     p.setItems();
   }
-  if (extra) p.setItems();
+  for (let k = 1; k < stateKeys.length; k++) p.setItem();
+  if (stateKeys.length > 0) p.setItems();
   p.stop();
 
   const entries: ZipEntryToWrite[] = [
@@ -125,7 +155,7 @@ function writeTensor(p: PickleWriter, t: TensorToWrite, key: string): void {
   p.reduce();
 }
 
-function validate(tensors: readonly TensorToWrite[], extra?: Record<string, number | string>): void {
+function validate(tensors: readonly TensorToWrite[], extra: Readonly<Record<string, PickleData>> | undefined, stateKeys: readonly string[]): void {
   const names = new Set<string>();
   for (const t of tensors) {
     if (!t.name) throw new Error('writeTorchCheckpoint: a tensor has an empty name');
@@ -142,9 +172,39 @@ function validate(tensors: readonly TensorToWrite[], extra?: Record<string, numb
       throw new Error(`writeTorchCheckpoint: tensor '${t.name}' has shape [${t.shape.join(', ')}] (${elementCount(t.shape)} elements) but ${t.data.length} data elements`);
     }
   }
-  if (extra && Object.prototype.hasOwnProperty.call(extra, 'model_state_dict')) {
-    throw new Error("writeTorchCheckpoint: 'model_state_dict' is reserved for the state dict and cannot be an extra entry");
+  if (!stateKeys.every((k) => typeof k === 'string' && k.length > 0)) {
+    throw new Error(`writeTorchCheckpoint: the state dict's wrapper keys must be non-empty strings, got ${JSON.stringify(stateKeys)}`);
   }
+  if (extra !== undefined) {
+    if (!isPlainObject(extra)) throw new Error('writeTorchCheckpoint: extra must be a plain object of entries');
+    if (stateKeys.length === 0 && Object.keys(extra).length > 0) {
+      throw new Error('writeTorchCheckpoint: a bare state dict (no wrapper keys) has no room for extra entries');
+    }
+    if (stateKeys.length > 0 && Object.prototype.hasOwnProperty.call(extra, stateKeys[0])) {
+      throw new Error(`writeTorchCheckpoint: '${stateKeys[0]}' is reserved for the state dict and cannot be an extra entry`);
+    }
+    checkPickleData(extra, 'extra', 0, { values: MAX_PICKLE_DATA_VALUES });
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Throws for anything PickleData does not allow, naming where (extra.config.lags[2]). */
+function checkPickleData(v: unknown, where: string, depth: number, budget: { values: number }): void {
+  if (--budget.values < 0) throw new Error(`writeTorchCheckpoint: extra has more than ${MAX_PICKLE_DATA_VALUES} values`);
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string') return;
+  const container = Array.isArray(v) || isPlainObject(v);
+  if (!container) {
+    const what = typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v;
+    throw new Error(`writeTorchCheckpoint: ${where} is a ${what}; only dicts, lists, strings, numbers, booleans and null can be written`);
+  }
+  if (depth >= MAX_PICKLE_DATA_DEPTH) throw new Error(`writeTorchCheckpoint: ${where} nests deeper than ${MAX_PICKLE_DATA_DEPTH} levels (a cycle?)`);
+  if (Array.isArray(v)) v.forEach((x, i) => checkPickleData(x, `${where}[${i}]`, depth + 1, budget));
+  else for (const [k, x] of Object.entries(v)) checkPickleData(x, `${where}.${k}`, depth + 1, budget);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,6 +307,34 @@ export class PickleWriter {
     if (this.recall(`g:${module}.${name}`)) return this;
     this.raw(0x63).rawBytes(new TextEncoder().encode(`${module}\n${name}\n`));
     return this.remember(`g:${module}.${name}`);
+  }
+
+  /**
+   * A PickleData value (checked by the caller): dicts as EMPTY_DICT MARK k v ... SETITEMS, lists
+   * as EMPTY_LIST MARK ... APPENDS (nothing after the empty container when it has no items).
+   */
+  data(v: PickleData): this {
+    if (v === null) return this.none();
+    if (typeof v === 'boolean') return this.bool(v);
+    if (typeof v === 'bigint') return this.int(v);
+    if (typeof v === 'number') return Number.isSafeInteger(v) && !Object.is(v, -0) ? this.int(v) : this.float(v);
+    if (typeof v === 'string') return this.unicode(v);
+    if (Array.isArray(v)) {
+      this.emptyList();
+      if (v.length === 0) return this;
+      this.mark();
+      for (const x of v as readonly PickleData[]) this.data(x);
+      return this.appends();
+    }
+    const entries = Object.entries(v as { readonly [key: string]: PickleData });
+    this.emptyDict();
+    if (entries.length === 0) return this;
+    this.mark();
+    for (const [k, x] of entries) {
+      this.unicode(k);
+      this.data(x);
+    }
+    return this.setItems();
   }
 
   intTuple(values: readonly number[]): this {

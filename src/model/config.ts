@@ -552,7 +552,8 @@ export function configJsonForSpec(spec: GrassmannSpec): Record<string, unknown> 
  * implementation's own keys (`description`, default the alphaXiv reproduction's) set to
  *   layers  = layers.length (num_layers),
  *   reduced = the widest block's r, ff = the widest block's f (what readModelConfig checks; an FFN
- *             multiplier such as LMConfig's expansion_ratio is kept only while it still holds),
+ *             multiplier such as LMConfig's expansion_ratio becomes f / d, d from original's model
+ *             width key, and is dropped when f / d * d is not exactly f),
  *   windows = original's list (else block 0's, when non-empty: the global list must not be empty;
  *             a one-offset-per-block schedule: each block's offset, dropped if a block has none),
  * and `layers` added: one {reduced_dim, ff_dim, window_sizes} per block, every field written, so the
@@ -571,8 +572,13 @@ export function prunedConfigJson(original: Readonly<Record<string, unknown>>, la
   if (keys.ffDim) json[key(keys.ffDim, 'ff_dim')] = ff;
   const multiplier = keys.ffMultiplier ? key(keys.ffMultiplier, '') : '';
   if (multiplier && has(json, multiplier)) {
-    const d = typeof original[multiplier] === 'number' && ff > 0 ? (layers[0].ffDim / (original[multiplier] as number)) : 0;
-    if (!(d > 0 && Number.isInteger(ff / d) && ff / d === original[multiplier])) delete json[multiplier];
+    // f = d * multiplier: the widest block's f over the model width (original's own key), when
+    // that product gives f back exactly (what readModelConfig checks); else the key is dropped.
+    const modelDimKey = keys.modelDim ? key(keys.modelDim, '') : '';
+    const d = modelDimKey && typeof original[modelDimKey] === 'number' ? (original[modelDimKey] as number) : 0;
+    const ratio = d > 0 ? ff / d : NaN;
+    if (d > 0 && ratio * d === ff) json[multiplier] = ratio;
+    else delete json[multiplier];
   }
   if (!keys.ffDim && !keys.ffMultiplier) json.ff_dim = ff;
   const windowsKey = key(keys.windows, 'window_sizes');

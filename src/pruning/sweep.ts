@@ -11,8 +11,12 @@
  *   pruning.json                   the whole report (PruneReport)
  *   <criterion>-<rate>/            one folder per step:
  *     model.safetensors, config.json, the tokenizer's files, pruning.json (criterion, rate,
- *     removed units with scores, metrics); mask mode adds model.pt (a torch.save state dict
- *     with every key of the original model, for load_state_dict).
+ *     removed units with scores, metrics); mask mode adds model.pt: the implementation's
+ *     state dict in its own key names (torchStateDict), saved the way the source checkpoint was
+ *     (torchSaveOf: the same wrapper keys, config dict and metadata, prefixes), so the
+ *     implementation's own module loads it with load_state_dict(strict=True).
+ *   config.json is in the implementation's own keys (../model/config.ts configJsonOf; structural:
+ *   prunedConfigFor, with the per-block sizes in `layers`).
  * Everything is written under a hidden sibling folder first and renamed into place at the end,
  * so a cancelled or failed sweep leaves nothing behind.
  */
@@ -21,11 +25,13 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloat32, readTensorRaw } from '../checkpoint/tensorData';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
-import { writeTorchCheckpoint } from '../checkpoint/torchWriter';
+import { writeTorchCheckpoint, type PickleData } from '../checkpoint/torchWriter';
+import type { Checkpoint } from '../checkpoint/types';
 import { configJsonOf, prunedConfigFor } from '../model/config';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel } from '../model/grassmann';
-import { rowMajorPairs, type GrassmannSpec } from '../model/spec';
+import { ALPHAXIV } from '../model/architecture';
+import { layerKey, rowMajorPairs, type GrassmannSpec, type LayerShape } from '../model/spec';
 import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from '../core/cancellation';
 import { ModelSession } from '../core/session';
@@ -97,30 +103,91 @@ async function readStateDict(session: ModelSession): Promise<TensorToWrite[]> {
   return out;
 }
 
+/** A pruned model as torch.save would have written it with the source checkpoint's code. */
+export interface TorchSave {
+  /** The module's state dict, with the source's wrapper prefixes (`module.`) put back. */
+  tensors: TensorToWrite[];
+  /** The wrapper keys (Checkpoint.stateDictLayout.stateKeys; [] = a bare state dict). */
+  stateKeys: string[];
+  /** Entries beside the state dict: the source's scalar metadata and saved config dicts. */
+  extra?: Record<string, PickleData>;
+}
+
 /**
- * The state dict PyTorch's module has: the tied lm_head.weight and the pair-index buffers are
- * added when the file left them out (Hugging Face style safetensors), sharing storage like torch.
+ * The state dict the implementation's PyTorch module has, in its own key names: `tensors` (the
+ * file's, pruned) plus what the file left out and the module registers (a Hugging Face style
+ * safetensors file drops them): each block's pair-index buffers under the description's
+ * pairFirst / pairSecond templates (row-major pairs of the block's r, int64), and a tied head
+ * under the description's lmHead key. A tied head shares the token embedding's data, so the
+ * writer stores one storage, as torch.save does for `lm_head.weight = tok_embed.weight`.
+ * A missing buffer goes where PyTorch's state_dict() puts it: after its module's own
+ * parameters, before its child modules' tensors (GrassLM: `plucker_encoder.idx_i` before
+ * `plucker_encoder.W_red.weight`); when its module has no other tensor (the alphaXiv
+ * reproduction's `grassmann.plucker`), after the block's reduce bias (or weight).
  */
-function torchStateDict(spec: GrassmannSpec, tensors: readonly TensorToWrite[]): TensorToWrite[] {
-  const names = new Set(tensors.map((t) => t.name));
-  const out: TensorToWrite[] = [];
-  for (const t of tensors) {
-    out.push(t);
-    const block = /^blocks\.(\d+)\.grassmann\.W_red\.bias$/.exec(t.name);
-    if (block) {
-      const shape = spec.layerShapes[Number(block[1])];
-      const pairs = rowMajorPairs(shape.reducedDim);
-      for (const [suffix, values] of [['idx_i', pairs.first], ['idx_j', pairs.second]] as const) {
-        const name = `blocks.${block[1]}.grassmann.plucker.${suffix}`;
-        if (!names.has(name)) out.push({ name, dtype: 'I64', shape: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
-      }
+export function torchStateDict(spec: GrassmannSpec, tensors: readonly TensorToWrite[], layerShapes: readonly LayerShape[] = spec.layerShapes): TensorToWrite[] {
+  const description = spec.description ?? ALPHAXIV;
+  const templates = description.tensors;
+  const out = [...tensors];
+  const indexOf = (name: string): number => out.findIndex((t) => t.name === name);
+  const positionFor = (key: string, l: number): number => {
+    const module = key.slice(0, key.lastIndexOf('.') + 1);
+    if (module) {
+      const child = out.findIndex((t) => t.name.startsWith(module) && t.name.slice(module.length).includes('.'));
+      if (child >= 0) return child;
+      let own = -1;
+      out.forEach((t, i) => {
+        if (t.name.startsWith(module)) own = i;
+      });
+      if (own >= 0) return own + 1;
     }
-  }
-  if (spec.variant.tiedLmHead && !names.has('lm_head.weight')) {
-    const embedding = tensors.find((t) => t.name === spec.roles.global.tokenEmbedding)!;
-    out.push({ ...embedding, name: 'lm_head.weight' });
+    const roles = spec.roles.layers[l];
+    const after = Math.max(...[roles.reduceWeight, roles.reduceBias].map((n) => (n ? indexOf(n) : -1)));
+    return after >= 0 ? after + 1 : out.length;
+  };
+  layerShapes.forEach((shape, l) => {
+    const pairs = rowMajorPairs(shape.reducedDim);
+    let previous: string | null = null;
+    for (const [role, values] of [['pairFirst', pairs.first], ['pairSecond', pairs.second]] as const) {
+      const template = templates[role];
+      if (!template) continue;
+      const key = layerKey(template, l);
+      if (indexOf(key) < 0) {
+        const at: number = previous !== null && indexOf(previous) >= 0 ? indexOf(previous) + 1 : positionFor(key, l);
+        out.splice(at, 0, { name: key, dtype: 'I64', shape: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+      }
+      previous = key;
+    }
+  });
+  const headKey = templates.lmHead;
+  if (spec.variant.tiedLmHead && headKey) {
+    const embedding = out.find((t) => t.name === spec.roles.global.tokenEmbedding);
+    if (!embedding) throw new Error(`the state dict has no ${spec.roles.global.tokenEmbedding}`);
+    const head = indexOf(headKey);
+    const tied: TensorToWrite = { ...embedding, name: headKey };
+    if (head >= 0) out[head] = tied;
+    else out.push(tied);
   }
   return out;
+}
+
+/**
+ * `tensors` saved the way the source checkpoint was (Checkpoint.stateDictLayout): under the same
+ * wrapper keys (GrassLM's {"model_state_dict": ..., "config": {...}, "epoch": ...}), with the
+ * stripped prefixes (`module.`) put back, the scalar metadata and the saved config dicts kept
+ * (the optimizer state is not: it belongs to the unpruned weights); a bare state dict, or a
+ * safetensors source, gives a bare state dict. So `torch.load(f)[stateKeys...]` goes straight
+ * into the implementation's load_state_dict(strict=True).
+ */
+export function torchSaveOf(checkpoint: Checkpoint, tensors: readonly TensorToWrite[]): TorchSave {
+  const layout = checkpoint.stateDictLayout ?? { stateKeys: [], strippedPrefixes: [] };
+  const prefix = layout.strippedPrefixes.join('');
+  const named = tensors.map((t) => (prefix ? { ...t, name: prefix + t.name } : t));
+  if (layout.stateKeys.length === 0) return { tensors: named, stateKeys: [] };
+  const extra: Record<string, PickleData> = {};
+  for (const [k, v] of Object.entries(checkpoint.metadata)) extra[k] = v;
+  for (const [k, v] of Object.entries(checkpoint.configs ?? {})) extra[k] = v as PickleData;
+  return { tensors: named, stateKeys: [...layout.stateKeys], extra };
 }
 
 /** The tokenizer's files (the loaded one and its companions in the same folder). */
@@ -253,9 +320,9 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
           const folder = join(staging, name);
           await fs.mkdir(folder);
           const metadata = { format: 'pt', pruned_by: 'grassmann-lens', criterion, rate: String(rate), units: kind, mode };
-          const tied = spec.variant.tiedLmHead;
-          // Hugging Face style: no tied lm_head in safetensors (the fixture's layout).
-          const safetensors = pruned.tensors.filter((t) => !(tied && t.name === 'lm_head.weight'));
+          const headKey = spec.variant.tiedLmHead ? (spec.description ?? ALPHAXIV).tensors.lmHead : undefined;
+          // Hugging Face style: no tied head in safetensors (the alphaXiv fixture's layout).
+          const safetensors = pruned.tensors.filter((t) => t.name !== headKey);
           await writeSafetensors(join(folder, 'model.safetensors'), safetensors, metadata);
           const config = mode === 'structural'
             ? await prunedConfigFor(spec, pruned.layerShapes)
@@ -263,7 +330,8 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
           await fs.writeFile(join(folder, 'config.json'), JSON.stringify(config, null, 1) + '\n');
           const files = [join(folder, 'model.safetensors'), join(folder, 'config.json')];
           if (mode === 'mask') {
-            await writeTorchCheckpoint(join(folder, 'model.pt'), torchStateDict(spec, pruned.tensors));
+            const save = torchSaveOf(session.checkpoint, torchStateDict(spec, pruned.tensors, pruned.layerShapes));
+            await writeTorchCheckpoint(join(folder, 'model.pt'), save.tensors, save.extra, { stateKeys: save.stateKeys });
             files.push(join(folder, 'model.pt'));
           }
           for (const source of tokenizerSources) {

@@ -112,10 +112,13 @@ describe('a sweep on the fixture', () => {
 
 // Builds a module tree with exactly the parameters and buffers of the original training
 // checkpoint (best.pt's model_state_dict: names, shapes, dtypes) and loads our mask .pt into it
-// with load_state_dict(strict=True), as the original training code would.
+// with load_state_dict(strict=True), as the original training code would. The mask .pt is saved
+// like best.pt: {epoch, val_loss, val_ppl, model_state_dict} (no optimizer state).
 const PY_STRICT_LOAD = `
 import sys, json, torch
-orig = torch.load(sys.argv[1], map_location='cpu')['model_state_dict']
+source = torch.load(sys.argv[1], map_location='cpu')
+orig = source['model_state_dict']
+saved = torch.load(sys.argv[2], map_location='cpu')
 class Node(torch.nn.Module):
     pass
 root = Node()
@@ -130,7 +133,7 @@ for name, t in orig.items():
         m.register_parameter(leaf, torch.nn.Parameter(torch.zeros_like(t)))
     else:
         m.register_buffer(leaf, torch.zeros_like(t))
-ours = torch.load(sys.argv[2], map_location='cpu')
+ours = saved['model_state_dict']
 result = root.load_state_dict(ours, strict=True)
 state = root.state_dict()
 print(json.dumps({
@@ -138,6 +141,8 @@ print(json.dumps({
   'zero_rows': [int(i) for i in (state['blocks.0.grassmann.W_red.weight'].abs().sum(1) == 0).nonzero().flatten()],
   'idx_equal': bool(torch.equal(state['blocks.0.grassmann.plucker.idx_i'], orig['blocks.0.grassmann.plucker.idx_i'])),
   'untouched_equal': bool(torch.equal(state['blocks.1.ffn.0.weight'], orig['blocks.1.ffn.0.weight'])),
+  'wrapper': sorted(saved.keys()),
+  'metadata_equal': all(saved[k] == source[k] for k in ('epoch', 'val_loss', 'val_ppl')),
 }))
 `;
 
@@ -150,6 +155,8 @@ test('PyTorch loads the mask .pt into the original module layout with strict loa
   assert.deepEqual(loaded.zero_rows, step.removed.filter((u) => u.layer === 0).map((u) => u.index));
   assert.equal(loaded.idx_equal, true);
   assert.equal(loaded.untouched_equal, true);
+  assert.deepEqual(loaded.wrapper, ['epoch', 'model_state_dict', 'val_loss', 'val_ppl']);
+  assert.equal(loaded.metadata_equal, true);
 });
 
 describe('CLI', () => {
