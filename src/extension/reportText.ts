@@ -70,11 +70,25 @@ export function blockWindowsLabel(report: InspectReport): string | undefined {
   return shapes.map((s, l) => `${l}: ${s.windowSizes.length ? `[${s.windowSizes.join(', ')}]` : 'none'}`).join('; ');
 }
 
-/** Label/value pairs shared by the Output channel and the checkpoint editor's summary table. */
+/** "GrassLM (built-in description)", or "My model — described by /path/grassmann-lens.arch.json". */
+export function implementationLabel(report: InspectReport): string | undefined {
+  const impl = report.implementation;
+  if (!impl) return undefined;
+  return impl.source === 'built-in' ? `${impl.label} (built-in description)` : `${impl.label} — described by ${impl.source}`;
+}
+
+/**
+ * Label/value pairs shared by the Output channel and the checkpoint editor's summary table. A
+ * value of several lines (Block: what a block computes, one line per aspect; Assumed: everything
+ * taken from a default rather than a config, one line each) holds them separated by newlines.
+ */
 export function summaryRows(report: InspectReport): [string, string][] {
   const rows: [string, string][] = [['Format', report.format]];
   if (report.files.length > 1 || report.files[0] !== report.path) rows.push(['Files', report.files.join(', ')]);
   rows.push(['Architecture', architectureLabel(report)]);
+  const implementation = implementationLabel(report);
+  if (implementation) rows.push(['Implementation', implementation]);
+  if (report.layout?.length) rows.push(['Block', report.layout.join('\n')]);
   if (report.dims) rows.push(...dimensionRows(report.dims, report.layerShapes));
   const windows = windowsLabel(report);
   if (windows) rows.push(['Windows', windows]);
@@ -82,6 +96,7 @@ export function summaryRows(report: InspectReport): [string, string][] {
   if (perBlock) rows.push(['Windows per block', perBlock]);
   if (report.tiedLmHead !== undefined) rows.push(['lm_head', report.tiedLmHead ? 'tied to token_embedding' : 'separate']);
   if (report.configPath) rows.push(['Config', report.configPath]);
+  if (report.assumed?.length) rows.push(['Assumed', report.assumed.join('\n')]);
   rows.push(['Parameters', `${formatCount(report.parameterCount)} (${formatCountShort(report.parameterCount)})`]);
   return rows;
 }
@@ -93,7 +108,17 @@ function table(rows: string[][], indent: string): string[] {
 
 export function inspectReportText(report: InspectReport): string {
   const lines = [`Checkpoint: ${report.path}`];
-  for (const [label, value] of summaryRows(report)) lines.push(`${label}: ${value}`);
+  for (const [label, value] of summaryRows(report)) {
+    const [first, ...more] = value.split('\n');
+    if (label === 'Assumed') {
+      // every line marked, as the windows' "(assumed)"
+      lines.push('Assumed (not in a config):', ...value.split('\n').map((a) => `  (assumed) ${a}`));
+    } else if (more.length) {
+      lines.push(`${label}:`, ...[first, ...more].map((l) => `  ${l}`));
+    } else {
+      lines.push(`${label}: ${value}`);
+    }
+  }
   if (report.missing.length) {
     lines.push('Not recognised because:');
     for (const m of report.missing) lines.push(`  - ${m}`);

@@ -3,13 +3,15 @@
  *  - Plücker: per layer/offset, tokens x pairs heatmap of p_hat, the relation residual per row;
  *  - Distances: the T x T Grassmann distance matrix with metric/layer/offset pickers; brushing
  *    rows highlights tokens; the readout names the cell under the pointer (or keyboard cursor);
- *  - Gates: tokens x layers map of gate openness (mean alpha), and of the h share of the blend.
+ *  - Gates: tokens x layers map of gate openness (mean alpha), and of the h share of the mixing
+ *    output (none where the mixing returns alpha g: the h share is 0 by definition there).
  * Switching the metric redraws from the principal angles already here (no round trip). The
  * pinned token's row is outlined in each; highlighted tokens are marked beside the rows.
  */
 import * as d3 from 'd3';
 import { distanceFromAngles, GRASSMANN_METRICS, METRIC_FORMULAS, type GrassmannMetric } from '../../src/geometry/angles';
 import { diverging, drawHeatmap, formatValue, sequential, widthOf, type Heatmap } from '../charts';
+import type { MixOutput } from '../../src/model/architecture';
 import { clear, h, select } from '../dom';
 import { exportToolbar } from '../export';
 import type { AppState, Store } from '../store';
@@ -189,6 +191,22 @@ export class DistanceView {
   }
 }
 
+/** What α and the h share mean for each mixing output; no share chart where h is not in the output. */
+const GATING_TEXT: Record<MixOutput, { alpha: string; share?: string; noShare?: string }> = {
+  blend: {
+    alpha: '1: the block keeps h; 0: it takes the Grassmann features g',
+    share: 'Share of the gate output α⊙h + (1 − α)⊙g that came from h (the rest from g)',
+  },
+  additive: {
+    alpha: '1: all of the Grassmann features g is added to h; 0: none of it',
+    share: 'Share of the mixing output h + α⊙g that came from h (the rest from α⊙g)',
+  },
+  'gated-geometry': {
+    alpha: '1: the mixing passes the Grassmann features g; 0: it passes nothing',
+    noShare: 'This model\'s mixing returns α⊙g: h (the mixing\'s input) reaches its output only through the gate α, so the share of h in it is 0 by definition, not plotted. The gate openness above says how much of g passes.',
+  },
+};
+
 export class GatesView {
   readonly element = h('section', { class: 'view', id: 'gates-view', 'aria-label': 'Gates' });
 
@@ -204,10 +222,15 @@ export class GatesView {
     const run = state.analysis!.run!;
     const layers = state.analysis!.layers;
     const T = run.tokens.length;
-    const readout = h('div', { class: 'readout', id: 'gates-readout', 'aria-live': 'polite' }, 'Point at a cell: gate openness α (1: the block keeps h; 0: it takes the Grassmann features g).');
+    // What the mixing returns decides what α and the h share mean (src/model/architecture.ts).
+    const gating: MixOutput = layers.find(Boolean)?.blend.gating ?? state.model?.report.options?.mixOutput ?? 'blend';
+    const text = GATING_TEXT[gating];
+    const readout = h('div', { class: 'readout', id: 'gates-readout', 'aria-live': 'polite' }, `Point at a cell: gate openness α (${text.alpha}).`);
     const alphaHolder = h('div', { class: 'chart-holder', id: 'gates-chart' });
-    const shareHolder = h('div', { class: 'chart-holder', id: 'blend-chart' });
-    this.element.append(readout, h('h3', {}, 'Gate openness (mean α over dimensions)'), alphaHolder, h('h3', {}, 'Share of the gate output that came from h (the rest from g)'), shareHolder);
+    const shareHolder = text.share ? h('div', { class: 'chart-holder', id: 'blend-chart' }) : null;
+    this.element.append(readout, h('h3', {}, 'Gate openness (mean α over dimensions)'), alphaHolder);
+    if (shareHolder) this.element.append(h('h3', {}, text.share!), shareHolder);
+    else this.element.append(h('h3', {}, 'Share of the mixing output that came from h'), h('p', { class: 'note', id: 'blend-note', 'data-gating': gating }, text.noShare!));
     const label = (t: number) => `${t} ${run.tokens[t].text}`.slice(0, 16);
     const marked = new Set([...state.highlighted].filter((t) => t < T));
     requestAnimationFrame(() => {
@@ -218,7 +241,9 @@ export class GatesView {
         if (!f) return NaN;
         return key === 'alpha' ? f.alphaMean[t] : f.blend.hShare[t] ?? NaN;
       };
-      for (const [holder, key, title] of [[alphaHolder, 'alpha', 'mean α'], [shareHolder, 'share', 'h share']] as const) {
+      const charts: [HTMLElement, 'alpha' | 'share', string][] = [[alphaHolder, 'alpha', 'mean α']];
+      if (shareHolder) charts.push([shareHolder, 'share', 'h share']);
+      for (const [holder, key, title] of charts) {
         drawHeatmap(holder, `${title} per token and layer`, {
           rows: T, cols: layers.length, value: value(key), color: sequential([0, 1]), width, height,
           rowLabel: label, colLabel: (l) => `layer ${l}`, xTitle: 'layer', yTitle: 'token', legend: { domain: [0, 1], title }, markedRows: marked,

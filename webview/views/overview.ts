@@ -5,7 +5,8 @@
 import * as d3 from 'd3';
 import type { InspectReport } from '../../src/core/inspect';
 import type { TensorSummary } from '../../src/core/analysis';
-import { blockWindowsLabel, formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/extension/reportText';
+import { formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/extension/reportText';
+import { architectureDiagram, type PartKind } from './architecture';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from '../charts';
 import { clear, h, table } from '../dom';
 import { exportToolbar } from '../export';
@@ -32,7 +33,7 @@ export class OverviewView {
     summary.push(['Backend', model.backend]);
     this.element.append(
       h('h2', {}, 'Summary'),
-      table('summary', ['', ''], summary.map(([k, v]) => [k, v])),
+      table('summary', ['', ''], summary.map(([k, v]) => [k, summaryCell(k, v)])),
     );
     this.element.querySelector('#summary thead')?.remove();
     if (report.missing.length) {
@@ -120,54 +121,102 @@ export class OverviewView {
   }
 }
 
-/** One value, or each block's ("16 / 14 / 16 per block") when a pruned model's blocks differ. */
-function perBlock(values: number[], fallback: number): string {
-  if (values.length < 2 || values.every((v) => v === values[0])) return formatCount(values[0] ?? fallback);
-  return `${values.map(formatCount).join(' / ')} per block`;
+/** *assumed*: a value taken from a default rather than a config (theme-aware, .assumed in styles.css). */
+function assumedMark(): HTMLElement {
+  return h('em', { class: 'assumed', title: 'taken from a default, not from a config' }, 'assumed');
 }
 
-/** The blocks of a GrassmannGPT with their dimensions, top to bottom (per block where they differ). */
+/** A summary value as DOM: lines of a several-line value, the "(assumed)" of a value marked. */
+function summaryCell(label: string, value: string): Node {
+  if (label === 'Assumed') {
+    return h('ul', { class: 'assumed-lines', id: 'summary-assumed' }, ...value.split('\n').map((line) => h('li', {}, assumedMark(), ' ', line)));
+  }
+  if (label === 'Block') {
+    return h('div', { class: 'layout-lines', id: 'summary-layout' }, ...value.split('\n').map((line) => h('div', { class: 'layout-line' }, line)));
+  }
+  const at = value.indexOf(' (assumed)');
+  if (at >= 0) {
+    const cell = h('span', {}, value.slice(0, at), ' (', assumedMark(), ')', value.slice(at + ' (assumed)'.length));
+    return cell;
+  }
+  return document.createTextNode(value);
+}
+
+const PART_HEIGHT: Record<PartKind, number> = { io: 34, norm: 34, mix: 34, ffn: 34, add: 24 };
+
+/**
+ * The blocks with their dimensions, top to bottom, as the implementation computes them: where
+ * the LayerNorms sit, the residuals (a lane on the left joining at ⊕), what the mixing returns
+ * and how g aggregates the offsets (./architecture.ts).
+ */
 function drawArchitecture(holder: HTMLElement, report: InspectReport): void {
-  const d = report.dims!;
-  const shapes = report.layerShapes ?? [];
-  const r = perBlock(shapes.map((s) => s.reducedDim), d.reducedDim);
-  const P = perBlock(shapes.map((s) => s.pairCount), d.pairCount);
-  const f = perBlock(shapes.map((s) => s.ffDim), d.ffDim);
-  const ownWindows = blockWindowsLabel(report);
-  const windows = `[${(report.windowSizes ?? []).join(', ')}]${report.windowSource === 'assumed' ? ' (assumed)' : ''}${ownWindows ? `; per block ${ownWindows}` : ''}`;
-  const outer: [string, string][] = [
-    ['tokens', `up to ${d.maxPositions} positions`],
-    ['token + position embedding', `${formatCount(d.vocabSize)} × ${d.modelDim} + ${d.maxPositions} × ${d.modelDim}`],
-  ];
-  const block: [string, string][] = [
-    ['LayerNorm (ln1) → h', `d = ${d.modelDim}`],
-    ['W_red: z = W_red h + b', `${d.modelDim} → r = ${r}`],
-    ['token planes span(z_t, z_{t−δ}) ∈ Gr(2, r)', `${P} Plücker pairs, offsets δ ∈ ${windows}`],
-    ['W_plu, mean over offsets → g', `${P} → ${d.modelDim}`],
-    ['gate α = σ(W_gate [h; g])', `${2 * d.modelDim} → ${d.modelDim}`],
-    ['LayerNorm(α h + (1 − α) g), + residual', `d = ${d.modelDim}`],
-    ['ln2, FFN (GELU), + residual', `${d.modelDim} → ${f} → ${d.modelDim}`],
-  ];
-  const tail: [string, string][] = [
-    ['LayerNorm (ln_f)', `d = ${d.modelDim}`],
-    [`lm_head${report.tiedLmHead ? ' (tied to the embedding)' : ''}`, `${d.modelDim} → ${formatCount(d.vocabSize)}`],
-  ];
-  const width = Math.min(760, widthOf(holder));
-  const boxH = 34;
-  const gap = 14;
-  const rows = [...outer, ...block, ...tail];
-  const blockTop = outer.length * (boxH + gap);
-  const height = rows.length * (boxH + gap) + 24;
-  const svg = createSvg(holder, width, height, `GrassmannGPT architecture: ${d.layers} layers`);
-  const g = svg.append('g').attr('transform', 'translate(10,6)');
-  const bw = width - 150;
-  g.append('rect').attr('class', 'block-frame').attr('x', -4).attr('y', blockTop - 6).attr('width', bw + 8).attr('height', block.length * (boxH + gap) + 2).attr('rx', 6);
-  g.append('text').attr('class', 'block-label').attr('x', bw + 14).attr('y', blockTop + (block.length * (boxH + gap)) / 2).text(`× ${d.layers} layers`);
-  const item = g.selectAll('g.box').data(rows).join('g').attr('class', 'box').attr('transform', (_, i) => `translate(0,${i * (boxH + gap)})`);
-  item.append('rect').attr('width', bw).attr('height', boxH).attr('rx', 4);
-  item.append('text').attr('class', 'box-title').attr('x', 10).attr('y', 14).text((r) => r[0]);
-  item.append('text').attr('class', 'box-dims').attr('x', 10).attr('y', 28).text((r) => r[1]);
-  g.selectAll('line.arrow').data(d3.range(rows.length - 1)).join('line').attr('class', 'arrow')
-    .attr('x1', bw / 2).attr('x2', bw / 2).attr('y1', (i) => i * (boxH + gap) + boxH).attr('y2', (i) => (i + 1) * (boxH + gap) - 2);
-  holder.append(exportToolbar({ name: 'architecture', svg: () => holder.querySelector('svg'), rows: () => rows.map(([part, dims]) => ({ part, dims })) }));
+  const diagram = architectureDiagram(report);
+  const parts = [...diagram.outer, ...diagram.block, ...diagram.tail];
+  const gap = 16;
+  const tops: number[] = [];
+  let y = 0;
+  for (const p of parts) {
+    tops.push(y);
+    y += PART_HEIGHT[p.kind] + gap;
+  }
+  const first = diagram.outer.length;
+  const last = first + diagram.block.length - 1;
+  const width = Math.min(780, widthOf(holder));
+  const lane = 30;
+  const height = y - gap + 20;
+  const svg = createSvg(holder, width, height, diagram.title);
+  svg.attr('data-layout', report.options?.block ?? 'pre-norm');
+  const defs = svg.append('defs');
+  defs.append('marker').attr('id', 'arch-arrow-head').attr('viewBox', '0 0 8 8').attr('refX', 7).attr('refY', 4)
+    .attr('markerWidth', 7).attr('markerHeight', 7).attr('orient', 'auto-start-reverse')
+    .append('path').attr('class', 'arrow-head').attr('d', 'M0,0 L8,4 L0,8 z');
+  defs.append('marker').attr('id', 'arch-residual-head').attr('viewBox', '0 0 8 8').attr('refX', 7).attr('refY', 4)
+    .attr('markerWidth', 7).attr('markerHeight', 7).attr('orient', 'auto-start-reverse')
+    .append('path').attr('class', 'residual-head').attr('d', 'M0,0 L8,4 L0,8 z');
+  const g = svg.append('g').attr('transform', `translate(${10 + lane},10)`);
+  const bw = width - 150 - lane;
+  const cx = bw / 2;
+  const frameTop = tops[first] - 13;
+  const frameBottom = tops[last] + PART_HEIGHT[parts[last].kind] + 6;
+  g.append('rect').attr('class', 'block-frame').attr('x', -lane + 2).attr('y', frameTop).attr('width', bw + lane + 2).attr('height', frameBottom - frameTop).attr('rx', 6);
+  g.append('text').attr('class', 'block-label').attr('x', bw + 14).attr('y', (frameTop + frameBottom) / 2).text(`× ${diagram.layers} layers`);
+  // arrows between consecutive parts
+  g.selectAll('line.arrow').data(d3.range(parts.length - 1)).join('line').attr('class', 'arrow')
+    .attr('x1', cx).attr('x2', cx).attr('y1', (i) => tops[i] + PART_HEIGHT[parts[i].kind]).attr('y2', (i) => tops[i + 1] - 1)
+    .attr('marker-end', 'url(#arch-arrow-head)');
+  // residuals: branch just above `from`, down the lane on the left, into the ⊕ of `to`
+  const residual = g.selectAll('g.residual').data(diagram.residuals).join('g').attr('class', 'residual')
+    .attr('data-from', (r) => diagram.block[r.from].id).attr('data-to', (r) => diagram.block[r.to].id);
+  residual.append('path').attr('class', 'residual-path')
+    .attr('d', (r) => {
+      const yb = tops[first + r.from] - 6;
+      const ya = tops[first + r.to] + PART_HEIGHT.add / 2;
+      return `M${cx},${yb} H${-lane / 2} V${ya} H${cx - 11}`;
+    })
+    .attr('marker-end', 'url(#arch-residual-head)');
+  residual.append('circle').attr('class', 'residual-branch').attr('cx', cx).attr('cy', (r) => tops[first + r.from] - 6).attr('r', 2.5);
+  residual.append('text').attr('class', 'residual-label').attr('x', -lane / 2 + 3)
+    .attr('y', (r) => (tops[first + r.from] + tops[first + r.to]) / 2 + 4).text((r) => r.label);
+  const item = g.selectAll('g.part').data(parts).join('g').attr('class', (p) => `part box ${p.kind}`).attr('data-part', (p) => p.id)
+    .attr('transform', (_, i) => `translate(0,${tops[i]})`);
+  item.append('title').text((p) => `${p.title}: ${p.dims}`);
+  const boxes = item.filter((p) => p.kind !== 'add');
+  boxes.append('rect').attr('width', bw).attr('height', (p) => PART_HEIGHT[p.kind]).attr('rx', 4);
+  boxes.append('text').attr('class', 'box-title').attr('x', 10).attr('y', 14).text((p) => p.title);
+  boxes.append('text').attr('class', 'box-dims').attr('x', 10).attr('y', 28).text((p) => p.dims);
+  const adds = item.filter((p) => p.kind === 'add');
+  adds.append('circle').attr('class', 'add-node').attr('cx', cx).attr('cy', PART_HEIGHT.add / 2).attr('r', 10);
+  adds.append('text').attr('class', 'add-sign').attr('x', cx).attr('y', PART_HEIGHT.add / 2 + 5).attr('text-anchor', 'middle').text('+');
+  const label = adds.append('text').attr('x', cx + 18).attr('y', PART_HEIGHT.add / 2 + 4);
+  label.append('tspan').attr('class', 'box-title').text((p) => p.title);
+  label.append('tspan').attr('class', 'box-dims').attr('dx', 8).text((p) => p.dims);
+  // Past the frame on a narrow editor: the title alone (the dims stay in the part's tooltip).
+  label.each(function (this: SVGTextElement) {
+    if (typeof this.getComputedTextLength === 'function' && this.getComputedTextLength() + 8 > bw / 2 - 26) this.lastElementChild?.remove();
+  });
+  holder.append(
+    h('p', { class: 'note legend', id: 'architecture-legend' },
+      h('span', { class: 'swatch norm' }), ' LayerNorm  ', h('span', { class: 'swatch residual' }), ' residual: the input added back at ⊕'),
+    exportToolbar({ name: 'architecture', svg: () => holder.querySelector('svg'), rows: () => parts.map((p) => ({ part: p.title, kind: p.kind, dims: p.dims })) }),
+  );
 }

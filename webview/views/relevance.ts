@@ -45,7 +45,7 @@ export class RelevanceView {
     const gate = select('relevance-gate', 'Gate', RELEVANCE_GATES.map((g) => ({ value: g, label: GATE_LABELS[g] })), s.relevanceGate, (v) => this.choose({ relevanceGate: v as GatePolicy }));
     this.button.addEventListener('click', () => this.explain());
     this.element.append(
-      h('p', { class: 'note' }, 'Layer-wise relevance propagation from the true next token\'s logit at every position, down to the input tokens (as the CLI\'s relevance command; ε = 1e-6, γ = 0.25). The rule is used for every linear map; the gate policy decides whether the gate α shares the relevance of α ⊙ h.'),
+      h('p', { class: 'note' }, 'Layer-wise relevance propagation from the true next token\'s logit at every position, down to the input tokens (as the CLI\'s relevance command; ε = 1e-6, γ = 0.25). The rule is used for every linear map; the gate policy decides whether the gate α shares the relevance of each product with it (α ⊙ h and (1 − α) ⊙ g in a blend, α ⊙ g where the mixing returns h + α ⊙ g or α ⊙ g).'),
       this.textNote,
       h('div', { class: 'controls' }, rule, gate, this.button),
       this.results,
@@ -144,7 +144,7 @@ export class RelevanceView {
     units.forEach((u, i) => out.append(h('h4', {}, `${u.title}, layer ${l.layer} (summed over positions)`), holders[i]));
     if (!units.some((u) => u.key === 'gate')) {
       out.append(h('p', { class: 'note', id: 'relevance-gate-note' }, o.gate === 'signal-take-all'
-        ? 'Gate dimensions: none under “signal takes all” (h takes all the relevance of α ⊙ h); choose the half policy to see them.'
+        ? 'Gate dimensions: none under “signal takes all” (the signal of each product with α takes all its relevance); choose the half policy to see them.'
         : 'Gate dimensions: no relevance reached the gate in this layer.'));
     }
 
