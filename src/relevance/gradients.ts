@@ -6,8 +6,12 @@
  * The objective is the sum of the true next-token logits over the positions of one sequence
  * (the same targets LRP starts from). Zero-valued probes are added to z, g and the FFN
  * activations through GrassmannModel.trace and differentiated with tf.grads (the composite ops
- * carry the gradients). The mask gradient of offset k at position t follows from dL/dg:
- * g_t = sum_k w_tk (W_plu p_hat_k + b_plu), so dL/dm_tk = w_tk (p_hat_k . W_plu^T G_t + b_plu . G_t).
+ * carry the gradients). The probes sit at stages every block layout has (../model/grassmann.ts
+ * BlockStage), and the objective's final LayerNorm is the model's (ln_f, its eps). The mask
+ * gradient of offset k at position t follows from dL/dg (G_t) and the aggregation
+ * (./offsetTerms.ts): g_t = sum_k w_tk (W_plu p_hat_k + b_plu) gives dL/dm_tk = w_tk (p_hat_k .
+ * W_plu^T G_t + b_plu . G_t); g_t = W_plu sum_k w_tk p_hat_k + b_plu gives w_tk p_hat_k . W_plu^T G_t
+ * (the bias is outside the mean). p_hat uses the model's Plücker eps.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GrassmannModel } from '../model/grassmann';
@@ -76,7 +80,7 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
         cT.dispose();
         bsT.dispose();
         const z = kept.z[l].dataSync() as Float32Array;
-        const terms = offsetTerms(z, T, shape, spec.variant.pairing, c, bs);
+        const terms = offsetTerms(spec, l, z, T, c, bs);
         return {
           act: kept.act[l].dataSync() as Float32Array,
           dAct: grads[3 * l + 2].dataSync() as Float32Array,

@@ -14,23 +14,33 @@
  *  - LayerNorm (ln1, ln2, the mixing LayerNorm, ln_f): gradient x input with the normaliser
  *    1/sigma held constant: y = gamma (x - mean x) / sigma + beta is then linear in x, and
  *    R_x = x * (v - mean v), v = gamma / sigma * R / stab(y). Only beta (and eps) leak.
- *  - GELU, sigmoid, the L2 normalisation of p: identity (relevance passes through unchanged).
- *  - Sums (residual adds, token + position embedding, the blend alpha h + (1 - alpha) g, the
- *    mean over window offsets): epsilon across the terms, R_term = term / stab(sum) * R.
- *  - Products with a gate (alpha * h, (1 - alpha) * g): the signal takes all
+ *  - The FFN activation (GELU, tanh GELU, ReLU), sigmoid, the L2 normalisation of p: identity.
+ *  - Sums (residual adds, token + position embedding, the terms of the mixing output, the mean
+ *    over window offsets): epsilon across the terms, R_term = term / stab(sum) * R.
+ *  - Products with a gate (alpha * h, (1 - alpha) * g, alpha * g): the signal takes all
  *    ('signal-take-all', as LRP for LSTMs), or half goes to the gate ('half', AttnLRP); the
  *    gate's relevance passes the sigmoid (identity; 1 - alpha = sigmoid(-a)) to W_gate.
  *  - Plücker product p_ij = z_t,i z_s,j - z_t,j z_s,i: bilinear, so gradient x input with
  *    respect to z_t alone gives all of R_p, and with respect to z_s alone all of it again; the
  *    uniform rule gives each half: with C the antisymmetric matrix of c = R_p / p,
  *      R_{z_t} += 1/2 z_t * (C z_s),   R_{z_s} += -1/2 z_s * (C z_t),
- *    which sums to sum(R_p) exactly.
+ *    which sums to sum(R_p) exactly. p_hat = p / max(||p||, the model's Plücker eps).
+ *
+ * Where the architecture options differ (spec.variant: block layout, mixing output, the mixing
+ * LayerNorm, aggregation), the rules come from the tables of ./layoutRules.ts, keyed like the
+ * forward kernels of ../model/layout.ts: how relevance passes each sub-layer (pre-norm: epsilon
+ * across the residual and the branch, the LayerNorm rule into the branch's input; post-norm
+ * LN(x + f(x)): the LayerNorm rule to the sum, then epsilon across x and f(x); no residual:
+ * all to the branch), how the mixing output splits over its terms and what the gate gets, and
+ * where b_plu sits. The result states them (RelevanceResult.rules, ./layoutRules.ts describeRules).
  *
  * The mean over offsets and W_plu under the epsilon rule need no per-offset matrix product:
  * with S_t = R_g,t / stab(g_t) and c_t = W_plu^T S_t, offset k at t receives
- * w_tk (p_hat_k . c_t + b_plu . S_t) (w_tk its weight in the mean) and its coordinates
- * R_p_hat = w_tk p_hat_k * c_t. The other rules take the per-offset path (one product per
- * offset); both paths give the same numbers under epsilon (tested).
+ * w_tk (p_hat_k . c_t + b_plu . S_t) (w_tk its weight in the mean; b_plu's share only where the
+ * bias is inside each offset's term, project-then-mean; under mean-then-project b_plu keeps it,
+ * reported as pluckerBias) and its coordinates R_p_hat = w_tk p_hat_k * c_t. The other rules take
+ * the general path of the aggregation (./layoutRules.ts AGGREGATION_RULES); both paths give the
+ * same numbers under epsilon with eps = 0 (tested).
  *
  * Matrix products and element-wise stages run on the TensorFlow.js backend in float32; the
  * Plücker stage runs on the host in float64. Conservation (sum of relevance at each stage
@@ -38,9 +48,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
-import { planesAtOffset, PLANE_NORM_FLOOR } from '../geometry/plucker';
-import { planOffsets } from '../model/offsets';
+import { planesAtOffset } from '../geometry/plucker';
+import { planeLayoutOf, planOffsets } from '../model/offsets';
 import { hostKernelsAvailable, registerHostKernels, STABILISED_RATIO_KERNEL } from '../model/hostKernels';
+import { AGGREGATION_RULES, BLOCK_LAYOUT_RULES, describeRules, mixingBack, type RuleContext } from './layoutRules';
 import { offsetTerms } from './offsetTerms';
 import type { GrassmannSpec, LayerShape } from '../model/spec';
 import type {
@@ -172,7 +183,13 @@ function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, ep
   return terms.map((t) => tf.mul(t, s) as tf.Tensor2D);
 }
 
-const sumOf = (t: tf.Tensor): number => tf.sum(t).dataSync()[0];
+/** The sum of a tensor's elements (the scalar made for it is freed: sumOf is also called outside tf.tidy). */
+function sumOf(t: tf.Tensor): number {
+  const total = tf.sum(t);
+  const value = total.dataSync()[0];
+  total.dispose();
+  return value;
+}
 
 /**
  * The values of a tensor, which is disposed. (Typed arrays are never returned from tf.tidy: it
@@ -323,6 +340,7 @@ function propagate(
   const eps = options.epsilon;
   const lnEps = spec.layerNormEps;
   const L = record.blocks.length;
+  const ctx = ruleContext(options, lnEps);
   const conservation: ConservationStep[] = [];
   const step = (stage: string, upper: number, lower: number): void => {
     conservation.push({ stage, upper, lower, leak: Math.abs(lower - upper) / Math.abs(upper) });
@@ -360,7 +378,7 @@ function propagate(
   const layers: LayerRelevance[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
     const upper = current;
-    const result = backwardBlock(spec, spec.layerShapes[l], w.layers[l], transposed, record.blocks[l], R, T, options, lnEps, runOptions.perOffset === true);
+    const result = backwardBlock(spec, l, w.layers[l], transposed, record.blocks[l], R, T, options, ctx, runOptions.perOffset === true);
     R.dispose();
     R = result.R;
     current = sumOf(R);
@@ -386,6 +404,7 @@ function propagate(
     layers,
     conservation,
     totalLeak: Math.abs(embedding.total - start) / Math.abs(start),
+    rules: describeRules(spec.variant, options),
   };
 }
 
@@ -394,80 +413,76 @@ interface BlockBackward {
   layer: Omit<LayerRelevance, 'layer' | 'input' | 'output'>;
 }
 
+/** The primitive rules of ./layoutRules.ts bound to one run's options. */
+function ruleContext(options: RelevanceOptions, lnEps: number): RuleContext {
+  const eps = options.epsilon;
+  return {
+    layerNorm: (x, weight, y, R) => layerNormRule(x, weight, y, R, lnEps, eps),
+    sum: (terms, total, R) => sumRule(terms, total, R, eps),
+    linear: (a, wT, bias, y, R, w) => linearRule(a, wT, bias, y, R, options, w),
+    biasShare: (bias, y, R) => (options.rule === 'epsilon' ? sumOf(tf.mul(bias, ratio(R, y, eps))) : 0),
+    ratio: (R, z) => ratio(R, z, eps),
+  };
+}
+
 function backwardBlock(
   spec: GrassmannSpec,
-  shape: LayerShape,
+  layerIndex: number,
   w: BlockWeights,
   transposed: Transposed,
   rec: StageRecord,
   Rout: tf.Tensor2D,
   T: number,
   options: RelevanceOptions,
-  lnEps: number,
+  ctx: RuleContext,
   perOffset: boolean,
 ): BlockBackward {
   const eps = options.epsilon;
   const d = spec.dims.modelDim;
+  const shape = spec.layerShapes[layerIndex];
   const r = shape.reducedDim;
-  const gating = spec.variant.mixOutput;
+  const layout = BLOCK_LAYOUT_RULES[spec.variant.block];
+  const aggregation = AGGREGATION_RULES[spec.variant.aggregation];
 
-  // Above the Plücker stage: FFN, residuals, mixing LayerNorm, blend and gate.
+  // Above the Plücker stage: the FFN sub-layer, the mixing sub-layer, the mixing output and gate.
   const upperPart = tf.tidy(() => {
-    // x_out = mid + ffn_out
-    const [Rmid0, Rf] = sumRule([rec.mid, rec.ffn_out], rec.block_out, Rout, eps);
-    const Ract = linearRule(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, options, transposed(w.ffnOutT)); // [T, f]
-    // GELU: identity.
-    const Ru = linearRule(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, options, transposed(w.ffnInT));
-    const Rmid = tf.add(Rmid0, layerNormRule(rec.mid, w.norm2Weight, rec.ffn_in, Ru, lnEps, eps)) as tf.Tensor2D;
-    // mid = x + mix_out
-    const [Rx0, RmixOut] = sumRule([rec.input, rec.mix_out], rec.mid, Rmid, eps);
-    const h = rec.mix_in;
-    const g = rec.g;
-    const alpha = rec.alpha;
-    // blend: alpha h + (1 - alpha) g, or h + alpha g
-    const termA = gating === 'blend' ? tf.mul(alpha, h) : h;
-    const termB = gating === 'blend' ? tf.mul(tf.sub(1, alpha), g) : tf.mul(alpha, g);
-    const blend = tf.add(termA, termB) as tf.Tensor2D;
-    const Rblend = layerNormRule(blend, w.mixNormWeight!, rec.mix_out, RmixOut, lnEps, eps);
-    const [RA, RB] = sumRule([termA, termB], blend, Rblend, eps);
-    let Rh: tf.Tensor2D;
-    let Rg: tf.Tensor2D;
-    let Rgate: tf.Tensor2D;
-    if (options.gate === 'signal-take-all') {
-      Rh = RA;
-      Rg = RB;
-      Rgate = tf.zerosLike(RA);
-    } else if (gating === 'blend') {
-      Rh = tf.mul(RA, 0.5);
-      Rg = tf.mul(RB, 0.5);
-      Rgate = tf.mul(tf.add(RA, RB), 0.5); // alpha's share of alpha h and (1 - alpha)'s of (1 - alpha) g
-    } else {
-      Rh = RA;
-      Rg = tf.mul(RB, 0.5);
-      Rgate = tf.mul(RB, 0.5);
-    }
-    if (options.gate === 'half') {
+    // block_out -> x' (residual) and ffn_out (through LN_f first in post-norm)
+    const ffnBack = layout.ffnOutput(rec, w, Rout, ctx);
+    const Rf = ffnBack.branch;
+    const Ract = ctx.linear(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, transposed(w.ffnOutT)); // [T, f]
+    // The activation: identity (ACTIVATION_RULES).
+    const Ru = ctx.linear(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, transposed(w.ffnInT));
+    const Rmid = tf.add(ffnBack.residual, layout.ffnInput(rec, w, Ru, ctx)) as tf.Tensor2D;
+    // x' -> the block input (residual, if any) and the mixing output m
+    const mixBack = layout.mixOutput(rec, w, Rmid, ctx);
+    const RmixOut = mixBack.branch;
+    // m -> h, g and the gate (mixing LayerNorm, the output's terms, the gate policy)
+    const mixing = mixingBack(spec.variant, options.gate, rec, w, RmixOut, ctx);
+    let Rh = mixing.Rh;
+    let Rg = mixing.Rg;
+    if (mixing.Rgate) {
       // sigmoid: identity to the pre-activation a = W_gate [h; g] + b_gate.
-      const hg = tf.concat([h, g], 1) as tf.Tensor2D;
+      const hg = tf.concat([rec.mix_in, rec.g], 1) as tf.Tensor2D;
       const pre = tf.add(tf.matMul(hg, w.gateT), w.gateBias) as tf.Tensor2D;
-      const Rhg = linearRule(hg, w.gateT, w.gateBias, pre, Rgate, options, transposed(w.gateT));
-      Rh = tf.add(Rh, tf.slice(Rhg, [0, 0], [T, d]));
-      Rg = tf.add(Rg, tf.slice(Rhg, [0, d], [T, d]));
+      const Rhg = ctx.linear(hg, w.gateT, w.gateBias, pre, mixing.Rgate, transposed(w.gateT));
+      const fromGate = tf.slice(Rhg, [0, 0], [T, d]) as tf.Tensor2D;
+      Rh = Rh ? (tf.add(Rh, fromGate) as tf.Tensor2D) : fromGate;
+      Rg = tf.add(Rg, tf.slice(Rhg, [0, d], [T, d])) as tf.Tensor2D;
     }
     return {
-      Rx0,
-      Rh,
+      Rx0: mixBack.residual ?? undefined,
+      Rh: Rh ?? (tf.zerosLike(rec.mix_in) as tf.Tensor2D),
       Rg,
       RmixOut,
       Rf,
       Ract,
-      gate: columnSums(Rgate),
+      gate: mixing.Rgate ? columnSums(mixing.Rgate) : new Array<number>(d).fill(0),
       mixing: sumOf(RmixOut),
       ffn: sumOf(Rf),
     };
   });
 
-  // The Plücker stage: R_g -> R_z (host), then W_red and ln1.
+  // The Plücker stage: R_g -> R_z (host), then W_red and the mixing input.
   const plan = planOffsets(shape.windowSizes, T, spec.variant.pairing);
   const K = plan.offsets.length;
   const zData = rec.z.dataSync() as Float32Array;
@@ -475,62 +490,58 @@ function backwardBlock(
   const Rz = new Float64Array(T * r);
   const pairs = new Float64Array(P);
   const offsetRel = new Float64Array(K);
+  let pluckerBias = 0;
   const pluckerT = tf.tidy(() => tf.slice(w.plucker.onPairs, [0, 0], [P, d]) as tf.Tensor2D); // W_plu^T [P, d]
   const pluckerW = transposed(w.plucker.onPairs, P); // W_plu [d, P]
-  const pluckerBias = tf.tidy(() => tf.reshape(tf.slice(w.plucker.onPairs, [P, 0], [1, d]), [d]) as tf.Tensor1D);
-  const layout = { reducedDim: r, pairing: spec.variant.pairing };
+  const pluckerBiasT = tf.tidy(() => tf.reshape(tf.slice(w.plucker.onPairs, [P, 0], [1, d]), [d]) as tf.Tensor1D);
+  const planeLayout = planeLayoutOf(spec, layerIndex);
+  const floor = planeLayout.normFloor;
   try {
-    if (K > 0) {
+    if (options.rule === 'epsilon' && !perOffset) {
+      // The shortcut: S = R_g / stab(g), c = W_plu^T S, offset k at t gets w_tk p_hat_k . c_t (+ b_plu . S_t
+      // where the bias is inside the offsets' terms).
       const S = tf.tidy(() => ratio(upperPart.Rg, rec.g, eps) as tf.Tensor2D); // [T, d]
-      if (options.rule === 'epsilon' && !perOffset) {
-        const c = takeValues(tf.matMul(S, pluckerW)) as Float32Array; // [T, P]
-        const bs = takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBias), 1))) as Float32Array; // [T]
-        const terms = offsetTerms(zData, T, shape, spec.variant.pairing, c, bs);
-        offsetRel.set(terms.perOffset);
-        pairs.set(terms.perPair);
-        terms.planes.forEach((planes, k) => {
-          halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes, (row, into) => {
-            const t = planes.first + row;
-            const scale = plan.weights[t * K + k] / Math.max(planes.norms[row], PLANE_NORM_FLOOR);
-            if (scale === 0) return false;
-            for (let q = 0; q < P; q++) into[q] = scale * c[t * P + q];
-            return true;
-          }, Rz);
-        });
-      } else {
-        for (let k = 0; k < K; k++) {
-          const offset = plan.offsets[k];
-          const planes = planesAtOffset(zData, T, offset, layout);
-          if (planes.count === 0) continue;
-          let entering = 0;
-          const RpTensor = tf.tidy(() => {
-            const a = tf.tensor2d(planes.coordinates, [planes.count, P]);
-            const gk = tf.add(tf.matMul(a, pluckerT), pluckerBias) as tf.Tensor2D; // this offset's term before the mean
-            const wk = tf.tensor2d(Array.from({ length: planes.count }, (_, row) => plan.weights[(planes.first + row) * K + k]), [planes.count, 1]);
-            const Rterm = tf.mul(tf.mul(gk, wk), tf.slice(S, [planes.first, 0], [planes.count, d])) as tf.Tensor2D;
-            entering = sumOf(Rterm);
-            return linearRule(a, pluckerT, pluckerBias, gk, Rterm, options, pluckerW);
-          });
-          const Rp = takeValues(RpTensor) as Float32Array;
-          offsetRel[k] += entering;
-          for (let i = 0; i < Rp.length; i++) pairs[i % P] += Rp[i];
-          halfRule(zData, T, r, shape, spec.variant.pairing, offset, planes, (row, into) => {
-            const norm = Math.max(planes.norms[row], PLANE_NORM_FLOOR);
-            for (let q = 0; q < P; q++) {
-              const p = planes.coordinates[row * P + q] * norm;
-              into[q] = p === 0 ? 0 : Rp[row * P + q] / p;
-            }
-            return true;
-          }, Rz);
-        }
-      }
+      const c = takeValues(tf.matMul(S, pluckerW)) as Float32Array; // [T, P]
+      const bs = takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBiasT), 1))) as Float32Array; // [T]
       S.dispose();
+      const terms = offsetTerms(spec, layerIndex, zData, T, c, bs);
+      offsetRel.set(terms.perOffset);
+      pairs.set(terms.perPair);
+      pluckerBias = terms.bias;
+      terms.planes.forEach((planes, k) => {
+        halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes, (row, into) => {
+          const t = planes.first + row;
+          const scale = plan.weights[t * K + k] / Math.max(planes.norms[row], floor);
+          if (scale === 0) return false;
+          for (let q = 0; q < P; q++) into[q] = scale * c[t * P + q];
+          return true;
+        }, Rz);
+      });
+    } else {
+      const planesPerOffset = plan.offsets.map((offset) => planesAtOffset(zData, T, offset, planeLayout));
+      const back = aggregation.back({ plan, planes: planesPerOffset, g: rec.g, Rg: upperPart.Rg, pluckerT, pluckerW, bias: pluckerBiasT, T }, ctx);
+      offsetRel.set(back.entering);
+      pluckerBias = back.bias;
+      planesPerOffset.forEach((planes, k) => {
+        const Rp = back.coordinates[k];
+        if (!Rp) return;
+        for (let i = 0; i < Rp.length; i++) pairs[i % P] += Rp[i];
+        halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes, (row, into) => {
+          const norm = Math.max(planes.norms[row], floor);
+          for (let q = 0; q < P; q++) {
+            const p = planes.coordinates[row * P + q] * norm;
+            into[q] = p === 0 ? 0 : Rp[row * P + q] / p;
+          }
+          return true;
+        }, Rz);
+      });
     }
 
     const lower = tf.tidy(() => {
       const RzT = tf.tensor2d(Float32Array.from(Rz), [T, r]);
-      const Rh = tf.add(upperPart.Rh, linearRule(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, options, transposed(w.reduceT))) as tf.Tensor2D;
-      return tf.add(upperPart.Rx0, layerNormRule(rec.input, w.norm1Weight, rec.mix_in, Rh, lnEps, options.epsilon)) as tf.Tensor2D;
+      const Rh = tf.add(upperPart.Rh, ctx.linear(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, transposed(w.reduceT))) as tf.Tensor2D;
+      const fromH = layout.mixInput(rec, w, Rh, ctx);
+      return (upperPart.Rx0 ? tf.add(upperPart.Rx0, fromH) : fromH) as tf.Tensor2D;
     });
 
     const ffnMap = upperPart.Ract.dataSync() as Float32Array;
@@ -549,13 +560,14 @@ function backwardBlock(
         reducedDims,
         pairs: Array.from(pairs),
         offsets: plan.offsets.map((offset, k) => ({ offset, relevance: offsetRel[k], share: offsetTotal > 0 ? offsetRel[k] / offsetTotal : 0 })),
+        pluckerBias,
         gate: upperPart.gate,
         positions: tf.tidy(() => rowSums(lower)),
       },
     };
   } finally {
     pluckerT.dispose();
-    pluckerBias.dispose();
-    for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract]) t.dispose();
+    pluckerBiasT.dispose();
+    for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract]) t?.dispose();
   }
 }

@@ -67,8 +67,18 @@ export interface LayerRelevance {
   reducedDims: number[];
   /** Per Plücker pair (row-major (0,1),(0,2),...), summed over positions and offsets: [P]. */
   pairs: number[];
-  /** Per window offset (distinct offsets used at this length, ascending). */
+  /**
+   * Per window offset (distinct offsets used at this length, ascending): the relevance its term of
+   * g received; b_plu's share is included under project-then-mean (the bias is inside each term)
+   * and not under mean-then-project (see pluckerBias).
+   */
   offsets: OffsetRelevance[];
+  /**
+   * Relevance the W_plu bias b_plu absorbed (epsilon rule; 0 under z+ and gamma), summed over
+   * positions: inside the offsets' relevance under project-then-mean; a leak of its own under
+   * mean-then-project, where b_plu sits at every position (all of g where no offset is valid).
+   */
+  pluckerBias: number;
   /** Per gate dimension (the gate's pre-activation), summed over positions: [d]. 0 under signal-take-all. */
   gate: number[];
   /** Relevance of the block input per position: [T]. */
@@ -90,6 +100,12 @@ export interface RelevanceResult {
   conservation: ConservationStep[];
   /** |sum of input relevance - start| / |start| over the whole model. */
   totalLeak: number;
+  /**
+   * The rules followed on this model's architecture, one line per stage kind from the head down
+   * (../relevance/layoutRules.ts describeRules): e.g. "mixing sub-layer, post-norm LayerNorm(x + m),
+   * m = Mix(x): LayerNorm rule (σ frozen), then epsilon across x and m".
+   */
+  rules: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
