@@ -33,15 +33,10 @@ import { planOffsets } from '../../src/model/offsets';
 import type { GrassmannSpec } from '../../src/model/spec';
 import { seededRandom, uniformValues } from '../../src/model/synthetic';
 import { initWasmBackend } from '../../src/model/wasmThreads';
+import { maxAbsDiff } from '../support/numeric';
 
 const wasmOut = join(__dirname, '..', '..', 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function pairsOf(r: number): { pairFirst: number[]; pairSecond: number[] } {
   const pairFirst: number[] = [];

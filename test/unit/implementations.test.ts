@@ -36,8 +36,8 @@ import type { Checkpoint } from '../../src/checkpoint/types';
 import type { BlockOpsKind } from '../../src/model/blockOps';
 import { GrassmannModel } from '../../src/model/grassmann';
 import { describeModel, type GrassmannSpec } from '../../src/model/spec';
-import { initWasmBackend } from '../../src/model/wasmThreads';
 import { loadTokenizer } from '../../src/tokenizer/load';
+import { maxAbsDiff, useBackend } from '../support/numeric';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -75,12 +75,6 @@ const FOLDERS = [
 
 const manifestOf = (folder: string): Manifest => JSON.parse(readFileSync(join(FIXTURES, folder, 'reference', 'manifest.json'), 'utf8')) as Manifest;
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** Tap kind for the error report: layers.3.plucker.12 -> layers.plucker */
 const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
@@ -216,16 +210,7 @@ describe('the CLI with no flags', () => {
 // (b) the model API, every backend and ops kind
 // ---------------------------------------------------------------------------------------------
 
-const wasmOut = join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
 
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  if (name === 'wasm') {
-    await initWasmBackend(wasmOut, 2);
-    assert.equal(tf.getBackend(), 'wasm');
-  } else {
-    await tf.setBackend('cpu');
-  }
-}
 
 const configurations: Array<{ backend: 'cpu' | 'wasm'; ops: BlockOpsKind }> = [
   { backend: 'wasm', ops: 'host' },

@@ -36,8 +36,8 @@ import type { BlockLayout } from '../../src/model/architecture';
 import type { BlockOpsKind } from '../../src/model/blockOps';
 import { GrassmannModel } from '../../src/model/grassmann';
 import { describeModel, type GrassmannSpec } from '../../src/model/spec';
-import { initWasmBackend } from '../../src/model/wasmThreads';
 import { NO_TORCH, TORCH_PYTHON } from '../support/torchPython';
+import { maxAbsDiff, useBackend } from '../support/numeric';
 
 const ROOT = join(__dirname, '..', '..');
 const SCRIPT = join(__dirname, '..', 'support', 'grassmann_impls.py');
@@ -247,12 +247,6 @@ function generateAll(): void {
   });
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
 
@@ -266,15 +260,6 @@ function expectedTapNames(layerWindows: number[][], T: number): string[] {
   return names.sort();
 }
 
-const wasmOut = join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  if (name === 'wasm') {
-    await initWasmBackend(wasmOut, 2);
-    assert.equal(tf.getBackend(), 'wasm');
-  } else {
-    await tf.setBackend('cpu');
-  }
-}
 
 const CONFIGURATIONS: Array<{ backend: 'cpu' | 'wasm'; ops: BlockOpsKind }> = [
   { backend: 'cpu', ops: 'host' },

@@ -25,10 +25,10 @@ import { erf, gelu, type BlockOpsKind } from '../../src/model/blockOps';
 import { GrassmannModel } from '../../src/model/grassmann';
 import { planOffsets } from '../../src/model/offsets';
 import { describeModel, type GrassmannSpec } from '../../src/model/spec';
-import { initWasmBackend } from '../../src/model/wasmThreads';
 import { randomGrassmannWeights } from '../../src/model/synthetic';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { isInputError } from '../../src/util/errors';
+import { maxAbs, maxAbsDiff, useBackend } from '../support/numeric';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'tiny-grassmann');
 const ABS_TOL = 1e-4;
@@ -46,33 +46,12 @@ const manifest = JSON.parse(readFileSync(join(FIXTURE, 'reference', 'manifest.js
   eval: { file: string; seq_len: number; chunks: number; mean_nll: number; perplexity: number };
 };
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'length');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
 
 /** Tap kind for the error report: layers.3.plucker.12 -> layers.plucker */
 const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
 
-const wasmOut = join(__dirname, '..', '..', 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out');
 
-/** Makes `name` the active backend (wasm: the threaded build, 2 threads). */
-async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
-  if (name === 'wasm') {
-    await initWasmBackend(wasmOut, 2);
-    assert.equal(tf.getBackend(), 'wasm');
-  } else {
-    await tf.setBackend('cpu');
-  }
-}
 
 const sources: Record<string, () => Promise<Checkpoint>> = {
   'model.safetensors': () => openSafetensors(join(FIXTURE, 'model.safetensors')),

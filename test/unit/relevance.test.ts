@@ -25,21 +25,11 @@ import { halfRule, linearRule, relevanceOf } from '../../src/relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions } from '../../src/relevance/types';
 import { planesAtOffset } from '../../src/geometry/plucker';
 import { rowMajorPairs } from '../../src/model/spec';
+import { maxAbs, maxRelDiff } from '../support/numeric';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'tiny-grassmann');
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'reference', 'manifest.json'), 'utf8')) as { cases: { input_ids: number[] }[] };
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / Math.max(maxAbs(b), 1e-30);
-}
 
 async function loadModel(path: string): Promise<{ checkpoint: Checkpoint; model: GrassmannModel }> {
   const checkpoint = await openSafetensors(path);

@@ -70,6 +70,7 @@ import { targetGradients } from '../../src/relevance/gradients';
 import { AGGREGATION_RULES } from '../../src/relevance/layoutRules';
 import { relevanceOf, rowsAt, targetPairs } from '../../src/relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type GatePolicy, type RelevanceOptions, type RelevanceResult } from '../../src/relevance/types';
+import { maxAbs, maxRelDiff } from '../support/numeric';
 
 const IMPLEMENTATIONS = join(__dirname, '..', 'fixtures', 'implementations');
 const GRASSLM = join(IMPLEMENTATIONS, 'grasslm-tiny');
@@ -80,18 +81,6 @@ const IDENTITY_TOLERANCE = 1e-4;
 /** Under the half policy the identity holds to NOISE_MARGIN times the float32 noise floor when that exceeds IDENTITY_TOLERANCE. */
 const NOISE_MARGIN = 10;
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-/** max |a - b| / max |b| */
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / Math.max(maxAbs(b), 1e-30);
-}
 const total = (a: readonly number[]): number => a.reduce((s, v) => s + v, 0);
 
 function idsOf(folder: string, length: number): number[] {
