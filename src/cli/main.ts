@@ -7,6 +7,7 @@ import { flag, intOption, parseArgs, stringOption, type OptionSpec, type ParsedA
 import { isInputError, UsageError } from '../util/errors';
 import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, type BackendPreference } from '../model/backend';
 import { inspectCheckpoint, formatInspectReport } from '../core/inspect';
+import { describeArchitecture, formatDescribeArchReport } from '../core/describeArch';
 import { runText, formatRunReport } from '../core/run';
 import { evaluateFile } from '../core/evaluate';
 import { installNativeBackend } from '../core/installNative';
@@ -24,8 +25,15 @@ import { PRUNE_CRITERIA, PRUNE_UNITS, type PruneCriterion, type RelevanceOptions
 const USAGE = `Usage: grassmann-lens <command> [options]
 
 Commands:
-  inspect <ckpt> [--config C] [--json]
-      Format, architecture, tensor shapes, parameter count, metadata and warnings.
+  inspect <ckpt> [--config C] [--arch A] [--json]
+      Format, architecture (and the description it follows), tensor shapes,
+      parameter count, metadata and warnings.
+  describe-arch <ckpt> [--out F] [--force] [--config C] [--json]
+      Write a pre-filled architecture description (default: grassmann-lens.arch.json
+      beside the checkpoint; an existing file is kept unless --force) for a model of
+      your own implementation: roles matched to tensors by shape and name, the
+      built-in description if one fits, and in "undecided" what it could not tell
+      (block layout, mixing output, aggregation, which LayerNorm is which, ...).
   run <ckpt> (--text T | --file F) [--config C] [--tokenizer DIR] [--backend B]
       [--dump OUT.safetensors] [--json]
       Tokens, ids and the top-5 next tokens per position; --dump writes every
@@ -82,6 +90,9 @@ Commands:
       into D (default ${defaultNativeModulesDir()}); later runs pick it up.
 
 Common options:
+  --arch FILE      the model's architecture description (JSON, media/grassmann-lens.arch.schema.json);
+                   default: grassmann-lens.arch.json beside the checkpoint or up to 3 folders
+                   above, else the built-in descriptions (alphaXiv reproduction, GrassLM, LMConfig)
   --backend auto|${BACKEND_NAMES.join('|')}   (default auto: fastest available)
   --native-dir D   where native TensorFlow packages were installed
   --debug          print stack traces
@@ -89,10 +100,11 @@ Common options:
 
 const COMMON: Record<string, OptionSpec> = {
   json: { value: false }, debug: { value: false }, help: { value: false },
-  config: { value: true }, tokenizer: { value: true }, backend: { value: true }, 'native-dir': { value: true },
+  config: { value: true }, arch: { value: true }, tokenizer: { value: true }, backend: { value: true }, 'native-dir': { value: true },
 };
 const SPECS: Record<string, Record<string, OptionSpec>> = {
   inspect: COMMON,
+  'describe-arch': { ...COMMON, out: { value: true }, force: { value: false } },
   run: { ...COMMON, text: { value: true }, file: { value: true }, dump: { value: true } },
   eval: { ...COMMON, data: { value: true }, 'seq-len': { value: true } },
   features: { ...COMMON, text: { value: true }, file: { value: true }, layer: { value: true }, window: { value: true } },
@@ -199,13 +211,20 @@ async function main(argv: string[]): Promise<number> {
   const json = flag(args, 'json');
   const nativeModulesDir = stringOption(args, 'native-dir');
   const config = stringOption(args, 'config');
+  const arch = stringOption(args, 'arch');
   const tokenizer = stringOption(args, 'tokenizer');
   const wasmDir = __dirname;
 
   switch (command) {
     case 'inspect': {
-      const report = await inspectCheckpoint(onePositional(args, 'checkpoint'), { config });
+      const report = await inspectCheckpoint(onePositional(args, 'checkpoint'), { config, arch });
       print(json, report, () => formatInspectReport(report));
+      return 0;
+    }
+    case 'describe-arch': {
+      if (arch !== undefined) throw new UsageError('describe-arch writes a description: it takes no --arch (use --out for where to write it)');
+      const report = await describeArchitecture(onePositional(args, 'checkpoint'), { out: stringOption(args, 'out'), force: flag(args, 'force'), config });
+      print(json, report, () => formatDescribeArchReport(report));
       return 0;
     }
     case 'backend': {
@@ -217,7 +236,7 @@ async function main(argv: string[]): Promise<number> {
       const ckpt = onePositional(args, 'checkpoint');
       const { text, file } = textInput(args, 'run');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      const report = await runText(ckpt, { text, file, config, tokenizer, dump: stringOption(args, 'dump'), backend });
+      const report = await runText(ckpt, { text, file, config, arch, tokenizer, dump: stringOption(args, 'dump'), backend });
       print(json, report, () => formatRunReport(report));
       return 0;
     }
@@ -226,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
       const data = stringOption(args, 'data');
       if (data === undefined) throw new UsageError('eval needs --data FILE');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      const report = await evaluateFile(ckpt, { data, seqLen: intOption(args, 'seq-len'), config, tokenizer, backend });
+      const report = await evaluateFile(ckpt, { data, seqLen: intOption(args, 'seq-len'), config, arch, tokenizer, backend });
       print(json, report, () =>
         `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\naccuracy ${report.accuracy.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}`);
       return 0;
@@ -239,19 +258,19 @@ async function main(argv: string[]): Promise<number> {
       const window = intOption(args, 'window', 1);
       if (command === 'features') {
         const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-        const report = await featuresOfText(ckpt, { text, file, config, tokenizer, layer, window, backend });
+        const report = await featuresOfText(ckpt, { text, file, config, arch, tokenizer, layer, window, backend });
         print(json, report, () => formatFeaturesReport(report));
         return 0;
       }
       if (layer === undefined || window === undefined) throw new UsageError('distances needs --layer L and --window D');
       const metric = parseMetric(stringOption(args, 'metric'));
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      const report = await distancesOfText(ckpt, { text, file, config, tokenizer, layer, window, metric, backend });
+      const report = await distancesOfText(ckpt, { text, file, config, arch, tokenizer, layer, window, metric, backend });
       print(json, report, () => formatDistancesReport(report));
       return 0;
     }
     case 'drift': {
-      const report = await driftOfCheckpoints({ paths: args.positionals, config, allSubspaces: flag(args, 'all-subspaces') });
+      const report = await driftOfCheckpoints({ paths: args.positionals, config, arch, allSubspaces: flag(args, 'all-subspaces') });
       print(json, report, () => formatDriftReport(report));
       return 0;
     }
@@ -266,11 +285,11 @@ async function main(argv: string[]): Promise<number> {
       if (text !== undefined && file !== undefined) throw new UsageError('compare takes one of --text or --file, not both');
       if (text !== undefined || file !== undefined) {
         const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-        const report = await compareOnText(a, b, { text, file, config, tokenizer, tensor, with: other, backend }, interruptible());
+        const report = await compareOnText(a, b, { text, file, config, arch, tokenizer, tensor, with: other, backend }, interruptible());
         print(json, report, () => formatCompareTextReport(report));
         return 0;
       }
-      const report = await compareCheckpoints({ a, b, config, tensor, with: other });
+      const report = await compareCheckpoints({ a, b, config, arch, tensor, with: other });
       print(json, report, () => formatCompareReport(report));
       return 0;
     }
@@ -279,7 +298,7 @@ async function main(argv: string[]): Promise<number> {
       const { text, file } = textInput(args, 'relevance');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
       const report = await relevanceOfText(ckpt, {
-        text, file, config, tokenizer, backend, ...relevanceOptions(args),
+        text, file, config, arch, tokenizer, backend, ...relevanceOptions(args),
         position: intOption(args, 'position', 0), tokenId: intOption(args, 'token-id', 0),
       });
       print(json, report, () => formatRelevanceReport(report));
@@ -298,12 +317,13 @@ async function main(argv: string[]): Promise<number> {
         return n;
       });
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      const params: PruneParams = {
+      // `arch` reaches the checkpoint's session once src/pruning/sweep.ts passes PruneParams.arch on.
+      const params: PruneParams & { arch?: string } = {
         checkpoint: ckpt, data, reference: stringOption(args, 'reference'), criteria: criteria as PruneCriterion[] | undefined,
         units: choice(args, 'units', PRUNE_UNITS), rates, mode: choice(args, 'mode', ['structural', 'mask'] as const),
         scope: choice(args, 'scope', ['global', 'per-layer'] as const), referenceSamples: intOption(args, 'reference-samples', 1),
         seqLen: intOption(args, 'seq-len', 2), seed: intOption(args, 'seed', 0), out: stringOption(args, 'out'),
-        relevance: relevanceOptions(args), config, tokenizer, backend,
+        relevance: relevanceOptions(args), config, arch, tokenizer, backend,
       };
       try {
         checkPruneParams(params);

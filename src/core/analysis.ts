@@ -27,6 +27,8 @@ import { ModelSession, type SessionOptions } from './session';
 export interface ModelRef {
   path: string;
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
 }
 
@@ -175,7 +177,7 @@ export class AnalysisCache {
   private readonly runs = new Map<string, Promise<CachedRun>>();
 
   private sessionKey(ref: ModelRef): string {
-    return JSON.stringify([ref.path, ref.config ?? '', ref.tokenizer ?? '']);
+    return JSON.stringify([ref.path, ref.config ?? '', ref.tokenizer ?? '', ref.arch ?? '']);
   }
 
   /** The opened model for `ref` (kept for the next request; the two most recent stay open). */
@@ -183,7 +185,7 @@ export class AnalysisCache {
     const key = this.sessionKey(ref);
     let session = this.sessions.get(key);
     if (!session) {
-      const options: SessionOptions = { config: ref.config, tokenizer: ref.tokenizer };
+      const options: SessionOptions = { config: ref.config, arch: ref.arch, tokenizer: ref.tokenizer };
       session = ModelSession.open(ref.path, options);
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);

@@ -23,6 +23,8 @@ import { ModelSession } from './session';
 
 export interface CompareTextParams extends TextInput {
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
   /** As `compare --tensor/--with`: one weight's row and column spaces as well. */
   tensor?: string;
@@ -143,8 +145,8 @@ export async function compareOnText(pathA: string, pathB: string, params: Compar
   };
   const text = await readInput(params);
   step(0, 'comparing the weights');
-  const weights = await compareCheckpoints({ a: pathA, b: pathB, config: params.config, tensor: params.tensor, with: params.with });
-  const options = { config: params.config, tokenizer: params.tokenizer };
+  const weights = await compareCheckpoints({ a: pathA, b: pathB, config: params.config, arch: params.arch, tensor: params.tensor, with: params.with });
+  const options = { config: params.config, arch: params.arch, tokenizer: params.tokenizer };
   const sessionA = await ModelSession.open(pathA, options);
   let sessionB: ModelSession | undefined;
   try {

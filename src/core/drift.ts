@@ -66,6 +66,8 @@ export interface DriftParams {
   /** Checkpoint files, or one folder holding them. */
   paths: string[];
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   /**
    * Subspace distances for every non-square 2-D weight of the layers, not only W_red. Slow for
    * large weights: orthonormalising a [1024, 256] weight costs ~0.3 G flops per checkpoint.
@@ -156,7 +158,7 @@ export async function driftOfCheckpoints(params: DriftParams, control?: Cancella
     const order = opened.map((_, i) => i).sort((i, j) => (byEpoch ? epochs[i]! - epochs[j]! : 0) || naturalCompare(basename(files[i]), basename(files[j])));
     const checkpoints = order.map((i) => opened[i]);
     const last = checkpoints[checkpoints.length - 1];
-    const described = await describeModel(last, { configPath: params.config });
+    const described = await describeModel(last, { configPath: params.config, archPath: params.arch });
     const spec = described.recognized ? described.spec : null;
     const roles = rolesByTensor(spec);
     const warnings: string[] = [];
@@ -260,6 +262,8 @@ export interface CompareParams {
   a: string;
   b: string;
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   /** Compare this tensor of A (and `with` of B, default the same name) instead of the model's W_red. */
   tensor?: string;
   with?: string;
@@ -322,7 +326,7 @@ export async function compareCheckpoints(params: CompareParams): Promise<Compare
     b = await openCheckpoint(params.b);
     const warnings: string[] = [];
     const tensor = params.tensor ? await compareTensors(a, params.tensor, b, params.with ?? params.tensor) : null;
-    const [da, db] = [await describeModel(a, { configPath: params.config }), await describeModel(b, { configPath: params.config })];
+    const [da, db] = [await describeModel(a, { configPath: params.config, archPath: params.arch }), await describeModel(b, { configPath: params.config, archPath: params.arch })];
     if (!da.recognized || !db.recognized) {
       if (!tensor) {
         const which = !da.recognized ? { c: a, d: da } : { c: b, d: db as typeof da };

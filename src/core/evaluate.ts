@@ -10,6 +10,8 @@ export interface EvalParams {
   /** Chunk length; default: the model's position table. */
   seqLen?: number;
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
   backend?: BackendReport;
 }
@@ -34,7 +36,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
   } catch (e) {
     throw new InputError(params.data, `cannot read the evaluation text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => {
+  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
     const seqLen = params.seqLen ?? session.spec.dims.maxPositions;
     if (seqLen > session.spec.dims.maxPositions) {
       throw new InputError(checkpointPath, `--seq-len ${seqLen} is longer than the model's position table (${session.spec.dims.maxPositions})`);

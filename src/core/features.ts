@@ -19,6 +19,8 @@ import { ModelSession } from './session';
 
 export interface GeometryParams extends TextInput {
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
   backend?: BackendReport;
 }
@@ -125,7 +127,7 @@ const tokenInfo = (tokens: { text: string; id: number; start: number; end: numbe
   tokens.map(({ text, id, start, end }) => ({ text, id, start, end }));
 
 export async function featuresOfText(checkpointPath: string, params: FeaturesParams): Promise<FeaturesReport> {
-  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => featuresInSession(session, await readInput(params), params));
+  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => featuresInSession(session, await readInput(params), params));
 }
 
 export async function featuresInSession(session: ModelSession, text: string, params: FeaturesParams): Promise<FeaturesReport> {
@@ -280,7 +282,7 @@ export function parseMetric(name: string | undefined): GrassmannMetric {
 
 export async function distancesOfText(checkpointPath: string, params: DistancesParams): Promise<DistancesReport> {
   const metric = parseMetric(params.metric);
-  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => {
+  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
     const spec = session.spec;
     checkLayer(session, params.layer);
     const { tokens, ids, truncated, warnings } = tokensForModel(session, await readInput(params));

@@ -45,8 +45,8 @@ export interface InspectReport {
   warnings: string[];
 }
 
-export async function inspectCheckpoint(path: string, opts: { config?: string } = {}): Promise<InspectReport> {
-  return ModelSession.with(path, { config: opts.config }, async (session) => inspectSession(session));
+export async function inspectCheckpoint(path: string, opts: { config?: string; arch?: string } = {}): Promise<InspectReport> {
+  return ModelSession.with(path, { config: opts.config, arch: opts.arch }, async (session) => inspectSession(session));
 }
 
 export function inspectSession(session: ModelSession): InspectReport {

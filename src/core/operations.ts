@@ -6,6 +6,7 @@ import { initBackend, type BackendReport } from '../model/backend';
 import type { WorkerOptions } from '../worker/protocol';
 import type { Cancellation } from './cancellation';
 import { inspectCheckpoint } from './inspect';
+import { draftArchitecture } from './describeArch';
 import { runText, type RunParams } from './run';
 import { evaluateFile, type EvalParams } from './evaluate';
 import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesParams } from './features';
@@ -32,7 +33,9 @@ export function createOperations(options: WorkerOptions) {
   const textAnalyses = new TextAnalyses(analyses);
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
-    inspect: (p: { path: string; config?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config }),
+    inspect: (p: { path: string; config?: string; arch?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config, arch: p.arch }),
+    /** describe-arch's draft (the caller writes the file): headers only. */
+    draftArchitecture: (p: { checkpoint: string; config?: string }, _c?: Cancellation) => draftArchitecture(p.checkpoint, { config: p.config }),
     run: async (p: RunParams & { checkpoint: string }, _c?: Cancellation) => runText(p.checkpoint, { ...p, backend: await backend }),
     eval: async (p: EvalParams & { checkpoint: string }, _c?: Cancellation) => evaluateFile(p.checkpoint, { ...p, backend: await backend }),
     features: async (p: FeaturesParams & { checkpoint: string }, _c?: Cancellation) => featuresOfText(p.checkpoint, { ...p, backend: await backend }),

@@ -14,6 +14,8 @@ export interface RelevanceParams extends Partial<RelevanceOptions> {
   position?: number;
   tokenId?: number;
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
   backend?: BackendReport;
 }
@@ -29,7 +31,7 @@ export interface RelevanceReport extends RelevanceResult {
 
 export async function relevanceOfText(checkpointPath: string, p: RelevanceParams): Promise<RelevanceReport> {
   const text = await readInput(p);
-  return ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, (session) => relevanceInSession(session, text, p));
+  return ModelSession.with(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, (session) => relevanceInSession(session, text, p));
 }
 
 /** `relevance` of `text` on an opened model (its tokenizer, its loaded model); `p`'s text and file are not read. */
@@ -90,6 +92,7 @@ export function formatRelevanceReport(r: RelevanceReport): string {
   lines.push(`${r.checkpoint}`);
   lines.push(`  target       ${target}`);
   lines.push(`  rules        linear ${r.options.rule} (eps ${r.options.epsilon}${r.options.rule === 'gamma' ? `, gamma ${r.options.gamma}` : ''}), gate ${r.options.gate}, start ${r.options.start}`);
+  for (const rule of r.rules ?? []) lines.push(`               ${rule}`);
   lines.push(`  relevance    start ${fmt(r.start)}, reaching the input ${fmt(r.tokens.reduce((a, b) => a + b, 0) + r.positionEmbedding.reduce((a, b) => a + b, 0))} (leak ${(r.totalLeak * 100).toFixed(2)}%)`);
   lines.push('  conservation');
   for (const s of r.conservation) lines.push(`    ${s.stage.padEnd(11)} ${fmt(s.upper).padStart(11)} -> ${fmt(s.lower).padStart(11)}   leak ${(s.leak * 100).toFixed(3)}%`);

@@ -10,6 +10,8 @@ export interface RunParams {
   text?: string;
   file?: string;
   config?: string;
+  /** An architecture description file (--arch); otherwise one found beside the checkpoint, or the built-ins. */
+  arch?: string;
   tokenizer?: string;
   /** Write every tap to this .safetensors file. */
   dump?: string;
@@ -39,7 +41,7 @@ export interface RunReport {
 }
 
 export async function runText(checkpointPath: string, params: RunParams): Promise<RunReport> {
-  return ModelSession.with(checkpointPath, { config: params.config, tokenizer: params.tokenizer }, async (session) => runInSession(session, await readInput(params), params));
+  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => runInSession(session, await readInput(params), params));
 }
 
 function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }> {

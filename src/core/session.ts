@@ -12,6 +12,11 @@ import type { Token } from '../tokenizer';
 
 export interface SessionOptions {
   config?: string;
+  /**
+   * An architecture description file (--arch, grassmannLens.architectureFile); otherwise a
+   * grassmann-lens.arch.json beside or above the checkpoint, or the built-in descriptions.
+   */
+  arch?: string;
   tokenizer?: string;
 }
 
@@ -28,7 +33,7 @@ export class ModelSession {
   static async open(path: string, options: SessionOptions = {}): Promise<ModelSession> {
     const checkpoint = await openCheckpoint(path);
     try {
-      const description = await describeModel(checkpoint, { configPath: options.config });
+      const description = await describeModel(checkpoint, { configPath: options.config, archPath: options.arch });
       return new ModelSession(checkpoint, description, options);
     } catch (e) {
       await checkpoint.close();

@@ -125,8 +125,11 @@ export class CheckpointPanel implements vscode.Disposable {
     const pattern = isFolder
       ? new vscode.RelativePattern(vscode.Uri.file(path), '{*.safetensors,*.pt,*.pth,*.bin,*.ckpt,config.json,model.safetensors.index.json}')
       : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
-    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
-    this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+    // Its architecture description beside it (Describe Model Architecture…, edited by hand).
+    const description = new vscode.RelativePattern(vscode.Uri.file(isFolder ? path : dirname(path)), 'grassmann-lens.arch.json');
+    for (const watcher of [vscode.workspace.createFileSystemWatcher(pattern), vscode.workspace.createFileSystemWatcher(description)]) {
+      this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
+    }
     if (ctx.runs) this.disposables.push(ctx.runs.onDidAddCheckpoint((e) => void this.runGrew(e)));
   }
 

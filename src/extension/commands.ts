@@ -13,6 +13,7 @@ import { openCheckpointTarget } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { PRUNE_COMMAND, pruneByExplanation } from './prune';
 import { COMPARE_COMMAND, compareCheckpoints } from './compare';
+import { DESCRIBE_ARCH_COMMAND, describeArchitecture } from './describeArch';
 
 export const COMMANDS = {
   showBackend: 'grassmannLens.showBackend',
@@ -22,6 +23,7 @@ export const COMMANDS = {
   openCheckpoint: 'grassmannLens.openCheckpoint',
   pruneByExplanation: PRUNE_COMMAND,
   compareCheckpoints: COMPARE_COMMAND,
+  describeArchitecture: DESCRIBE_ARCH_COMMAND,
 } as const;
 
 export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
@@ -83,6 +85,12 @@ export async function inspectCheckpoint({ compute, output }: CommandContext, tar
     output.appendLine('');
     output.appendLine(inspectReportText(report));
     output.show(true);
+    if (!report.recognised) {
+      const describe = 'Describe Model Architecture…';
+      void vscode.window.showWarningMessage(`${name} is not a checkpoint of a known Grassmann implementation (the Output channel says which roles are missing). Describe its architecture?`, describe).then((choice) => {
+        if (choice === describe) void vscode.commands.executeCommand(COMMANDS.describeArchitecture, uri);
+      });
+    }
   } catch (e) {
     const err = asError(e);
     if (err.name === 'CancelledError') return;
@@ -221,5 +229,6 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.pruneByExplanation, (target?: unknown) => pruneByExplanation(ctx, target)),
     // from the explorer: the clicked file and the selection (two checkpoints selected: A and B)
     vscode.commands.registerCommand(COMMANDS.compareCheckpoints, (target?: unknown, selection?: unknown) => compareCheckpoints(ctx, target, selection)),
+    vscode.commands.registerCommand(COMMANDS.describeArchitecture, (target?: unknown) => describeArchitecture(ctx, target)),
   ];
 }

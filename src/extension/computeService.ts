@@ -3,6 +3,7 @@
  * settings; everything else asks this object for the backend report or an inspection.
  */
 import * as vscode from 'vscode';
+import { isAbsolute, join } from 'node:path';
 import { ComputeClient, type RequestOptions } from '../worker/client';
 import type { MethodName, ParamsOf, ResultOf } from '../worker/protocol';
 import type { BackendPreference, BackendReport } from '../model/backendReport';
@@ -33,6 +34,31 @@ export function readSettings(defaultNativeModulesDir: string): ComputeSettings {
     nativeModulesDir: configuredDir || defaultNativeModulesDir,
   };
 }
+
+/**
+ * The setting grassmannLens.architectureFile for a checkpoint: an absolute path, or one relative
+ * to the checkpoint's workspace folder (else the first one); undefined when empty (then a
+ * grassmann-lens.arch.json beside the checkpoint, or the built-in descriptions).
+ */
+export function architectureFileSetting(checkpoint?: string): string | undefined {
+  const uri = checkpoint ? vscode.Uri.file(checkpoint) : undefined;
+  const value = vscode.workspace.getConfiguration('grassmannLens', uri).get<string>('architectureFile', '').trim();
+  if (!value) return undefined;
+  if (isAbsolute(value)) return value;
+  const folder = (uri && vscode.workspace.getWorkspaceFolder(uri)) ?? vscode.workspace.workspaceFolders?.[0];
+  return folder ? join(folder.uri.fsPath, value) : value;
+}
+
+/** The checkpoint a request is about (its params name it path, checkpoint, a or paths). */
+function requestCheckpoint(params: unknown): string | undefined {
+  if (typeof params !== 'object' || params === null) return undefined;
+  const p = params as { path?: unknown; checkpoint?: unknown; a?: unknown; paths?: unknown };
+  const first = [p.checkpoint, p.path, p.a, Array.isArray(p.paths) ? p.paths[0] : undefined].find((v) => typeof v === 'string');
+  return first as string | undefined;
+}
+
+/** Methods that open a checkpoint's model: they get the architecture file setting as `arch`. */
+const NO_ARCH: readonly MethodName[] = ['backend', 'forget', 'draftArchitecture'];
 
 export class ComputeService implements vscode.Disposable {
   private client: ComputeClient | undefined;
@@ -96,13 +122,22 @@ export class ComputeService implements vscode.Disposable {
 
   inspect(path: string, signal?: AbortSignal): Promise<InspectReport> {
     if (!this.client) this.start();
-    return (this.client as ComputeClient).inspect(path, {}, { signal });
+    return (this.client as ComputeClient).inspect(path, { arch: architectureFileSetting(path) }, { signal });
   }
 
-  /** Any operation of the worker (src/core/operations.ts), with progress, partial results and cancellation. */
+  /**
+   * Any operation of the worker (src/core/operations.ts), with progress, partial results and
+   * cancellation. A request that opens a model carries the setting grassmannLens.architectureFile
+   * as `arch` unless it names its own.
+   */
   request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
     if (!this.client) this.start();
-    return (this.client as ComputeClient).request(method, params, opts);
+    let sent = params;
+    if (!NO_ARCH.includes(method) && typeof params === 'object' && params !== null && (params as { arch?: string }).arch === undefined) {
+      const arch = architectureFileSetting(requestCheckpoint(params));
+      if (arch !== undefined) sent = { ...params, arch } as ParamsOf<M>;
+    }
+    return (this.client as ComputeClient).request(method, sent, opts);
   }
 
   private setState(state: BackendState): void {

@@ -401,10 +401,41 @@ function checkConfigKeys(value: unknown): ConfigKeys {
 
 const ALL_ROLES: readonly string[] = [...GLOBAL_ROLES, ...LAYER_ROLES, ...PAIR_INDEX_ROLES];
 
+const isWindowList = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.length <= 4096 && v.every((x) => Number.isInteger(x) && x >= 1);
+
+/**
+ * A description file's `windows.default`: one list for every depth, or lists by depth
+ * (`{"6": [...], "12": [...], "otherwise": "paper-6" | "ones"}`, how the built-ins say it).
+ */
+function checkDefaultWindows(value: unknown, file: string): DefaultWindowRule {
+  if (Array.isArray(value)) {
+    if (!isWindowList(value)) throw new Error('windows.default must be a non-empty list of positive integers');
+    return { byDepth: {}, otherwise: 'paper-6', source: file, fixed: value };
+  }
+  if (!isObject(value)) throw new Error('windows.default must be a list of positive integers or {"<depth>": [...], "otherwise": "paper-6" | "ones"}');
+  const byDepth: Record<string, number[]> = {};
+  let otherwise: DefaultWindowRule['otherwise'] = 'paper-6';
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'otherwise') {
+      if (v !== 'paper-6' && v !== 'ones') throw new Error(`windows.default.otherwise must be one of paper-6, ones, got ${JSON.stringify(v)}`);
+      otherwise = v;
+    } else if (/^[1-9][0-9]{0,5}$/.test(k)) {
+      if (!isWindowList(v)) throw new Error(`windows.default.${k} must be a non-empty list of positive integers`);
+      byDepth[k] = v;
+    } else {
+      throw new Error(`windows.default has an unknown key '${k}' (a depth such as "6", or "otherwise")`);
+    }
+  }
+  return { byDepth, otherwise, source: file };
+}
+
 /**
  * Validates a parsed description file (see media/grassmann-lens.arch.schema.json). Every problem
  * is an InputError naming the file and the field. Fields: `name`, `label`, `tensors` (role ->
- * template; per-block roles need `{l}`), `options`, `windows` ({"form", "default"}), `config`.
+ * template; per-block roles need `{l}`), `options`, `windows` ({"form", "default": a list, or
+ * lists by depth with "otherwise"}), `config`; `$schema` and `undecided` (describe-arch's list of
+ * what it could not tell) are ignored.
  */
 export function parseArchitectureFile(file: string, json: unknown): ArchitectureDescription {
   try {
@@ -441,12 +472,7 @@ export function parseArchitectureFile(file: string, json: unknown): Architecture
         if (!(WINDOW_FORMS as readonly unknown[]).includes(w.form)) throw new Error(`windows.form must be one of ${WINDOW_FORMS.join(', ')}`);
         windowForm = w.form as WindowForm;
       }
-      if (w.default !== undefined) {
-        if (!Array.isArray(w.default) || w.default.length === 0 || w.default.length > 4096 || !w.default.every((v) => Number.isInteger(v) && v >= 1)) {
-          throw new Error('windows.default must be a non-empty list of positive integers');
-        }
-        defaultWindows = { byDepth: {}, otherwise: 'paper-6', source: file, fixed: w.default as number[] };
-      }
+      if (w.default !== undefined) defaultWindows = checkDefaultWindows(w.default, file);
     }
     return { id: name, label, tensors, options, windowForm, defaultWindows, config: checkConfigKeys(json.config), source: file };
   } catch (e) {

@@ -38,6 +38,7 @@ import {
   type PairingRule,
 } from './architecture';
 import { resolveModelConfig, type ResolvedConfig } from './config';
+import { resolveArchitecture } from './archFile';
 
 export type { PairingRule } from './architecture';
 /** What the mixing module returns (./architecture.ts MIX_OUTPUTS). */
@@ -515,10 +516,30 @@ export interface DescribeOptions {
   /** An explicit config file (the CLI's --config); otherwise the implementation's own, found. */
   configPath?: string;
   /**
-   * The description to follow (--arch, a grassmann-lens.arch.json): then only it is tried.
-   * Otherwise the built-in descriptions, in order.
+   * The description to follow (already read): then only it is tried. Otherwise the one
+   * `archPath` names, or a grassmann-lens.arch.json found beside or above the checkpoint, or the
+   * built-in descriptions, in order (./archFile.ts resolveArchitecture).
    */
   architecture?: ArchitectureDescription;
+  /** An explicit description file (the CLI's --arch): only it is tried; problems throw InputError. */
+  archPath?: string;
+}
+
+/** The required roles of a description whose key template names none of these tensors. */
+export function missingRoles(tensors: ReadonlyMap<string, unknown>, description: ArchitectureDescription): { role: string; template: string }[] {
+  const required = requiredRoles(description);
+  const names = [...tensors.keys()];
+  const out: { role: string; template: string }[] = [];
+  for (const role of [...required.global, ...required.layer]) {
+    const template = description.tensors[role];
+    if (!template) {
+      out.push({ role, template: '(no template)' });
+      continue;
+    }
+    const re = new RegExp('^' + escapeRegex(template).replace(escapeRegex('{l}'), '\\d+') + '$');
+    if (!names.some((n) => re.test(n))) out.push({ role, template });
+  }
+  return out;
 }
 
 /** The description that names the most of these tensors (then: the fewest problems). */
@@ -530,24 +551,36 @@ function closestFailure<T extends { shapes: ShapeRecognition }>(results: T[]): T
 
 /**
  * Recognises a Grassmann language model and resolves what the weights cannot tell.
- * Never throws for an unrecognised model (returns the problems of the closest description);
- * throws InputError only for an explicit config file that is unreadable or contradicts the
- * weights.
+ * Never throws for an unrecognised model (returns the problems of the closest description, the
+ * roles it misses and how to describe the model); throws InputError only for an explicit config
+ * or description file that is unreadable, invalid or contradicts the weights.
  */
 export async function describeModel(checkpoint: Checkpoint, options: DescribeOptions = {}): Promise<SpecResult> {
-  const candidates = options.architecture ? [options.architecture] : BUILT_IN_ARCHITECTURES;
+  // An explicit description is the only one tried; a found file first, then the built-ins.
+  const resolved = options.architecture
+    ? { description: options.architecture, explicit: true, warnings: [] }
+    : await resolveArchitecture(checkpoint.path, options.archPath);
+  const own = resolved.description;
+  const candidates = own ? (resolved.explicit ? [own] : [own, ...BUILT_IN_ARCHITECTURES]) : BUILT_IN_ARCHITECTURES;
   const attempts = candidates.map((description) => ({ description, shapes: recognizeShapes(checkpoint.tensors, description) }));
   const match = attempts.find((a) => a.shapes.ok);
   if (!match || !match.shapes.dims || !match.shapes.roles || !match.shapes.layerDims) {
-    const closest = closestFailure(attempts);
-    const hint = options.architecture
-      ? `the description ${options.architecture.source} does not fit these tensors`
+    // A description file the user wrote is what they meant: its problems, not the closest built-in's.
+    const closest = own ? attempts[0] : closestFailure(attempts);
+    const hint = own
+      ? `the description ${own.source} does not fit these tensors: correct it, or write a new one with 'grassmann-lens describe-arch' (VS Code: Describe Model Architecture…)`
       : `none of the built-in descriptions (${BUILT_IN_ARCHITECTURES.map((d) => d.label).join('; ')}) fits: closest is ${closest.description.label}. Describe your own with 'grassmann-lens describe-arch' (VS Code: Describe Model Architecture…)`;
-    return { recognized: false, architecture: 'unknown', problems: [...closest.shapes.problems, hint], warnings: [], closest: closest.description.id };
+    const missing = missingRoles(checkpoint.tensors, closest.description);
+    const roles = missing.length === 0 ? [] : [`roles with no tensor under ${closest.description.label}'s names: ${missing.map((m) => `${m.role} (${m.template})`).join(', ')}`];
+    return { recognized: false, architecture: 'unknown', problems: [...closest.shapes.problems, ...roles, hint], warnings: [...resolved.warnings], closest: closest.description.id };
   }
   const description = match.description;
   const shapes = match.shapes;
-  const warnings: string[] = [];
+  const warnings: string[] = [...resolved.warnings];
+  if (own && description !== own) {
+    const problems = attempts[0].shapes.problems;
+    warnings.push(`${own.source} does not fit these tensors (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '; ...' : ''}): followed the built-in description ${description.label}`);
+  }
   const roles = shapes.roles!;
   let tiedLmHead = roles.global.lmHead === null;
   if (shapes.lmHeadNeedsValueCheck && roles.global.lmHead) {

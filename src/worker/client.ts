@@ -118,7 +118,7 @@ export class ComputeClient {
     return this.request('backend', {});
   }
 
-  inspect(path: string, opts: { config?: string } = {}, req?: RequestOptions): Promise<ResultOf<'inspect'>> {
+  inspect(path: string, opts: { config?: string; arch?: string } = {}, req?: RequestOptions): Promise<ResultOf<'inspect'>> {
     return this.request('inspect', { path, ...opts }, req);
   }
 

@@ -58,7 +58,7 @@ export function defineExtensionSuite(): void {
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
         'grassmannLens.analyzeText', 'grassmannLens.clearTextAnalysis', 'grassmannLens.colorTokensBy', 'grassmannLens.compareCheckpoints',
-        'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openLatestCheckpoint',
+        'grassmannLens.describeArchitecture', 'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openLatestCheckpoint',
         'grassmannLens.pruneByExplanation', 'grassmannLens.selectBackend', 'grassmannLens.showBackend', 'grassmannLens.stopWatchingRun',
         'grassmannLens.toggleTokenColors', 'grassmannLens.watchTrainingRun',
       ]);
@@ -73,6 +73,8 @@ export function defineExtensionSuite(): void {
       assert.deepEqual(props['grassmannLens.backend'].enum, ['auto', ...BACKENDS]);
       assert.equal(props['grassmannLens.backend'].default, 'auto');
       assert.equal(props['grassmannLens.nativeModulesDir'].type, 'string');
+      assert.equal(props['grassmannLens.architectureFile'].type, 'string');
+      assert.equal(props['grassmannLens.architectureFile'].default, '');
       assert.equal(vscode.workspace.getConfiguration('grassmannLens').get('backend'), 'auto');
     });
 
