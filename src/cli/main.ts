@@ -317,8 +317,7 @@ async function main(argv: string[]): Promise<number> {
         return n;
       });
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      // `arch` reaches the checkpoint's session once src/pruning/sweep.ts passes PruneParams.arch on.
-      const params: PruneParams & { arch?: string } = {
+      const params: PruneParams = {
         checkpoint: ckpt, data, reference: stringOption(args, 'reference'), criteria: criteria as PruneCriterion[] | undefined,
         units: choice(args, 'units', PRUNE_UNITS), rates, mode: choice(args, 'mode', ['structural', 'mask'] as const),
         scope: choice(args, 'scope', ['global', 'per-layer'] as const), referenceSamples: intOption(args, 'reference-samples', 1),

@@ -20,36 +20,14 @@ import {
   parseArchitectureFile,
   type ArchitectureDescription,
 } from './architecture';
-import { MAX_PARENT_LEVELS } from './config';
+import { candidatesBesideOrAbove, firstExistingFile } from './config';
 
 /** Candidate description files: the checkpoint's folder, then up to MAX_PARENT_LEVELS parents. */
-export async function architectureFileCandidates(checkpointPath: string): Promise<string[]> {
-  let folder = path.resolve(checkpointPath);
-  try {
-    if (!(await fs.stat(folder)).isDirectory()) folder = path.dirname(folder);
-  } catch {
-    folder = path.dirname(folder);
-  }
-  const candidates: string[] = [];
-  for (let level = 0; level <= MAX_PARENT_LEVELS; level++) {
-    candidates.push(path.join(folder, ARCHITECTURE_FILE_NAME));
-    const parent = path.dirname(folder);
-    if (parent === folder) break;
-    folder = parent;
-  }
-  return candidates;
-}
+export const architectureFileCandidates = (checkpointPath: string): Promise<string[]> => candidatesBesideOrAbove(checkpointPath, ARCHITECTURE_FILE_NAME);
 
 /** The nearest existing grassmann-lens.arch.json beside or above the checkpoint, or null. */
 export async function findArchitectureFile(checkpointPath: string): Promise<string | null> {
-  for (const candidate of await architectureFileCandidates(checkpointPath)) {
-    try {
-      if ((await fs.stat(candidate)).isFile()) return candidate;
-    } catch {
-      // not there: keep walking up
-    }
-  }
-  return null;
+  return firstExistingFile(await architectureFileCandidates(checkpointPath));
 }
 
 /** Where a description file goes for a checkpoint: beside it (inside it, for a model folder). */

@@ -98,8 +98,8 @@ export function defaultWindowSizes(layers: number): DefaultWindows {
   return { windowSizes: [...PAPER_WINDOWS_6_LAYERS], note, warning: `${note}; pass --config with window_sizes if the model was trained otherwise` };
 }
 
-/** Candidate config.json paths: the checkpoint's folder, then up to MAX_PARENT_LEVELS parents. */
-export async function configCandidates(checkpointPath: string): Promise<string[]> {
+/** Candidate paths of a file named `name`: the checkpoint's folder, then up to MAX_PARENT_LEVELS parents. */
+export async function candidatesBesideOrAbove(checkpointPath: string, name: string): Promise<string[]> {
   let folder = path.resolve(checkpointPath);
   try {
     if (!(await fs.stat(folder)).isDirectory()) folder = path.dirname(folder);
@@ -108,7 +108,7 @@ export async function configCandidates(checkpointPath: string): Promise<string[]
   }
   const candidates: string[] = [];
   for (let level = 0; level <= MAX_PARENT_LEVELS; level++) {
-    candidates.push(path.join(folder, CONFIG_FILE_NAME));
+    candidates.push(path.join(folder, name));
     const parent = path.dirname(folder);
     if (parent === folder) break;
     folder = parent;
@@ -116,9 +116,9 @@ export async function configCandidates(checkpointPath: string): Promise<string[]
   return candidates;
 }
 
-/** The nearest existing config.json beside or above the checkpoint, or null. */
-export async function findConfigFile(checkpointPath: string): Promise<string | null> {
-  for (const candidate of await configCandidates(checkpointPath)) {
+/** The nearest existing file of `candidates` (in order), or null. */
+export async function firstExistingFile(candidates: readonly string[]): Promise<string | null> {
+  for (const candidate of candidates) {
     try {
       if ((await fs.stat(candidate)).isFile()) return candidate;
     } catch {
@@ -126,6 +126,14 @@ export async function findConfigFile(checkpointPath: string): Promise<string | n
     }
   }
   return null;
+}
+
+/** Candidate config.json paths: the checkpoint's folder, then up to MAX_PARENT_LEVELS parents. */
+export const configCandidates = (checkpointPath: string): Promise<string[]> => candidatesBesideOrAbove(checkpointPath, CONFIG_FILE_NAME);
+
+/** The nearest existing config.json beside or above the checkpoint, or null. */
+export async function findConfigFile(checkpointPath: string): Promise<string | null> {
+  return firstExistingFile(await configCandidates(checkpointPath));
 }
 
 /** One entry of config.json's `layers`. */

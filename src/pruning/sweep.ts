@@ -27,6 +27,7 @@ import { readFloat32, readTensorRaw } from '../checkpoint/tensorData';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
 import { writeTorchCheckpoint, type PickleData } from '../checkpoint/torchWriter';
 import type { Checkpoint } from '../checkpoint/types';
+import { ARCHITECTURE_FILE_NAME } from '../model/architecture';
 import { configJsonOf, prunedConfigFor } from '../model/config';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel } from '../model/grassmann';
@@ -69,6 +70,8 @@ export interface PruneParams {
   seed?: number;
   relevance?: Partial<RelevanceOptions>;
   config?: string;
+  /** An architecture description file (--arch); copied into every output folder. */
+  arch?: string;
   tokenizer?: string;
   backend?: BackendReport;
 }
@@ -271,7 +274,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
   const warnings: string[] = [];
   let report: PruneReport | undefined;
   try {
-    await ModelSession.with(checkpointPath, { config: p.config, tokenizer: p.tokenizer }, async (session) => {
+    await ModelSession.with(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, async (session) => {
       const spec = session.spec;
       const Tmax = spec.dims.maxPositions;
       const seqLen = p.seqLen ?? Tmax;
@@ -338,8 +341,13 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
             await fs.copyFile(source, join(folder, basename(source)));
             files.push(join(folder, basename(source)));
           }
+          // A model that follows a description file keeps it beside each pruned copy.
+          if (spec.implementation.source !== 'built-in') {
+            await fs.copyFile(spec.implementation.source, join(folder, ARCHITECTURE_FILE_NAME));
+            files.push(join(folder, ARCHITECTURE_FILE_NAME));
+          }
           // The step's numbers: the written checkpoint, read back and evaluated like `eval`.
-          const metrics = await ModelSession.with(join(folder, 'model.safetensors'), {}, async (written) =>
+          const metrics = await ModelSession.with(join(folder, 'model.safetensors'), { arch: spec.implementation.source !== 'built-in' ? join(folder, ARCHITECTURE_FILE_NAME) : undefined }, async (written) =>
             quality(await written.loadModel(), dataIds, seqLen));
           const remaining = units.map((u, l) => u.length - removed.filter((x) => x.layer === l).length);
           const step: PruneStep = { criterion, rate, removed, remaining, ...metrics, output: join(out, name), files: files.map((f) => f.replace(staging, out)) };

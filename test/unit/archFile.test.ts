@@ -281,6 +281,24 @@ describe('--arch FILE from another folder', () => {
     assert.equal(drift.code, 0, drift.stderr);
   });
 
+  test('prune takes --arch: each pruned copy keeps the description and evaluates like the original\'s prune', () => {
+    const args = ['--data', join(TINY, 'eval.txt'), '--criterion', 'magnitude', '--rates', '0.3', '--mode', 'mask', '--reference-samples', '1', '--backend', 'cpu', '--json'];
+    const renamed = gl('prune', ckpt, '--arch', archFile, '--tokenizer', TINY, '--out', join(base, 'pruned-renamed'), ...args);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    const original = gl('prune', join(TINY, 'model.safetensors'), '--out', join(base, 'pruned-original'), ...args);
+    assert.equal(original.code, 0, original.stderr);
+    const [a, b] = [JSON.parse(renamed.stdout), JSON.parse(original.stdout)];
+    assert.equal(a.steps.length, 1);
+    // The same weights under other names: the same units go, and the same perplexity results.
+    assert.deepEqual(a.steps[0].removed, b.steps[0].removed);
+    assert.equal(a.steps[0].perplexity, b.steps[0].perplexity);
+    const copied = join(a.steps[0].output, ARCHITECTURE_FILE_NAME);
+    assert.deepEqual(JSON.parse(readFileSync(copied, 'utf8')), HAND_WRITTEN);
+    assert.ok(a.steps[0].files.includes(copied));
+    const reopened = gl('inspect', join(a.steps[0].output, 'model.safetensors'), '--json');
+    assert.equal(JSON.parse(reopened.stdout).implementation.source, copied);
+  });
+
   test('without it the checkpoint is not recognised: the message names the missing roles and describe-arch', () => {
     const r = gl('eval', ckpt, '--data', join(TINY, 'eval.txt'), '--tokenizer', TINY, '--backend', 'cpu');
     assert.equal(r.code, 1);
