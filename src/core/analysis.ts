@@ -261,7 +261,7 @@ export class AnalysisCache {
         next,
         loss,
         truncated,
-        warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
+        warnings: [...session.notices, ...model.warnings, ...warnings],
         backend: tf.getBackend(),
         layers: spec.dims.layers,
         windowSizes: spec.windowSizes,

@@ -54,7 +54,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
       tokens: ids.length,
       tokens_dropped: ids.length - result.chunks * seqLen,
       backend: params.backend?.active ?? tf.getBackend(),
-      warnings: [...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
+      warnings: [...session.notices, ...model.warnings],
     };
   });
 }

@@ -157,7 +157,7 @@ export async function featuresInSession(session: ModelSession, text: string, par
     degenerateSine: DEGENERATE_SINE,
     layers: out,
     truncated,
-    warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
+    warnings: [...session.notices, ...model.warnings, ...warnings],
   };
 }
 
@@ -311,7 +311,7 @@ export async function distancesOfText(checkpointPath: string, params: DistancesP
       ),
       degenerate: result.degenerate,
       truncated,
-      warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
+      warnings: [...session.notices, ...model.warnings, ...warnings],
     };
   });
 }

@@ -68,7 +68,7 @@ export async function relevanceInSession(session: ModelSession, text: string, p:
     truncated: input.truncated,
     backend: p.backend?.active ?? tf.getBackend(),
     seconds: (Date.now() - started) / 1000,
-    warnings: [...input.warnings, ...session.checkpoint.warnings, ...session.spec.warnings, ...model.warnings],
+    warnings: [...input.warnings, ...session.notices, ...model.warnings],
   };
 }
 

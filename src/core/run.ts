@@ -105,7 +105,7 @@ export async function runInSession(session: ModelSession, text: string, params: 
     next,
     truncated,
     dumped,
-    warnings: [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings, ...warnings],
+    warnings: [...session.notices, ...model.warnings, ...warnings],
     forwardMs,
   };
 }

@@ -59,6 +59,18 @@ export class ModelSession {
     return this.description.spec;
   }
 
+  /**
+   * What every report of this model says besides its numbers: the checkpoint's and the spec's
+   * warnings, and each value taken from a default rather than a config ('assumed: ...').
+   */
+  get notices(): string[] {
+    const { warnings, assumed } = this.spec;
+    // An assumption a warning already explains (the windows of a depth without a default) is said once.
+    const reason = (a: string): string => a.slice(a.indexOf(': ') + 2).replace(/ \(no [^)]*\)$/, '');
+    const unsaid = assumed.filter((a) => !warnings.some((w) => w.includes(reason(a))));
+    return [...this.checkpoint.warnings, ...warnings, ...unsaid.map((a) => `assumed: ${a}`)];
+  }
+
   async loadModel(): Promise<GrassmannModel> {
     this.model ??= await loadGrassmannModel(this.checkpoint, this.spec);
     return this.model;

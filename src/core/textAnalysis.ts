@@ -123,7 +123,7 @@ export class TextAnalyses {
     const model = await session.loadModel();
     const plan = planTextWindows(session, p.text);
     const nearest = resolveNearest(session, p);
-    const warnings = [...session.checkpoint.warnings, ...spec.warnings, ...model.warnings];
+    const warnings = [...session.notices, ...model.warnings];
     if (plan.windows.length > 1) {
       warnings.push(`the text has ${plan.tokenCount} tokens and the model ${spec.dims.maxPositions} positions: it is analysed in ${plan.windows.length} windows of up to ${plan.capacity} tokens, each on its own`);
     }

@@ -286,7 +286,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
       if (samples.length < referenceSamples) warnings.push(`the reference text holds ${samples.length} samples of ${seqLen} tokens, not ${referenceSamples}: using ${samples.length}`);
       if (!p.reference) warnings.push('the reference samples are the first chunks of the data file, which is also the evaluation text (pass --reference for a separate set)');
       const model = await session.loadModel();
-      warnings.push(...session.checkpoint.warnings, ...spec.warnings, ...model.warnings);
+      warnings.push(...session.notices, ...model.warnings);
       const state = await readStateDict(session);
       const stateByName = new Map(state.map((t) => [t.name, t]));
       const weight = (name: string): Float32Array => stateByName.get(name)!.data as Float32Array;
