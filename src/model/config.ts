@@ -77,9 +77,9 @@ export interface ResolvedConfig {
   /** Its parsed object. */
   configObject: Record<string, unknown> | null;
   warnings: string[];
-  /** @deprecated use options.layerNormEps */
+  /** options.layerNormEps, for callers that read only the eps. */
   layerNormEps: number;
-  /** @deprecated use options.pairing */
+  /** options.pairing, for callers that read only the pairing. */
   pairing: PairingRule;
 }
 

@@ -1,22 +1,30 @@
 /**
- * GrassmannGPT forward pass in TensorFlow.js (eval mode), built from a Checkpoint and a
- * GrassmannSpec (./spec.ts). The caller picks and initialises the backend.
+ * Grassmann language model forward pass in TensorFlow.js (eval mode), built from a Checkpoint and
+ * a GrassmannSpec (./spec.ts), for every implementation the spec's architecture description
+ * covers (./architecture.ts). The caller picks and initialises the backend.
  *
  * Per block l (x: [T, d] residual stream; shapes for one sequence, the batch is folded into T;
  * r, P, f and the window list are block l's own, spec.layerShapes[l]: uniform in a trained
- * checkpoint, per block in a structurally pruned one):
- *   h      = LayerNorm_ln1(x)                                        [T, d]   tap layers.l.mix_in
+ * checkpoint, per block in a structurally pruned one). Where the LayerNorms sit and whether x is
+ * added back around the mixing is the block layout (./layout.ts BLOCK_LAYOUT_KERNELS):
+ *   pre-norm:   h = LN_a(x), x' = x + Mix(h),      out = x' + FFN(LN_f(x'))   (alphaXiv; LMConfig pre_norm)
+ *   post-norm:  h = x,       x' = LN_a(x + Mix(h)), out = LN_f(x' + FFN(x'))  (LMConfig)
+ *   post-norm-no-mix-residual: h = x, x' = LN_a(Mix(h)), out = LN_f(x' + FFN(x'))  (GrassLM)
+ * The mixing module Mix(h), h its input:                                     tap layers.l.mix_in
  *   z_t    = W_red h_t + b_red                                       [T, r]   tap layers.l.z
  *   for each offset d in the block's window list with d < T, partner s = t - d ('previous' pairing,
  *   the paper) or s = t + d ('next'), valid where 0 <= s < T:
  *     p_ij(t) = z_t,i z_s,j - z_t,j z_s,i   (i < j)                   [T-d, r(r-1)/2]
- *     p_hat   = p / max(||p||, 1e-8)                                 tap layers.l.plucker.d,
+ *     p_hat   = p / max(||p||, pluckerEps)                           tap layers.l.plucker.d,
  *                                                                    ||p||: layers.l.plucker_norm.d
- *   g_t    = mean over offsets valid at t of (W_plu p_hat + b_plu), 0 where none   [T, d]  tap .g
+ *   g_t    = mean over offsets valid at t of (W_plu p_hat + b_plu), 0 where none (project then
+ *            average), or W_plu mean(p_hat) + b_plu, b_plu where none (average then project)
+ *                                                                    [T, d]   tap .g
  *   alpha  = sigmoid(W_gate [h ; g] + b_gate)                        [T, d]   tap layers.l.alpha
- *   mixed  = alpha * h + (1 - alpha) * g   ('blend', the paper)  or  h + alpha * g ('additive')
- *   x      = x + LayerNorm_mix(mixed)                                [T, d]   tap layers.l.mix_out
- *   x      = x + W_ffn3 GELU(W_ffn0 LayerNorm_ln2(x) + b0) + b3      [T, d]   tap layers.l.block_out
+ *   Mix(h) = alpha h + (1 - alpha) g, h + alpha g or alpha g (mixOutput), through the mixing's
+ *            own LayerNorm when it has one (mixNorm)                [T, d]   tap layers.l.mix_out
+ *   FFN(u) = W_out act(W_in u + b_in) + b_out (act: exact GELU, tanh GELU or ReLU)
+ *                                                          block output [T, d] tap layers.l.block_out
  * then logits = LayerNorm_f(x) E^T (E = token embedding when tied)   [T, V]   tap logits
  *
  * The Plücker stage is never computed offset by offset: since z_t is shared by every offset at t
