@@ -3,12 +3,13 @@
  * a shard index, or a Hugging Face-style folder (config.json + weights + tokenizer files).
  * The format is recognised from the file's first bytes, not trusted from its extension.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../util/errors';
+import { fileKind, fileSourceWarnings, requireRegularFile } from './fileSource';
 import { openSafetensors, openShardedSafetensors } from './safetensors';
 import { openTorchCheckpoint } from './torch';
-import type { Checkpoint } from './types';
+import type { ByteSource, Checkpoint } from './types';
 
 export const CHECKPOINT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
 
@@ -24,7 +25,8 @@ const FOLDER_WEIGHTS = [
 type Sniffed = 'zip' | 'pickle' | 'safetensors' | 'json' | 'unknown';
 
 async function sniff(path: string): Promise<Sniffed> {
-  const handle = await fs.open(path, 'r');
+  // Non-blocking: the path was checked to be a regular file, but a FIFO swapped in since must not hang.
+  const handle = await fs.open(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   try {
     const head = new Uint8Array(16);
     const { bytesRead } = await handle.read(head, 0, 16, 0);
@@ -39,7 +41,12 @@ async function sniff(path: string): Promise<Sniffed> {
   }
 }
 
-/** Opens a checkpoint file or folder. Only headers and pickles are read; tensors stay on disk. */
+/**
+ * Opens a checkpoint file or folder. Only headers and pickles are read; tensors stay on disk.
+ * Only folders and regular files are opened: a FIFO, device or socket (the path itself, or a
+ * shard an index names: ./fileSource.ts checks every file a reader opens) is refused at once,
+ * and a symbolic link is followed with a warning that gives the real path.
+ */
 export async function openCheckpoint(path: string): Promise<Checkpoint> {
   let stat;
   try {
@@ -48,6 +55,22 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(path, code === 'ENOENT' ? 'no such file or folder' : `cannot read (${code})`);
   }
+  if (!stat.isDirectory() && !stat.isFile()) {
+    throw new InputError(path, `is ${fileKind(stat)}, not a regular file or a folder: only regular files are opened`);
+  }
+  const checked = stat.isDirectory() ? undefined : await requireRegularFile(path);
+  const ck = await openChecked(path, stat);
+  // How each file was reached (symbolic links resolved), once each, first.
+  const notes = new Set<string>();
+  if (checked?.symlinkWarning) notes.add(checked.symlinkWarning);
+  const sources = new Set<ByteSource>();
+  for (const t of ck.tensors.values()) sources.add(t.storage.source);
+  for (const source of sources) for (const w of fileSourceWarnings(source)) notes.add(w);
+  if (notes.size > 0) ck.warnings.unshift(...[...notes].filter((w) => !ck.warnings.includes(w)));
+  return ck;
+}
+
+async function openChecked(path: string, stat: { isDirectory(): boolean; size: number }): Promise<Checkpoint> {
   if (stat.isDirectory()) return openFolder(path);
   if (basename(path).endsWith('.index.json')) return openShardedSafetensors(path);
   if (path.endsWith('.safetensors')) return openSafetensors(path);

@@ -31,25 +31,64 @@ function decode(dtype: DType, bytes: Uint8Array, count: number): TypedArray {
   }
 }
 
-/** Reads the raw elements of a tensor in row-major order, honouring strides and storage offset. */
-export async function readTensorRaw(t: TensorInfo): Promise<TypedArray> {
-  const size = DTYPE_SIZE[t.dtype];
+/**
+ * Budgets for reading one tensor's values (readTensorRaw, readFloat32). A view's values are
+ * materialised in row-major order, so a view whose elements overlap in its storage (a stride-0
+ * `expand`, or strides smaller than the dimensions inside them) produces more elements than it
+ * reads: an [4M, 64] expand of a [1, 64] storage is 256 bytes on disk and 1 GiB as float32.
+ * Such a view is refused with an InputError rather than materialised when it produces more than
+ * MAX_VIEW_EXPANSION times the storage elements it spans plus VIEW_EXPANSION_ALLOWANCE (so an
+ * expanded bias or a small broadcast table still reads); no read produces or spans more than
+ * MAX_READ_ELEMENTS elements. Contiguous tensors and permutations/slices (which never produce
+ * more elements than they span) are limited only by MAX_READ_ELEMENTS.
+ */
+export const MAX_VIEW_EXPANSION = 16;
+/** Elements any view may produce beyond MAX_VIEW_EXPANSION x its span (4 MiB as float32). */
+export const VIEW_EXPANSION_ALLOWANCE = 1 << 20;
+/** Most elements one read may produce, or span in its storage (2^28: 1 GiB as float32). */
+export const MAX_READ_ELEMENTS = 1 << 28;
+
+/**
+ * The elements a view of `t` produces and spans, after checking its strides and the read budgets
+ * (an InputError naming the file, the tensor and the limit).
+ */
+export function viewExtent(t: TensorInfo): { count: number; span: number; contiguous: boolean } {
+  const file = t.storage.source.path;
   const count = elementCount(t.shape);
-  if (count === 0) return decode(t.dtype, new Uint8Array(0), 0);
+  if (count === 0) return { count, span: 0, contiguous: true };
   // Extent of the elements this view touches, in elements from elementOffset.
   let maxIndex = 0;
   for (let i = 0; i < t.shape.length; i++) {
-    if (t.strides[i] < 0) throw new InputError(t.storage.source.path, `tensor ${t.name} has a negative stride`);
+    if (t.strides[i] < 0) throw new InputError(file, `tensor ${t.name} has a negative stride`);
     maxIndex += (t.shape[i] - 1) * t.strides[i];
   }
+  const span = maxIndex + 1;
+  const size = DTYPE_SIZE[t.dtype];
   const start = t.elementOffset * size;
-  const span = (maxIndex + 1) * size;
-  if (start + span > t.storage.byteLength) {
-    throw new InputError(t.storage.source.path, `tensor ${t.name} reaches past the end of its storage (${start + span} > ${t.storage.byteLength} bytes)`);
+  if (start + span * size > t.storage.byteLength) {
+    throw new InputError(file, `tensor ${t.name} reaches past the end of its storage (${start + span * size} > ${t.storage.byteLength} bytes)`);
   }
-  const bytes = await t.storage.source.read(t.storage.byteOffset + start, span);
-  const all = decode(t.dtype, bytes, maxIndex + 1);
-  if (isContiguous(t.shape, t.strides)) return all;
+  const shape = `[${t.shape.join(', ')}] (strides [${t.strides.join(', ')}])`;
+  if (count > MAX_VIEW_EXPANSION * span + VIEW_EXPANSION_ALLOWANCE) {
+    throw new InputError(file, `tensor ${t.name} ${shape} is an expanded (stride-0 or overlapping) view of ${count} elements over ${span} stored elements: reading it would materialise ${Math.round(count / span)}x its storage, over the limit of ${MAX_VIEW_EXPANSION}x + ${VIEW_EXPANSION_ALLOWANCE} elements (MAX_VIEW_EXPANSION); re-save it with .contiguous() if the values are meant`);
+  }
+  if (count > MAX_READ_ELEMENTS || span > MAX_READ_ELEMENTS) {
+    throw new InputError(file, `tensor ${t.name} ${shape} has ${Math.max(count, span)} elements, over the limit of ${MAX_READ_ELEMENTS} elements read at once (MAX_READ_ELEMENTS)`);
+  }
+  return { count, span, contiguous: isContiguous(t.shape, t.strides) };
+}
+
+/**
+ * Reads the raw elements of a tensor in row-major order, honouring strides and storage offset.
+ * Refuses (InputError) views past the budgets above instead of materialising them.
+ */
+export async function readTensorRaw(t: TensorInfo): Promise<TypedArray> {
+  const { count, span, contiguous } = viewExtent(t);
+  if (count === 0) return decode(t.dtype, new Uint8Array(0), 0);
+  const size = DTYPE_SIZE[t.dtype];
+  const bytes = await t.storage.source.read(t.storage.byteOffset + t.elementOffset * size, span * size);
+  const all = decode(t.dtype, bytes, span);
+  if (contiguous) return all;
   return gather(all, t.shape, t.strides, count);
 }
 
@@ -105,4 +144,14 @@ export function toFloat32(dtype: DType, raw: TypedArray): Float32Array {
 /** Reads a tensor as float32 in row-major order. */
 export async function readFloat32(t: TensorInfo): Promise<Float32Array> {
   return toFloat32(t.dtype, await readTensorRaw(t));
+}
+
+/** The view of rows [start, start + count) along the first dimension of `t` (nothing is read). */
+export function rowSlice(t: TensorInfo, start: number, count: number): TensorInfo {
+  if (t.shape.length === 0) return t;
+  return {
+    ...t,
+    shape: [count, ...t.shape.slice(1)],
+    elementOffset: t.elementOffset + start * t.strides[0],
+  };
 }

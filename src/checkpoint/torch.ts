@@ -18,7 +18,7 @@ import {
   PickleTruncatedError, StorageView, TORCH_DTYPES, TORCH_DTYPE_SIZE, TorchStorage, TorchTensor,
   unpickle, type PickleValue, type UnpickleResult,
 } from './unpickler';
-import { looksLikeZip, readStoredEntry, readZipEntries, requireStored, type ZipEntry } from './zip';
+import { looksLikeZip, readStoredEntry, readZipEntries, requireStored, shownName, type ZipEntry } from './zip';
 import type { ByteSource, Checkpoint, CheckpointFormat, ScalarValue, StorageRef, TensorInfo } from './types';
 
 /** Pickles larger than this are refused rather than read into memory. */
@@ -27,6 +27,13 @@ export const MAX_PICKLE_BYTES = 512 * 1024 * 1024;
 /** The first pickle of a legacy torch.save file. */
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL_VERSION = 1001;
+/** How much of a legacy file is read for its pickles at first (grown while they do not parse). */
+const LEGACY_FIRST_READ = 1024 * 1024;
+/** Window through which a legacy file's storage record headers are read. */
+const LEGACY_RECORD_WINDOW = 1024 * 1024;
+
+/** A legacy file whose pickles parsed but say something unsupported: a longer read cannot help. */
+class LegacyFormatError extends InputError {}
 
 const RESAVE_HINT = 'load it with a PyTorch you trust and re-save it with torch.save(torch.load(f), f2) on PyTorch >= 1.6, which writes the zip format';
 
@@ -73,17 +80,21 @@ async function readZipCheckpoint(source: ByteSource): Promise<Checkpoint> {
   const entries = await readZipEntries(source);
   const byName = new Map(entries.map((e) => [e.name, e]));
 
-  // The archive folder is named after the file torch.save wrote ('archive', 'best', ...): take
-  // it from wherever data.pkl is, preferring the shallowest one.
-  const pickles = entries
-    .filter((e) => e.name === 'data.pkl' || e.name.endsWith('/data.pkl'))
-    .sort((a, b) => a.name.split('/').length - b.name.split('/').length);
-  if (pickles.length === 0) {
-    const names = entries.slice(0, 8).map((e) => e.name).join(', ');
-    throw new InputError(file, `a zip archive without a data.pkl entry, so not a torch.save checkpoint (entries: ${names || 'none'})`);
+  // The archive folder is named after the file torch.save wrote ('archive', 'best', ...). Take it
+  // as torch.load does (caffe2's PyTorchStreamReader): the folder of the archive's first entry;
+  // every record, data.pkl included, is looked up in it, and entries elsewhere are never read.
+  if (entries.length === 0) throw new InputError(file, 'an empty zip archive, so not a torch.save checkpoint');
+  const first = entries[0].name;
+  const slash = first.indexOf('/');
+  if (slash <= 0) {
+    throw new InputError(file, `the first zip entry ${shownName(first)} is not in a folder: torch.save puts every entry in one folder and torch.load takes that folder from the first entry, so this is not a torch.save checkpoint`);
   }
-  const pkl = pickles[0];
-  const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
+  const prefix = first.slice(0, slash + 1);
+  const pkl = byName.get(`${prefix}data.pkl`);
+  if (!pkl) {
+    const names = entries.slice(0, 8).map((e) => shownName(e.name)).join(', ');
+    throw new InputError(file, `a zip archive without ${shownName(`${prefix}data.pkl`)} (torch.load reads data.pkl from the folder of the first entry), so not a torch.save checkpoint (entries: ${names})`);
+  }
 
   // Storages are raw bytes in the writer's byte order; torch records it when not little-endian.
   const byteorder = byName.get(`${prefix}byteorder`);
@@ -132,12 +143,23 @@ async function readLegacyCheckpoint(source: ByteSource): Promise<Checkpoint> {
   // Storage records follow in key order; each is an int64 element count and the bytes. The
   // element size comes from the storage type the pickle gave that key.
   const refs = new Map<string, StorageRef>();
+  // The records are read in file order: the 8-byte counts come through a 1 MiB window, so many
+  // small storages cost a few reads, not one each.
+  let window: Uint8Array = new Uint8Array(0);
+  let windowStart = 0;
+  const readSmall = async (at: number, n: number): Promise<Uint8Array> => {
+    if (at < windowStart || at + n > windowStart + window.length) {
+      windowStart = at;
+      window = await source.read(at, Math.min(source.size - at, Math.max(n, LEGACY_RECORD_WINDOW)));
+    }
+    return window.subarray(at - windowStart, at - windowStart + n);
+  };
   let offset = storagesStart;
   for (const key of keys) {
     const storage = main.storages.get(key);
     if (!storage) throw new InputError(file, `legacy checkpoint lists storage '${key}' that its pickle never references, so its element size is unknown`);
     if (offset + 8 > source.size) throw new InputError(file, `legacy checkpoint is truncated: storage '${key}' should start at offset ${offset} but the file has ${source.size} bytes`);
-    const countBytes = await source.read(offset, 8);
+    const countBytes = await readSmall(offset, 8);
     const count = new DataView(countBytes.buffer, countBytes.byteOffset, 8).getBigInt64(0, true);
     const byteLength = count * BigInt(TORCH_DTYPE_SIZE[storage.dtype]);
     if (count < 0n || BigInt(offset + 8) + byteLength > BigInt(source.size)) {
@@ -159,19 +181,28 @@ async function readLegacyCheckpoint(source: ByteSource): Promise<Checkpoint> {
 
 /**
  * Parses the five leading pickles. Their total length is unknown until parsed, so start with a
- * small prefix of the file and grow it while the parse runs off its end.
+ * small prefix of the file (LEGACY_FIRST_READ) and grow it (4x each time, up to the whole file or
+ * MAX_PICKLE_BYTES) while the parse fails. Any failure on a prefix shorter than the file is
+ * retried, not only a run off its end: a length field (a 2 MB string, a long storage key list)
+ * that reaches past the prefix reads as corrupt to the unpickler, which sees only the prefix.
+ * The parses cost at most 4/3 of the last one; the error reported is the one on the longest read.
  */
 async function readLegacyPickles(source: ByteSource): Promise<LegacyPickles> {
   const file = source.path;
-  let length = Math.min(source.size, 1024 * 1024);
+  const limit = Math.min(source.size, MAX_PICKLE_BYTES);
+  let length = Math.min(limit, LEGACY_FIRST_READ);
   for (;;) {
     const buf = await source.read(0, length);
     try {
       return parseLegacyPickles(file, buf);
     } catch (e) {
-      if (!(e instanceof PickleTruncatedError) || length === source.size) throw e;
-      if (length >= MAX_PICKLE_BYTES) throw new InputError(file, `legacy checkpoint pickles exceed ${MAX_PICKLE_BYTES} bytes; refusing to read them into memory`);
-      length = Math.min(source.size, length * 4, MAX_PICKLE_BYTES);
+      if (!(e instanceof InputError) || e instanceof LegacyFormatError || length >= limit) {
+        if (e instanceof PickleTruncatedError && length < source.size) {
+          throw new InputError(file, `legacy checkpoint pickles exceed ${MAX_PICKLE_BYTES} bytes (MAX_PICKLE_BYTES); refusing to read them into memory`);
+        }
+        throw e;
+      }
+      length = Math.min(limit, length * 4);
     }
   }
 }
@@ -179,20 +210,20 @@ async function readLegacyPickles(source: ByteSource): Promise<LegacyPickles> {
 function parseLegacyPickles(file: string, buf: Uint8Array): LegacyPickles {
   const magic = unpickle(file, buf, 0);
   if (magic.value !== LEGACY_MAGIC) {
-    throw new InputError(file, 'a pickle, but not a torch.save checkpoint (no PyTorch magic number at the start)');
+    throw new LegacyFormatError(file, 'a pickle, but not a torch.save checkpoint (no PyTorch magic number at the start)');
   }
   const protocol = unpickle(file, buf, magic.end);
   if (protocol.value !== LEGACY_PROTOCOL_VERSION) {
-    throw new InputError(file, `legacy torch.save protocol version ${String(protocol.value)} is not supported (expected ${LEGACY_PROTOCOL_VERSION}); ${RESAVE_HINT}`);
+    throw new LegacyFormatError(file, `legacy torch.save protocol version ${String(protocol.value)} is not supported (expected ${LEGACY_PROTOCOL_VERSION}); ${RESAVE_HINT}`);
   }
   const sysInfo = unpickle(file, buf, protocol.end);
   if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) {
-    throw new InputError(file, 'legacy checkpoint was written on a big-endian machine; only little-endian checkpoints are supported');
+    throw new LegacyFormatError(file, 'legacy checkpoint was written on a big-endian machine; only little-endian checkpoints are supported');
   }
   const main = unpickle(file, buf, sysInfo.end);
   const keyList = unpickle(file, buf, main.end);
   if (!Array.isArray(keyList.value) || !keyList.value.every((k) => typeof k === 'string')) {
-    throw new InputError(file, 'legacy checkpoint: the storage key list after the pickle is not a list of strings (corrupt file)');
+    throw new LegacyFormatError(file, 'legacy checkpoint: the storage key list after the pickle is not a list of strings (corrupt file)');
   }
   return { main, keys: keyList.value as string[], storagesStart: keyList.end };
 }

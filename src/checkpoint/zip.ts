@@ -40,6 +40,24 @@ const ZIP64_EXTRA_ID = 0x0001;
 
 export const METHOD_STORED = 0;
 
+// Budgets: a zip's directory is read into memory and one object is kept per entry, so an archive
+// past these is refused (an InputError naming the file and the limit) before anything is
+// allocated per entry. torch.save writes one entry per storage plus four or five others: even
+// large checkpoints (optimizer state included) have a few thousand.
+/** Most entries a zip archive may have. */
+export const MAX_ZIP_ENTRIES = 262_144;
+/** Largest central directory read into memory, in bytes. */
+export const MAX_ZIP_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
+/** Longest entry name, in bytes (torch writes '<archive>/data/<key>'). */
+export const MAX_ZIP_NAME_BYTES = 4096;
+
+/** An entry name as shown in a message: control characters escaped, and cut when long. */
+export function shownName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const escaped = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `'${escaped.length > 160 ? `${escaped.slice(0, 160)}…` : escaped}'`;
+}
+
 const METHOD_NAMES: Record<number, string> = {
   0: 'STORED', 1: 'SHRUNK', 6: 'IMPLODED', 8: 'DEFLATE', 9: 'DEFLATE64', 12: 'BZIP2', 14: 'LZMA',
   93: 'ZSTD', 95: 'XZ', 99: 'AES-encrypted',
@@ -56,11 +74,24 @@ export function looksLikeZip(head: Uint8Array): boolean {
   return sig >>> 0 === SIG_LOCAL || sig >>> 0 === SIG_EOCD;
 }
 
-/** Reads the central directory and local headers of a zip archive. */
+/**
+ * Reads the central directory and local headers of a zip archive.
+ *
+ * An archive that different readers could read differently is refused, naming the entries: two
+ * entries with the same name (torch.load takes the last, a reader that stops at the first sees
+ * another pickle), a local header whose name differs from its central directory record, and
+ * entries whose bytes overlap each other or the central directory (one byte range under two names).
+ */
 export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
   const file = source.path;
-  const { cdOffset, cdSize, entryCount } = await findCentralDirectory(source);
+  const { cdOffset, cdSize, entryCount, endOfArchive } = await findCentralDirectory(source);
 
+  if (entryCount > MAX_ZIP_ENTRIES) {
+    throw new InputError(file, `zip archive has ${entryCount} entries, over the limit of ${MAX_ZIP_ENTRIES} entries (MAX_ZIP_ENTRIES)`);
+  }
+  if (cdSize > MAX_ZIP_CENTRAL_DIRECTORY_BYTES) {
+    throw new InputError(file, `zip central directory is ${cdSize} bytes, over the limit of ${MAX_ZIP_CENTRAL_DIRECTORY_BYTES} bytes (MAX_ZIP_CENTRAL_DIRECTORY_BYTES)`);
+  }
   if (cdOffset + cdSize > source.size) {
     throw new InputError(file, `zip central directory (${cdSize} bytes at offset ${cdOffset}) extends past the end of the file (${source.size} bytes): the file is truncated`);
   }
@@ -73,8 +104,9 @@ export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
   const view = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
   const utf8 = new TextDecoder('utf-8');
 
-  interface Central { name: string; method: number; flags: number; size: number; localOffset: number }
+  interface Central { name: string; nameBytes: Uint8Array; method: number; flags: number; size: number; localOffset: number }
   const centrals: Central[] = [];
+  const indexByName = new Map<string, number>();
   let p = 0;
   for (let i = 0; i < entryCount; i++) {
     if (p + CENTRAL_HEADER_SIZE > cd.length || view.getUint32(p, true) !== SIG_CENTRAL) {
@@ -92,7 +124,21 @@ export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
     if (end > cd.length) {
       throw new InputError(file, `zip central directory entry ${i} runs past the end of the central directory`);
     }
-    const name = utf8.decode(cd.subarray(p + CENTRAL_HEADER_SIZE, p + CENTRAL_HEADER_SIZE + nameLen));
+    if (nameLen > MAX_ZIP_NAME_BYTES) {
+      throw new InputError(file, `zip central directory entry ${i} has a ${nameLen}-byte name, over the limit of ${MAX_ZIP_NAME_BYTES} bytes (MAX_ZIP_NAME_BYTES)`);
+    }
+    const nameBytes = cd.subarray(p + CENTRAL_HEADER_SIZE, p + CENTRAL_HEADER_SIZE + nameLen);
+    const name = utf8.decode(nameBytes);
+    // torch.load (caffe2's miniz) finds a record by a binary search that ignores ASCII case, so
+    // 'archive/DATA.pkl' is as much a second 'archive/data.pkl' as an exact copy is.
+    const key = name.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+    const previous = indexByName.get(key);
+    if (previous !== undefined) {
+      const other = centrals[previous].name;
+      const as = other === name ? '' : ` (as ${shownName(other)} and ${shownName(name)}: torch.load compares names without case)`;
+      throw new InputError(file, `zip entry ${shownName(name)} appears twice (entries ${previous} and ${i})${as}: zip readers differ on which copy they use, so what torch.load runs may not be what is shown here; the archive is refused`);
+    }
+    indexByName.set(key, i);
 
     // zip64: fields that overflowed 32 bits are 0xFFFFFFFF here and follow, in this fixed
     // order and only if overflowed, in the zip64 extra field.
@@ -101,12 +147,12 @@ export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
     const needO = localOffset === 0xffffffff;
     if (needU || needC || needO) {
       const extra = findExtraField(cd.subarray(p + CENTRAL_HEADER_SIZE + nameLen, p + CENTRAL_HEADER_SIZE + nameLen + extraLen), ZIP64_EXTRA_ID);
-      if (!extra) throw new InputError(file, `zip entry '${name}' has 32-bit overflow markers but no zip64 extra field`);
+      if (!extra) throw new InputError(file, `zip entry ${shownName(name)} has 32-bit overflow markers but no zip64 extra field`);
       const ev = new DataView(extra.buffer, extra.byteOffset, extra.byteLength);
       let q = 0;
       const next = (what: string): number => {
-        if (q + 8 > extra.length) throw new InputError(file, `zip entry '${name}': zip64 extra field is too short for its ${what}`);
-        const v = u64(ev, q, file, `zip entry '${name}' ${what}`);
+        if (q + 8 > extra.length) throw new InputError(file, `zip entry ${shownName(name)}: zip64 extra field is too short for its ${what}`);
+        const v = u64(ev, q, file, `zip entry ${shownName(name)} ${what}`);
         q += 8;
         return v;
       };
@@ -115,29 +161,48 @@ export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
       if (needO) localOffset = next('local header offset');
     }
     if (method === METHOD_STORED && compressedSize !== uncompressedSize) {
-      throw new InputError(file, `zip entry '${name}' is STORED but its compressed size (${compressedSize}) differs from its size (${uncompressedSize})`);
+      throw new InputError(file, `zip entry ${shownName(name)} is STORED but its compressed size (${compressedSize}) differs from its size (${uncompressedSize})`);
     }
-    centrals.push({ name, method, flags, size: compressedSize, localOffset });
+    centrals.push({ name, nameBytes, method, flags, size: compressedSize, localOffset });
     p = end;
   }
 
-  // The data starts after the local header, whose name/extra lengths may differ from the central
+  // The data starts after the local header, whose extra length may differ from the central
   // copy (torch pads the local extra field so that data is 64-byte aligned), so read each one.
   const entries = new Array<ZipEntry>(centrals.length);
   const BATCH = 64;
   for (let start = 0; start < centrals.length; start += BATCH) {
     const batch = centrals.slice(start, start + BATCH);
-    const offsets = await Promise.all(batch.map((c) => localDataOffset(source, c.name, c.localOffset)));
+    const offsets = await Promise.all(batch.map((c) => localDataOffset(source, c.name, c.nameBytes, c.localOffset, cdOffset)));
     batch.forEach((c, k) => {
-      if (c.flags & 1) throw new InputError(file, `zip entry '${c.name}' is encrypted`);
+      if (c.flags & 1) throw new InputError(file, `zip entry ${shownName(c.name)} is encrypted`);
       const dataOffset = offsets[k];
       if (dataOffset + c.size > source.size) {
-        throw new InputError(file, `zip entry '${c.name}' (${c.size} bytes at offset ${dataOffset}) extends past the end of the file (${source.size} bytes): the file is truncated`);
+        throw new InputError(file, `zip entry ${shownName(c.name)} (${c.size} bytes at offset ${dataOffset}) extends past the end of the file (${source.size} bytes): the file is truncated`);
       }
       entries[start + k] = { name: c.name, dataOffset, size: c.size, method: c.method };
     });
   }
+  checkNoOverlaps(file, centrals.map((c, i) => ({ name: c.name, start: c.localOffset, end: entries[i].dataOffset + entries[i].size })), cdOffset, endOfArchive);
   return entries;
+}
+
+/**
+ * Each entry (local header and data) must own its bytes: no two entries may share any, and none
+ * may reach into the central directory or the end records that follow it.
+ */
+function checkNoOverlaps(file: string, ranges: { name: string; start: number; end: number }[], cdOffset: number, endOfArchive: number): void {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
+  for (let i = 0; i < sorted.length; i++) {
+    const r = sorted[i];
+    if (i > 0 && r.start < sorted[i - 1].end) {
+      const q = sorted[i - 1];
+      throw new InputError(file, `zip entries ${shownName(q.name)} (bytes ${q.start}-${q.end}) and ${shownName(r.name)} (bytes ${r.start}-${r.end}) overlap: one byte range read under two names, so the archive is refused`);
+    }
+    if (r.start < endOfArchive && r.end > cdOffset) {
+      throw new InputError(file, `zip entry ${shownName(r.name)} (bytes ${r.start}-${r.end}) overlaps the central directory (bytes ${cdOffset}-${endOfArchive}), so the archive is refused`);
+    }
+  }
 }
 
 /** Throws unless the entry is STORED (the only method whose bytes can be used in place). */
@@ -156,7 +221,13 @@ export async function readStoredEntry(source: ByteSource, entry: ZipEntry, maxBy
   return source.read(entry.dataOffset, entry.size);
 }
 
-interface CentralDirectoryLocation { cdOffset: number; cdSize: number; entryCount: number }
+interface CentralDirectoryLocation {
+  cdOffset: number;
+  cdSize: number;
+  entryCount: number;
+  /** End of the end-of-central-directory record (the directory and end records span cdOffset to here). */
+  endOfArchive: number;
+}
 
 async function findCentralDirectory(source: ByteSource): Promise<CentralDirectoryLocation> {
   const file = source.path;
@@ -220,20 +291,34 @@ async function findCentralDirectory(source: ByteSource): Promise<CentralDirector
       throw new InputError(file, 'zip end record says the archive is zip64 but the zip64 locator is missing (the file is truncated or corrupt)');
     }
   }
-  return { cdOffset, cdSize, entryCount };
+  return { cdOffset, cdSize, entryCount, endOfArchive: eocdAbs + EOCD_SIZE };
 }
 
-async function localDataOffset(source: ByteSource, name: string, localOffset: number): Promise<number> {
+async function localDataOffset(source: ByteSource, name: string, nameBytes: Uint8Array, localOffset: number, cdOffset: number): Promise<number> {
   const file = source.path;
-  if (localOffset + LOCAL_HEADER_SIZE > source.size) {
-    throw new InputError(file, `zip entry '${name}': local header at offset ${localOffset} is past the end of the file (${source.size} bytes): the file is truncated`);
+  if (localOffset + LOCAL_HEADER_SIZE + nameBytes.length > source.size) {
+    throw new InputError(file, `zip entry ${shownName(name)}: local header at offset ${localOffset} is past the end of the file (${source.size} bytes): the file is truncated`);
   }
-  const h = await source.read(localOffset, LOCAL_HEADER_SIZE);
+  const h = await source.read(localOffset, LOCAL_HEADER_SIZE + nameBytes.length);
   const hv = new DataView(h.buffer, h.byteOffset, h.byteLength);
   if (hv.getUint32(0, true) !== SIG_LOCAL) {
-    throw new InputError(file, `zip entry '${name}': no local header signature at offset ${localOffset} (corrupt archive)`);
+    throw new InputError(file, `zip entry ${shownName(name)}: no local header signature at offset ${localOffset} (corrupt archive)`);
   }
-  return localOffset + LOCAL_HEADER_SIZE + hv.getUint16(26, true) + hv.getUint16(28, true);
+  const localNameLen = hv.getUint16(26, true);
+  const localName = h.subarray(LOCAL_HEADER_SIZE, LOCAL_HEADER_SIZE + Math.min(localNameLen, nameBytes.length));
+  let same = localNameLen === nameBytes.length;
+  for (let i = 0; same && i < nameBytes.length; i++) same = localName[i] === nameBytes[i];
+  if (!same) {
+    let shown = '';
+    if (localNameLen <= MAX_ZIP_NAME_BYTES && localOffset + LOCAL_HEADER_SIZE + localNameLen <= Math.min(source.size, cdOffset)) {
+      const full = localNameLen <= nameBytes.length ? localName : await source.read(localOffset + LOCAL_HEADER_SIZE, localNameLen);
+      shown = ` ${shownName(new TextDecoder('utf-8').decode(full))}`;
+    } else {
+      shown = ` a ${localNameLen}-byte name`;
+    }
+    throw new InputError(file, `zip entry ${shownName(name)}: its local header (offset ${localOffset}) names it${shown}; the central directory and the local headers disagree, so the archive is refused`);
+  }
+  return localOffset + LOCAL_HEADER_SIZE + localNameLen + hv.getUint16(28, true);
 }
 
 /** Finds the payload of extra-field block `id` in a zip extra-field area. */

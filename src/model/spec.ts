@@ -21,8 +21,8 @@
  * problems }` naming what the closest description misses, and the checkpoint stays open for
  * tensor inspection.
  */
-import { readFloat32 } from '../checkpoint/tensorData';
-import type { Checkpoint, TensorInfo } from '../checkpoint/types';
+import { readFloat32, rowSlice } from '../checkpoint/tensorData';
+import { elementCount, type Checkpoint, type TensorInfo } from '../checkpoint/types';
 import {
   ALPHAXIV,
   BUILT_IN_ARCHITECTURES,
@@ -491,6 +491,39 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/**
+ * Most elements (each) of an lm_head and a token embedding held in different storages whose
+ * values the tied-head check compares (2^25: 128 MiB as float32). Larger pairs are taken as
+ * untied, with a warning.
+ */
+export const TIED_VALUE_CHECK_MAX_ELEMENTS = 1 << 25;
+/** Elements compared per read in the tied-head check (bounded memory whatever the layout). */
+const TIED_VALUE_CHECK_CHUNK = 1 << 20;
+
+/**
+ * Whether two tensors in different storages hold the same values (NaN equal to NaN), read a
+ * chunk of rows at a time, or why they were not compared: either one is larger than
+ * TIED_VALUE_CHECK_MAX_ELEMENTS (an expanded, stride-0 view of a small storage included:
+ * it would be compared element by element).
+ */
+async function sameTensorValues(a: TensorInfo, b: TensorInfo): Promise<boolean | { why: string }> {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return false;
+  const count = elementCount(a.shape);
+  if (count > TIED_VALUE_CHECK_MAX_ELEMENTS) {
+    return { why: `have ${count} elements each` };
+  }
+  if (count === 0) return true;
+  if (a.shape.length === 0) return sameValues(await readFloat32(a), await readFloat32(b));
+  const rows = a.shape[0];
+  const rowElements = count / rows;
+  const step = Math.max(1, Math.floor(TIED_VALUE_CHECK_CHUNK / rowElements));
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    if (!sameValues(await readFloat32(rowSlice(a, r, n)), await readFloat32(rowSlice(b, r, n)))) return false;
+  }
+  return true;
+}
+
 /** Reads the pair-index buffers (if any) and checks they hold each block's expected pair order. */
 async function checkPairBuffers(
   tensors: ReadonlyMap<string, TensorInfo>,
@@ -584,14 +617,18 @@ export async function describeModel(checkpoint: Checkpoint, options: DescribeOpt
   const roles = shapes.roles!;
   let tiedLmHead = roles.global.lmHead === null;
   if (shapes.lmHeadNeedsValueCheck && roles.global.lmHead) {
-    // Different storage: tied only if the values are identical (e.g. a re-saved copy).
-    const head = await readFloat32(checkpoint.tensors.get(roles.global.lmHead)!);
-    const embedding = await readFloat32(checkpoint.tensors.get(roles.global.tokenEmbedding)!);
-    if (sameValues(head, embedding)) {
+    // Different storage: tied only if the values are identical (e.g. a re-saved copy), which is
+    // checked only within a bounded cost (sameTensorValues); past it, untied (same output).
+    const headName = roles.global.lmHead;
+    const embeddingName = roles.global.tokenEmbedding;
+    const same = await sameTensorValues(checkpoint.tensors.get(headName)!, checkpoint.tensors.get(embeddingName)!);
+    if (same === true) {
       tiedLmHead = true;
       roles.global.lmHead = null;
+    } else if (same === false) {
+      warnings.push(`${headName} differs from ${embeddingName}: using an untied output projection`);
     } else {
-      warnings.push(`${roles.global.lmHead} differs from ${roles.global.tokenEmbedding}: using an untied output projection`);
+      warnings.push(`${headName} and ${embeddingName} are separate storages and ${same.why}, so their values were not compared (limit ${TIED_VALUE_CHECK_MAX_ELEMENTS} elements each): using an untied output projection, which computes the same outputs`);
     }
   }
 
