@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../util/errors';
+import { MAX_JSON_DEPTH, nullPrototype, parseJsonBounded, previewJson, scanJson } from '../util/jsonLimits';
 import { openFileSource } from './fileSource';
 import { stripPrefixes } from './stateDict';
 import {
@@ -15,7 +16,17 @@ import {
 } from './types';
 
 /** Headers larger than this are refused (the reference implementation uses 100 MB). */
-const MAX_HEADER_BYTES = 100_000_000;
+export const MAX_HEADER_BYTES = 100_000_000;
+/** Most tensors (header entries) in one file. */
+export const MAX_TENSORS_PER_FILE = 250_000;
+/** Most dimensions of one tensor. */
+export const MAX_TENSOR_RANK = 64;
+/** Largest shard index read. */
+export const MAX_INDEX_BYTES = 64 << 20;
+/** Most tensors of a sharded model (all shards). */
+export const MAX_TENSORS_PER_MODEL = 250_000;
+/** Most shard files of one index. */
+export const MAX_SHARDS = 2048;
 
 export interface SafetensorsFile {
   source: ByteSource;
@@ -51,34 +62,52 @@ async function parseHeader(source: ByteSource): Promise<SafetensorsFile> {
   }
   const n = Number(headerLength);
   const headerBytes = await source.read(8, n);
-  let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch (e) {
     throw new InputError(path, `safetensors header is not valid UTF-8 JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const scan = scanJson(text, MAX_JSON_DEPTH);
+  if (scan.depth > MAX_JSON_DEPTH) {
+    throw new InputError(path, `safetensors header has nesting deeper than ${MAX_JSON_DEPTH} levels (the limit; a valid header nests 3 deep)`);
+  }
+  if (scan.topLevelEntries > MAX_TENSORS_PER_FILE + 1) {
+    throw new InputError(path, `safetensors header has ${scan.topLevelEntries} entries, more than the limit of ${MAX_TENSORS_PER_FILE} tensors per file`);
+  }
+  let header: unknown;
+  try {
+    header = nullPrototype(JSON.parse(text) as unknown);
+  } catch (e) {
+    throw new InputError(path, `safetensors header is not valid UTF-8 JSON (${(e as Error).message.split('\n')[0].slice(0, 200)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new InputError(path, 'safetensors header is not a JSON object');
   }
   const dataStart = 8 + n;
   const dataSize = source.size - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata = Object.create(null) as Record<string, string>;
   const tensors: TensorInfo[] = [];
   const spans: Array<{ name: string; begin: number; end: number }> = [];
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+  const entries = Object.entries(header as Record<string, unknown>);
+  const tensorCount = entries.length - (Object.prototype.hasOwnProperty.call(header, '__metadata__') ? 1 : 0);
+  if (tensorCount > MAX_TENSORS_PER_FILE) {
+    throw new InputError(path, `safetensors header has ${tensorCount} tensors, more than the limit of ${MAX_TENSORS_PER_FILE} per file`);
+  }
+  for (const [name, entry] of entries) {
     if (name === '__metadata__') {
       if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
         throw new InputError(path, '__metadata__ must be an object of strings');
       }
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new InputError(path, `__metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string') throw new InputError(path, `__metadata__.${k.length > 100 ? `${k.slice(0, 100)}...` : k} must be a string, got ${previewJson(v)}`);
         metadata[k] = v;
       }
       continue;
     }
     const info = validateEntry(path, name, entry);
     if (info.end > dataSize) {
-      throw new InputError(path, `tensor '${name}' data_offsets end at ${info.end} but the data area has only ${dataSize} bytes (file truncated?)`);
+      throw new InputError(path, `tensor ${quoteName(name)} data_offsets end at ${info.end} but the data area has only ${dataSize} bytes (file truncated?)`);
     }
     spans.push({ name, begin: info.begin, end: info.end });
     tensors.push({
@@ -93,7 +122,7 @@ async function parseHeader(source: ByteSource): Promise<SafetensorsFile> {
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < spans.length; i++) {
     if (spans[i].begin < spans[i - 1].end) {
-      throw new InputError(path, `tensors '${spans[i - 1].name}' and '${spans[i].name}' overlap in the data area`);
+      throw new InputError(path, `tensors ${quoteName(spans[i - 1].name)} and ${quoteName(spans[i].name)} overlap in the data area`);
     }
   }
   // The file order of tensors is their data order (as written), which is how users think of them.
@@ -103,22 +132,25 @@ async function parseHeader(source: ByteSource): Promise<SafetensorsFile> {
 
 function validateEntry(path: string, name: string, entry: unknown) {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-    throw new InputError(path, `tensor '${name}': header entry is not an object`);
+    throw new InputError(path, `tensor ${quoteName(name)}: header entry is not an object`);
   }
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string' || !isDType(dtype)) {
-    throw new InputError(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_SIZE).join(', ')})`);
+    throw new InputError(path, `tensor ${quoteName(name)} has unknown dtype ${previewJson(dtype)} (supported: ${Object.keys(DTYPE_SIZE).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new InputError(path, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    throw new InputError(path, `tensor ${quoteName(name)} has an invalid shape ${previewJson(shape)}`);
+  }
+  if (shape.length > MAX_TENSOR_RANK) {
+    throw new InputError(path, `tensor ${quoteName(name)} has ${shape.length} dimensions, more than the limit of ${MAX_TENSOR_RANK}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
-    throw new InputError(path, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    throw new InputError(path, `tensor ${quoteName(name)} has invalid data_offsets ${previewJson(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   const expected = elementCount(shape as number[]) * DTYPE_SIZE[dtype];
   if (end - begin !== expected) {
-    throw new InputError(path, `tensor '${name}' spans ${end - begin} bytes but shape ${JSON.stringify(shape)} x ${dtype} needs ${expected}`);
+    throw new InputError(path, `tensor ${quoteName(name)} spans ${end - begin} bytes but shape ${previewJson(shape)} x ${dtype} needs ${expected}`);
   }
   return { dtype, shape: shape as number[], begin, end };
 }
@@ -143,52 +175,72 @@ export async function openSafetensors(path: string): Promise<Checkpoint> {
  * Every shard's header is validated; a tensor must live in the shard the index names.
  */
 export async function openShardedSafetensors(indexPath: string): Promise<Checkpoint> {
-  let index: unknown;
+  let text: string;
   try {
-    index = JSON.parse(await fs.readFile(indexPath, 'utf8'));
+    const stat = await fs.stat(indexPath);
+    if (!stat.isFile()) throw new InputError(indexPath, 'the shard index is not a regular file');
+    if (stat.size > MAX_INDEX_BYTES) throw new InputError(indexPath, `the shard index is ${stat.size} bytes, more than the limit of ${MAX_INDEX_BYTES}`);
+    text = await fs.readFile(indexPath, 'utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(indexPath, `cannot read the shard index: ${(e as Error).message.split('\n')[0]}`);
   }
-  const weightMap = (index as { weight_map?: unknown })?.weight_map;
-  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
+  const index = parseJsonBounded(text, indexPath, 'the shard index');
+  const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const rawMap = isPlainObject(index) ? index.weight_map : undefined;
+  if (!isPlainObject(rawMap)) {
     throw new InputError(indexPath, 'shard index has no "weight_map" object');
   }
-  const shardNames = [...new Set(Object.values(weightMap as Record<string, unknown>))];
-  for (const s of shardNames) {
-    if (typeof s !== 'string' || s.includes('/') || s.includes('\\') || s === '..') {
-      throw new InputError(indexPath, `weight_map names an invalid shard file ${JSON.stringify(s)}`);
+  // Tensor name -> shard file, as a Map: names such as __proto__ or constructor are plain keys.
+  const weightMap = new Map<string, string>();
+  for (const [name, s] of Object.entries(rawMap)) {
+    if (typeof s !== 'string' || s === '' || s.includes('/') || s.includes('\\') || s === '..' || s === '.') {
+      throw new InputError(indexPath, `weight_map names an invalid shard file ${previewJson(s)} for tensor ${quoteName(name)}`);
     }
+    weightMap.set(name, s);
+  }
+  if (weightMap.size > MAX_TENSORS_PER_MODEL) {
+    throw new InputError(indexPath, `weight_map lists ${weightMap.size} tensors, more than the limit of ${MAX_TENSORS_PER_MODEL} per model`);
+  }
+  const shardNames = [...new Set(weightMap.values())];
+  if (shardNames.length > MAX_SHARDS) {
+    throw new InputError(indexPath, `weight_map names ${shardNames.length} shard files, more than the limit of ${MAX_SHARDS}`);
   }
   const dir = dirname(indexPath);
   const shards: SafetensorsFile[] = [];
   try {
-    for (const s of shardNames as string[]) shards.push(await readSafetensorsHeader(join(dir, s)));
+    for (const s of shardNames) shards.push(await readSafetensorsHeader(join(dir, s)));
   } catch (e) {
     await Promise.all(shards.map((f) => f.source.close()));
     throw e;
   }
   const tensors = new Map<string, TensorInfo>();
-  const metadata: Record<string, ScalarValue> = {};
+  const metadata = Object.create(null) as Record<string, ScalarValue>;
   const warnings: string[] = [];
-  const indexMeta = (index as { metadata?: Record<string, unknown> }).metadata;
-  if (indexMeta && typeof indexMeta === 'object') {
+  const indexMeta = isPlainObject(index) ? index.metadata : undefined;
+  if (isPlainObject(indexMeta)) {
     for (const [k, v] of Object.entries(indexMeta)) if (isScalar(v)) metadata[k] = v;
   }
-  for (const shard of shards) {
-    Object.assign(metadata, shard.metadata);
-    for (const t of shard.tensors) {
-      const expected = (weightMap as Record<string, string>)[t.name];
-      if (expected === undefined) warnings.push(`${shard.source.path}: tensor '${t.name}' is not listed in the shard index`);
-      else if (join(dir, expected) !== shard.source.path) warnings.push(`tensor '${t.name}' found in ${shard.source.path}, index says ${expected}`);
-      if (tensors.has(t.name)) throw new InputError(shard.source.path, `tensor '${t.name}' appears in more than one shard`);
-      tensors.set(t.name, t);
+  try {
+    for (const shard of shards) {
+      for (const [k, v] of Object.entries(shard.metadata)) metadata[k] = v;
+      for (const t of shard.tensors) {
+        const expected = weightMap.get(t.name);
+        if (expected === undefined) warnings.push(`${shard.source.path}: tensor ${quoteName(t.name)} is not listed in the shard index`);
+        else if (join(dir, expected) !== shard.source.path) warnings.push(`tensor ${quoteName(t.name)} found in ${shard.source.path}, index says ${expected}`);
+        if (tensors.has(t.name)) throw new InputError(shard.source.path, `tensor ${quoteName(t.name)} appears in more than one shard`);
+        tensors.set(t.name, t);
+        if (tensors.size > MAX_TENSORS_PER_MODEL) {
+          throw new InputError(shard.source.path, `the shards of ${indexPath} hold more than the limit of ${MAX_TENSORS_PER_MODEL} tensors per model`);
+        }
+      }
     }
-  }
-  for (const name of Object.keys(weightMap as object)) {
-    if (!tensors.has(name)) {
-      await Promise.all(shards.map((f) => f.source.close()));
-      throw new InputError(indexPath, `tensor '${name}' is listed in the index but missing from shard ${(weightMap as Record<string, string>)[name]}`);
+    for (const [name, shard] of weightMap) {
+      if (!tensors.has(name)) throw new InputError(indexPath, `tensor ${quoteName(name)} is listed in the index but missing from shard ${shard}`);
     }
+  } catch (e) {
+    await Promise.all(shards.map((f) => f.source.close()));
+    throw e;
   }
   const unwrapped = unwrapNames([...tensors.values()]);
   return {
@@ -196,12 +248,17 @@ export async function openShardedSafetensors(indexPath: string): Promise<Checkpo
     format: 'safetensors-sharded',
     files: shards.map((s) => s.source.path),
     tensors: unwrapped.tensors,
-    metadata,
+    metadata: { ...metadata },
     warnings: [...warnings, ...unwrapped.warnings],
     close: async () => {
       await Promise.all(shards.map((f) => f.source.close()));
     },
   };
+}
+
+/** A tensor name for a message: quoted, cut to 200 characters. */
+function quoteName(name: string): string {
+  return name.length > 200 ? `'${name.slice(0, 200)}...' (${name.length} characters)` : `'${name}'`;
 }
 
 /** Strips DataParallel/torch.compile prefixes from the tensor names, as the torch reader does. */

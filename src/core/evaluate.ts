@@ -1,8 +1,8 @@
 /** `eval`: perplexity of a text file under the model, with the reference protocol. */
-import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendReport } from '../model/backend';
 import { InputError } from '../util/errors';
+import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from './input';
 import { ModelSession } from './session';
 
 export interface EvalParams {
@@ -30,12 +30,8 @@ export interface EvalReport {
 }
 
 export async function evaluateFile(checkpointPath: string, params: EvalParams): Promise<EvalReport> {
-  let text: string;
-  try {
-    text = await fs.readFile(params.data, 'utf8');
-  } catch (e) {
-    throw new InputError(params.data, `cannot read the evaluation text (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // Read whole by design, so bounded (MAX_EVAL_TEXT_BYTES, ./input.ts).
+  const text = await readTextFileBounded(params.data, 'evaluation text', MAX_EVAL_TEXT_BYTES);
   return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
     const seqLen = params.seqLen ?? session.spec.dims.maxPositions;
     if (seqLen > session.spec.dims.maxPositions) {

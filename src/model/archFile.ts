@@ -14,6 +14,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../util/errors';
+import { parseJsonBounded } from '../util/jsonLimits';
 import {
   ARCHITECTURE_FILE_NAME,
   MAX_ARCHITECTURE_FILE_BYTES,
@@ -64,13 +65,8 @@ export async function readArchitectureFile(file: string): Promise<ArchitectureDe
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(file, code === 'ENOENT' ? 'no such architecture description file' : `cannot read (${code ?? String(e)})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (e) {
-    throw new InputError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return parseArchitectureFile(file, json);
+  // Untrusted JSON: nesting past MAX_JSON_DEPTH (64) is refused, objects have a null prototype.
+  return parseArchitectureFile(file, parseJsonBounded(text, file, 'the architecture description'));
 }
 
 export interface ResolvedArchitecture {

@@ -26,6 +26,7 @@
  *   mean-then-project   g = W_plu mean_d(p_hat_d) + b_plu, b_plu where no offset is valid
  */
 import { InputError } from '../util/errors';
+import { previewJson } from '../util/jsonLimits';
 
 export const BLOCK_LAYOUTS = ['pre-norm', 'post-norm', 'post-norm-no-mix-residual'] as const;
 export type BlockLayout = (typeof BLOCK_LAYOUTS)[number];
@@ -339,17 +340,29 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 const own = (o: Record<string, unknown>, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
+/** Sets an own property, whatever the key (`__proto__` included: never the prototype). */
+function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
+/** A plain copy of an untrusted object's own entries (keys such as `__proto__` stay plain keys). */
+function copyOwn(v: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) setOwn(out, k, x);
+  return out;
+}
+
 /** Checks option values (a full set, or a partial one for switches); throws a plain message. */
 export function checkOptions(value: unknown, where: string, partial: boolean): Partial<ArchitectureOptions> {
   if (!isObject(value)) throw new Error(`${where} must be an object`);
   const out: Partial<ArchitectureOptions> = {};
   for (const [k, v] of Object.entries(value)) {
     if (own(OPTION_VALUES, k)) {
-      if (!OPTION_VALUES[k].includes(v)) throw new Error(`${where}.${k} must be one of ${OPTION_VALUES[k].join(', ')}, got ${JSON.stringify(v)}`);
+      if (!OPTION_VALUES[k].includes(v)) throw new Error(`${where}.${k} must be one of ${OPTION_VALUES[k].join(', ')}, got ${previewJson(v)}`);
     } else if (k === 'mixNorm') {
-      if (typeof v !== 'boolean') throw new Error(`${where}.mixNorm must be true or false, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'boolean') throw new Error(`${where}.mixNorm must be true or false, got ${previewJson(v)}`);
     } else if (k === 'pluckerEps' || k === 'layerNormEps') {
-      if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new Error(`${where}.${k} must be a number >= 0, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new Error(`${where}.${k} must be a number >= 0, got ${previewJson(v)}`);
     } else {
       throw new Error(`${where} has an unknown option '${k}' (known: ${[...Object.keys(OPTION_VALUES), 'mixNorm', 'pluckerEps', 'layerNormEps'].join(', ')})`);
     }
@@ -371,7 +384,7 @@ function checkConfigKeys(value: unknown): ConfigKeys {
     if ((KEY_LIST_FIELDS as readonly string[]).includes(k)) {
       const list = typeof v === 'string' ? [v] : v;
       if (!Array.isArray(list) || list.length === 0 || list.length > 16 || !list.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 200)) {
-        throw new Error(`config.${k} must be a key name or a list of key names, got ${JSON.stringify(v)}`);
+        throw new Error(`config.${k} must be a key name or a list of key names, got ${previewJson(v)}`);
       }
       (out as Record<string, unknown>)[k] = list;
     } else if (k === 'switches') {
@@ -380,18 +393,18 @@ function checkConfigKeys(value: unknown): ConfigKeys {
       for (const [key, s] of Object.entries(v)) {
         if (!isObject(s) || !isObject(s.values)) throw new Error(`config.switches.${key} must be {"values": {...}, "default": ...}`);
         const values: Record<string, Partial<ArchitectureOptions>> = {};
-        for (const [text, options] of Object.entries(s.values)) values[text] = checkOptions(options, `config.switches.${key}.values.${text}`, true);
+        for (const [text, options] of Object.entries(s.values)) setOwn(values, text, checkOptions(options, `config.switches.${key}.values.${text}`, true));
         if (s.default !== undefined && (typeof s.default !== 'string' || !own(values, s.default))) {
           throw new Error(`config.switches.${key}.default must name one of its values (${Object.keys(values).join(', ')})`);
         }
-        switches[key] = { values, default: s.default as string | undefined };
+        setOwn(switches, key, { values, default: s.default as string | undefined });
       }
       out.switches = switches;
     } else if (k === 'require') {
       if (!isObject(v) || !Object.values(v).every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {
         throw new Error('config.require must map key names to a string, number or boolean');
       }
-      out.require = v as Record<string, string | number | boolean>;
+      out.require = copyOwn(v) as Record<string, string | number | boolean>;
     } else {
       throw new Error(`config has an unknown field '${k}'`);
     }
@@ -418,11 +431,11 @@ function checkDefaultWindows(value: unknown, file: string): DefaultWindowRule {
   let otherwise: DefaultWindowRule['otherwise'] = 'paper-6';
   for (const [k, v] of Object.entries(value)) {
     if (k === 'otherwise') {
-      if (v !== 'paper-6' && v !== 'ones') throw new Error(`windows.default.otherwise must be one of paper-6, ones, got ${JSON.stringify(v)}`);
+      if (v !== 'paper-6' && v !== 'ones') throw new Error(`windows.default.otherwise must be one of paper-6, ones, got ${previewJson(v)}`);
       otherwise = v;
     } else if (/^[1-9][0-9]{0,5}$/.test(k)) {
       if (!isWindowList(v)) throw new Error(`windows.default.${k} must be a non-empty list of positive integers`);
-      byDepth[k] = v;
+      setOwn(byDepth, k, v);
     } else {
       throw new Error(`windows.default has an unknown key '${k}' (a depth such as "6", or "otherwise")`);
     }
@@ -444,7 +457,7 @@ export function parseArchitectureFile(file: string, json: unknown): Architecture
       if (!['$schema', 'name', 'label', 'tensors', 'options', 'windows', 'config', 'undecided'].includes(k)) throw new Error(`unknown field '${k}'`);
     }
     const name = json.name ?? 'custom';
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`name must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`name must be 1-64 letters, digits, '.', '_' or '-', got ${previewJson(name)}`);
     const label = json.label ?? name;
     if (typeof label !== 'string' || label.length > 200) throw new Error('label must be a string of at most 200 characters');
     if (!isObject(json.tensors)) throw new Error('tensors must be an object mapping roles to state-dict key templates');

@@ -29,10 +29,19 @@
  * `reduced_dim` / `ff_dim` must agree with that block's weights; `window_sizes` (positive
  * integers, may be empty: then g = 0 in that block) replaces that block's windows.
  * `prunedConfigJson` writes this format.
+ *
+ * Config files are untrusted JSON (../util/jsonLimits.ts): size-bounded, refused past
+ * MAX_JSON_DEPTH = 64 levels of nesting, parsed into null-prototype objects; configs saved in a
+ * checkpoint (which may be nested or even cyclic) are only read key by key. Bad values are quoted
+ * through previewJson (bounded, never recursive). Limits:
+ *   MAX_CONFIG_BYTES = 4 MiB: a config file (real ones are a few kB);
+ *   MAX_WINDOW_LIST = 65,536: entries of a window list;
+ *   MAX_JSON_DEPTH = 64: nesting of a config file.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../util/errors';
+import { parseJsonBounded, previewJson, primitiveJson } from '../util/jsonLimits';
 import {
   ALPHAXIV,
   type ArchitectureDescription,
@@ -53,6 +62,19 @@ export const DEFAULT_LAYER_NORM_EPS = 1e-5;
 export const DEFAULT_MAX_POSITIONS = 1024;
 /** Largest config file read. */
 export const MAX_CONFIG_BYTES = 4 << 20;
+/** Most entries of a window list. */
+export const MAX_WINDOW_LIST = 65536;
+
+/** The largest of `values` (a loop: a spread of a long list overflows the argument stack); `empty` for none. */
+function maxOf(values: Iterable<number>, empty = -Infinity): number {
+  let best = empty;
+  let any = false;
+  for (const v of values) {
+    if (!any || v > best) best = v;
+    any = true;
+  }
+  return best;
+}
 
 /** The paper's window list for 6 layers (also the rule for depths the paper does not cover). */
 export const PAPER_WINDOWS_6_LAYERS: readonly number[] = [1, 2, 4, 8, 12, 16];
@@ -160,7 +182,7 @@ interface ConfigValues {
 }
 
 const isWindowList = (w: unknown, allowEmpty: boolean): w is number[] =>
-  Array.isArray(w) && (allowEmpty || w.length > 0) && w.length <= 65536 && w.every((v) => Number.isInteger(v) && (v as number) >= 1);
+  Array.isArray(w) && (allowEmpty || w.length > 0) && w.length <= MAX_WINDOW_LIST && w.every((v) => Number.isInteger(v) && (v as number) >= 1);
 
 /** Every block with block 0's sizes (a trained checkpoint). */
 const uniformLayerDims = (dims: ModelDims): LayerDims[] =>
@@ -183,12 +205,7 @@ export async function readConfigObject(configPath: string): Promise<Record<strin
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(configPath, code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(e)})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(configPath, `not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseJsonBounded(text, configPath, 'the config');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InputError(configPath, 'expected a JSON object');
   }
@@ -209,8 +226,8 @@ export function configValues(where: string, config: Record<string, unknown>, dim
   let known = 0;
   // Dimension keys: reduced / ff are the widest block's (every block's in a trained checkpoint).
   const widest = {
-    reducedDim: Math.max(...layerDims.map((l) => l.reducedDim)),
-    ffDim: Math.max(...layerDims.map((l) => l.ffDim)),
+    reducedDim: maxOf(layerDims.map((l) => l.reducedDim)),
+    ffDim: maxOf(layerDims.map((l) => l.ffDim)),
   };
   const uniform = layerDims.every((l) => l.reducedDim === layerDims[0].reducedDim && l.ffDim === layerDims[0].ffDim);
   const dimensionChecks: [keyof ConfigKeys, number, boolean][] = [
@@ -227,7 +244,7 @@ export function configValues(where: string, config: Record<string, unknown>, dim
     known++;
     if (config[key] !== expected) {
       const which = perBlock && !uniform ? `${expected}, the widest block's` : String(expected);
-      throw new InputError(where, `${key} = ${JSON.stringify(config[key])} does not match the checkpoint's weights (${which}): this config belongs to another model`);
+      throw new InputError(where, `${key} = ${previewJson(config[key])} does not match the checkpoint's weights (${which}): this config belongs to another model`);
     }
   }
   const multiplierKey = firstKey(config, keys.ffMultiplier);
@@ -235,14 +252,14 @@ export function configValues(where: string, config: Record<string, unknown>, dim
     known++;
     const m = config[multiplierKey];
     if (typeof m !== 'number' || m * dims.modelDim !== widest.ffDim) {
-      throw new InputError(where, `${multiplierKey} = ${JSON.stringify(m)} does not match the checkpoint's weights (FFN width ${widest.ffDim} = ${widest.ffDim / dims.modelDim} x d): this config belongs to another model`);
+      throw new InputError(where, `${multiplierKey} = ${previewJson(m)} does not match the checkpoint's weights (FFN width ${widest.ffDim} = ${widest.ffDim / dims.modelDim} x d): this config belongs to another model`);
     }
   }
   for (const [key, value] of Object.entries(keys.require ?? {})) {
     if (!has(config, key)) continue;
     known++;
     if (config[key] !== value) {
-      throw new InputError(where, `${key} = ${JSON.stringify(config[key])}: ${description.label} checkpoints need ${key} = ${JSON.stringify(value)} (this config is for another architecture)`);
+      throw new InputError(where, `${key} = ${previewJson(config[key])}: ${description.label} checkpoints need ${key} = ${JSON.stringify(value)} (this config is for another architecture)`);
     }
   }
 
@@ -252,7 +269,7 @@ export function configValues(where: string, config: Record<string, unknown>, dim
     values.known++;
     const w = config[windowsKey];
     if (!isWindowList(w, false)) {
-      throw new InputError(where, `${windowsKey} must be a non-empty list of positive integers, got ${JSON.stringify(w)?.slice(0, 200)}`);
+      throw new InputError(where, `${windowsKey} must be a non-empty list of positive integers, got ${previewJson(w)}`);
     }
     if (description.windowForm === 'one-per-block' && w.length !== dims.layers) {
       throw new InputError(where, `${windowsKey} has ${w.length} entries but the checkpoint has ${dims.layers} blocks (one offset per block): this config belongs to another model`);
@@ -268,7 +285,7 @@ export function configValues(where: string, config: Record<string, unknown>, dim
   if (epsKey !== undefined) {
     const eps = config[epsKey];
     if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) {
-      throw new InputError(where, `${epsKey} must be a positive number, got ${JSON.stringify(eps)}`);
+      throw new InputError(where, `${epsKey} must be a positive number, got ${previewJson(eps)}`);
     }
     values.layerNormEps = eps;
   }
@@ -283,9 +300,9 @@ export function configValues(where: string, config: Record<string, unknown>, dim
       continue;
     }
     values.known++;
-    const text = JSON.stringify(config[key]);
-    if (!has(rule.values, text)) {
-      throw new InputError(where, `${key} must be one of ${Object.keys(rule.values).join(', ')}, got ${text?.slice(0, 100)}`);
+    const text = primitiveJson(config[key]);
+    if (text === undefined || !has(rule.values, text)) {
+      throw new InputError(where, `${key} must be one of ${Object.keys(rule.values).join(', ')}, got ${previewJson(config[key], 100)}`);
     }
     Object.assign(values.switched, rule.values[text]);
   }
@@ -293,13 +310,13 @@ export function configValues(where: string, config: Record<string, unknown>, dim
   if (maxKey !== undefined && Number.isInteger(config[maxKey]) && (config[maxKey] as number) > 0) values.maxPositions = config[maxKey] as number;
   if (has(config, 'pairing')) {
     if (!PAIRING_RULES.includes(config.pairing as PairingRule)) {
-      throw new InputError(where, `pairing must be one of ${PAIRING_RULES.join(', ')}, got ${JSON.stringify(config.pairing)}`);
+      throw new InputError(where, `pairing must be one of ${PAIRING_RULES.join(', ')}, got ${previewJson(config.pairing)}`);
     }
     values.pairing = config.pairing as PairingRule;
   }
   if (has(config, 'gating')) {
     if (!GATING_RULES.includes(config.gating as GatingRule)) {
-      throw new InputError(where, `gating must be one of ${GATING_RULES.join(', ')}, got ${JSON.stringify(config.gating)}`);
+      throw new InputError(where, `gating must be one of ${GATING_RULES.join(', ')}, got ${previewJson(config.gating)}`);
     }
     values.gating = config.gating as GatingRule;
   }
@@ -309,7 +326,7 @@ export function configValues(where: string, config: Record<string, unknown>, dim
 /** Validates config.json's `layers` against each block's weights. */
 function readLayerConfigs(where: string, layers: unknown, layerDims: readonly LayerDims[], description: ArchitectureDescription): LayerConfigValues[] {
   if (!Array.isArray(layers)) {
-    throw new InputError(where, `layers must be a list with one entry per block, got ${JSON.stringify(layers)?.slice(0, 200)}`);
+    throw new InputError(where, `layers must be a list with one entry per block, got ${previewJson(layers)}`);
   }
   if (layers.length !== layerDims.length) {
     throw new InputError(where, `layers has ${layers.length} entries but the checkpoint has ${layerDims.length} blocks: this config belongs to another model`);
@@ -318,7 +335,7 @@ function readLayerConfigs(where: string, layers: unknown, layerDims: readonly La
   const ffnIn = description.tensors.ffnInWeight ?? 'ffn.0';
   return layers.map((entry: unknown, l) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new InputError(where, `layers[${l}] must be an object ({"reduced_dim", "ff_dim", "window_sizes"}), got ${JSON.stringify(entry)?.slice(0, 200)}`);
+      throw new InputError(where, `layers[${l}] must be an object ({"reduced_dim", "ff_dim", "window_sizes"}), got ${previewJson(entry)}`);
     }
     const e = entry as Record<string, unknown>;
     const checks: [string, number, string][] = [
@@ -327,13 +344,13 @@ function readLayerConfigs(where: string, layers: unknown, layerDims: readonly La
     ];
     for (const [key, expected, weights] of checks) {
       if (key in e && e[key] !== expected) {
-        throw new InputError(where, `layers[${l}].${key} = ${JSON.stringify(e[key])} does not match the checkpoint's weights (${weights})`);
+        throw new InputError(where, `layers[${l}].${key} = ${previewJson(e[key])} does not match the checkpoint's weights (${weights})`);
       }
     }
     const out: LayerConfigValues = {};
     if ('window_sizes' in e) {
       if (!isWindowList(e.window_sizes, true)) {
-        throw new InputError(where, `layers[${l}].window_sizes must be a list of positive integers (empty: no offsets in that block), got ${JSON.stringify(e.window_sizes)?.slice(0, 200)}`);
+        throw new InputError(where, `layers[${l}].window_sizes must be a list of positive integers (empty: no offsets in that block), got ${previewJson(e.window_sizes)}`);
       }
       out.windowSizes = e.window_sizes;
     }
@@ -511,8 +528,8 @@ export interface ConfigLayerShape extends Pick<LayerShape, 'reducedDim' | 'ffDim
  */
 export function configJsonForSpec(spec: GrassmannSpec): Record<string, unknown> {
   const shapes = spec.layerShapes;
-  const reduced = shapes.length ? Math.max(...shapes.map((l) => l.reducedDim)) : spec.dims.reducedDim;
-  const ff = shapes.length ? Math.max(...shapes.map((l) => l.ffDim)) : spec.dims.ffDim;
+  const reduced = shapes.length ? maxOf(shapes.map((l) => l.reducedDim)) : spec.dims.reducedDim;
+  const ff = shapes.length ? maxOf(shapes.map((l) => l.ffDim)) : spec.dims.ffDim;
   const description = spec.description ?? ALPHAXIV;
   if (description.id !== ALPHAXIV.id) {
     const keys = description.config;
@@ -573,8 +590,8 @@ export function prunedConfigJson(original: Readonly<Record<string, unknown>>, la
   const key = (names: string[] | undefined, fallback: string): string => (names ? (names.find((n) => has(original, n)) ?? names[0]) : fallback);
   const json: Record<string, unknown> = { ...original };
   delete json.layers; // re-added last
-  const reduced = Math.max(...layers.map((l) => l.reducedDim));
-  const ff = Math.max(...layers.map((l) => l.ffDim));
+  const reduced = maxOf(layers.map((l) => l.reducedDim));
+  const ff = maxOf(layers.map((l) => l.ffDim));
   json[key(keys.layers, 'num_layers')] = layers.length;
   json[key(keys.reducedDim, 'reduced_dim')] = reduced;
   if (keys.ffDim) json[key(keys.ffDim, 'ff_dim')] = ff;

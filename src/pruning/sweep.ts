@@ -36,6 +36,7 @@ import { layerKey, rowMajorPairs, type GrassmannSpec, type LayerShape } from '..
 import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from '../core/cancellation';
 import { ModelSession } from '../core/session';
+import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from '../core/input';
 import { criterionApplies, normalisePerLayer, scoreUnits, unitsOfLayer } from './criteria';
 import { pruneStateDict, selectUnits } from './apply';
 import {
@@ -86,12 +87,9 @@ export const DEFAULT_PRUNE = {
   seed: 1,
 };
 
+/** A text read whole (at most MAX_EVAL_TEXT_BYTES: see ../core/input.ts). */
 async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await fs.readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError(path, `cannot read the ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  return readTextFileBounded(path, what, MAX_EVAL_TEXT_BYTES);
 }
 
 /** Every tensor of the checkpoint: floating point as float32, integers as stored. */

@@ -105,8 +105,8 @@ export class AlignedText {
       let j = i + 1;
       while (j < this.chars.length && JOINS_PREVIOUS.test(this.chars[j]!)) j++;
       const cluster = this.chars.slice(i, j).join('');
-      const start = Math.min(...this.starts.slice(i, j));
-      const end = Math.max(...this.ends.slice(i, j));
+      // A loop, not Math.min(...): a cluster of many combining marks would overflow the arguments.
+      const [start, end] = this.spanOf(i, j, 0);
       for (const c of transform(cluster)) {
         chars.push(c);
         starts.push(start);

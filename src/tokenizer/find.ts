@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { InputError, isInputError } from '../util/errors';
+import { parseJsonBounded } from '../util/jsonLimits';
 import { isObject } from './json';
 import { TOKENIZER_JSON, VOCAB_TXT, loadTokenizer, tokenizerFileIn } from './load';
 import type { Tokenizer } from './types';
@@ -42,6 +43,8 @@ export interface FoundTokenizer {
 }
 
 export const DEFAULT_MAX_PARENT_LEVELS = 4;
+/** A config.json larger than this (4 MiB, the config reader's limit) gives no tokenizer hint. */
+const MAX_CONFIG_HINT_BYTES = 4 << 20;
 
 /** What a config.json near the checkpoint says about its tokenizer. */
 interface ConfigHint {
@@ -197,7 +200,10 @@ function cachedTokenizerFiles(hub: string): Array<{ repo: string; file: string }
 function readConfigHint(configFile: string): ConfigHint | null {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(configFile, 'utf8'));
+    // Bounded as every config read is (size and nesting, ../util/jsonLimits.ts); any problem: no hint.
+    const stat = statSync(configFile);
+    if (!stat.isFile() || stat.size > MAX_CONFIG_HINT_BYTES) return null;
+    json = parseJsonBounded(readFileSync(configFile, 'utf8'), configFile, 'the config');
   } catch {
     return null;
   }

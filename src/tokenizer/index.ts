@@ -3,7 +3,7 @@
  * and BERT vocab.txt, with every token's span in the original text. No `vscode` import: the CLI and
  * the extension share it.
  */
-export type { DecodeOptions, EncodeOptions, Token, Tokenizer, TokenizerKind } from './types';
+export type { BoundedEncoding, DecodeOptions, EncodeBounds, EncodeOptions, Token, Tokenizer, TokenizerKind } from './types';
 export { loadTokenizer, loadVocabTxt, tokenizerFromJson } from './load';
 export {
   type FindTokenizerOptions,

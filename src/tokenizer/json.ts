@@ -1,9 +1,28 @@
 /**
  * Checked access to parsed tokenizer JSON: every malformed field becomes an InputError that names
  * the file and the JSON path of the field, so a user can find and fix it.
+ *
+ * Tokenizer files are untrusted (../util/jsonLimits.ts). Limits, each an InputError naming the
+ * file and the limit:
+ *   MAX_TOKENIZER_FILE_BYTES = 64 MiB: tokenizer.json, vocab.txt, tokenizer_config.json (the
+ *     largest real tokenizer.json files, with 256k-entry vocabularies, are about 35 MB);
+ *   MAX_JSON_DEPTH = 64: nesting of the JSON (real files nest about 6 deep);
+ *   MAX_COMPONENT_DEPTH = 16: Sequences nested in Sequences (normalizer, pre_tokenizer,
+ *     post_processor; real files nest one or two).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { InputError } from '../util/errors';
+import { parseJsonBounded } from '../util/jsonLimits';
+
+export const MAX_TOKENIZER_FILE_BYTES = 64 << 20;
+export const MAX_COMPONENT_DEPTH = 16;
+
+/** Throws when a Sequence at `depth` (1: the top-level component) nests past MAX_COMPONENT_DEPTH. */
+export function checkComponentDepth(depth: number, file: string, where: string): void {
+  if (depth > MAX_COMPONENT_DEPTH) {
+    throw new InputError(file, `${where.slice(0, 120)}${where.length > 120 ? '...' : ''}: Sequences nested deeper than ${MAX_COMPONENT_DEPTH} levels (the limit)`);
+  }
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -61,24 +80,58 @@ export function describe(v: unknown): string {
   return String(v);
 }
 
-/** Reads a UTF-8 text file; a missing or unreadable file is an InputError naming it. */
-export function readTextFile(path: string): string {
+/**
+ * Reads a UTF-8 text file of at most `maxBytes` (default MAX_TOKENIZER_FILE_BYTES; only regular
+ * files); a missing, unreadable or oversized file is an InputError naming it.
+ */
+export function readTextFile(path: string, maxBytes = MAX_TOKENIZER_FILE_BYTES): string {
+  // stat before open: opening a FIFO would block.
+  const checkStat = (stat: { isDirectory(): boolean; isFile(): boolean; size: number }): void => {
+    if (stat.isDirectory()) throw new InputError(path, 'is a folder, expected a file');
+    if (!stat.isFile()) throw new InputError(path, 'not a regular file');
+    if (stat.size > maxBytes) throw new InputError(path, `is ${stat.size} bytes, more than the limit of ${maxBytes} for a tokenizer file`);
+  };
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    checkStat(statSync(path));
+    fd = openSync(path, 'r');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(path, 'no such file');
-    if (code === 'EISDIR') throw new InputError(path, 'is a folder, expected a file');
-    throw new InputError(path, `cannot read (${code ?? String(e)})`);
+    if (e instanceof InputError) throw e;
+    throw readError(path, e);
+  }
+  try {
+    const stat = fstatSync(fd);
+    checkStat(stat);
+    // Read at most one byte past the bound, whatever the file has grown to since.
+    const buffer = Buffer.alloc(Math.min(maxBytes + 1, stat.size + 1));
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new InputError(path, `is more than the limit of ${maxBytes} bytes for a tokenizer file`);
+        break; // grew since the stat: read what it had
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+      if (length > maxBytes) throw new InputError(path, `is more than the limit of ${maxBytes} bytes for a tokenizer file`);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw readError(path, e);
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** Reads and parses a JSON file; the parse error's message is kept (it says where the JSON breaks). */
+function readError(path: string, e: unknown): InputError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new InputError(path, 'no such file');
+  if (code === 'EISDIR') return new InputError(path, 'is a folder, expected a file');
+  return new InputError(path, `cannot read (${code ?? String(e)})`);
+}
+
+/** Reads and parses a JSON file (bounded: see the limits above); a parse error's message is kept (it says where the JSON breaks). */
 export function readJsonFile(path: string): unknown {
-  const text = readTextFile(path);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new InputError(path, `not valid JSON (${(e as Error).message})`);
-  }
+  return parseJsonBounded(readTextFile(path), path, 'the JSON');
 }

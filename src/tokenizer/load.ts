@@ -9,8 +9,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors';
+import { previewJson } from '../util/jsonLimits';
 import {
   type JsonObject,
+  checkComponentDepth,
   describe,
   isObject,
   isTokenId,
@@ -95,7 +97,7 @@ export function tokenizerFromJson(json: unknown, source: string): Tokenizer {
     }
     model = parseBpe(modelJson, source);
   } else {
-    throw new InputError(source, `unsupported model type ${JSON.stringify(modelType)} (supported: WordPiece, BPE)`);
+    throw new InputError(source, `unsupported model type ${previewJson(modelType)} (supported: WordPiece, BPE)`);
   }
 
   const addedTokens = parseAddedTokens(json.added_tokens, source);
@@ -142,8 +144,9 @@ function parseAddedTokens(config: unknown, file: string): AddedToken[] {
 
 const NO_POST_PROCESSING: PostProcessor = { before: [], after: [], trimOffsets: false };
 
-function parsePostProcessor(config: unknown, file: string, where = 'post_processor'): PostProcessor {
+function parsePostProcessor(config: unknown, file: string, where = 'post_processor', depth = 1): PostProcessor {
   if (config === undefined || config === null) return NO_POST_PROCESSING;
+  checkComponentDepth(depth, file, where);
   const obj = requireType(config, file, where);
   switch (obj.type) {
     case 'TemplateProcessing':
@@ -160,7 +163,7 @@ function parsePostProcessor(config: unknown, file: string, where = 'post_process
     case 'Sequence': {
       const list = obj.processors;
       if (!Array.isArray(list)) throw new InputError(file, `${where}.processors must be a list`);
-      const steps = list.map((p, i) => parsePostProcessor(p, file, `${where}.processors[${i}]`));
+      const steps = list.map((p, i) => parsePostProcessor(p, file, `${where}.processors[${i}]`, depth + 1));
       return {
         before: steps.flatMap((s) => s.before),
         after: steps.flatMap((s) => s.after),
@@ -170,7 +173,7 @@ function parsePostProcessor(config: unknown, file: string, where = 'post_process
     default:
       throw new InputError(
         file,
-        `unsupported ${where} type ${JSON.stringify(obj.type)} (supported: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)`,
+        `unsupported ${where} type ${previewJson(obj.type)} (supported: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)`,
       );
   }
 }
@@ -204,14 +207,14 @@ function parseTemplate(obj: JsonObject, file: string, where: string): PostProces
     if (typeof name !== 'string') throw new InputError(file, `${at}.SpecialToken.id must be a string, found ${describe(name)}`);
     const entry = specials[name];
     if (!isObject(entry) || !Array.isArray(entry.ids) || !Array.isArray(entry.tokens) || entry.ids.length !== entry.tokens.length) {
-      throw new InputError(file, `${where}.special_tokens has no valid entry for ${JSON.stringify(name)} used in the template`);
+      throw new InputError(file, `${where}.special_tokens has no valid entry for ${previewJson(name)} used in the template`);
     }
     const ids = entry.ids as unknown[];
     const texts = entry.tokens as unknown[];
     ids.forEach((id, k) => {
       const text = texts[k];
       if (!isTokenId(id) || typeof text !== 'string') {
-        throw new InputError(file, `${where}.special_tokens[${JSON.stringify(name)}] must pair string tokens with integer ids`);
+        throw new InputError(file, `${where}.special_tokens[${previewJson(name)}] must pair string tokens with integer ids`);
       }
       (seenSequence ? after : before).push({ id, text });
     });
@@ -233,7 +236,7 @@ function parseDecoder(config: unknown, file: string, kind: Model['kind']): Decod
     case 'ByteLevel':
       return byteLevelDecoder;
     default:
-      throw new InputError(file, `unsupported decoder type ${JSON.stringify(obj.type)} (supported: WordPiece, ByteLevel)`);
+      throw new InputError(file, `unsupported decoder type ${previewJson(obj.type)} (supported: WordPiece, ByteLevel)`);
   }
 }
 
@@ -273,7 +276,7 @@ export function loadVocabTxt(vocabPath: string): Tokenizer {
   const requireInVocab = (role: (typeof BERT_SPECIAL_ROLES)[number]): SpecialTokenRef => {
     const text = special(role);
     const id = vocab.get(text);
-    if (id === undefined) throw new InputError(file, `${role} ${JSON.stringify(text)} is not in the vocabulary`);
+    if (id === undefined) throw new InputError(file, `${role} ${previewJson(text)} is not in the vocabulary`);
     return { id, text };
   };
 

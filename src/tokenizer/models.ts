@@ -4,6 +4,7 @@
  * so the tokenizer can compute its span in the original text.
  */
 import { InputError } from '../util/errors';
+import { previewJson } from '../util/jsonLimits';
 import type { AlignedText } from './alignedText';
 import {
   type JsonObject,
@@ -36,13 +37,32 @@ export interface WordPieceOptions {
 }
 
 /**
+ * Limits (bounding the work one hostile word or vocabulary can cause):
+ *   MAX_WORDPIECE_WORD_CHARS = 200: the effective `max_input_chars_per_word` is at most this
+ *     (BERT's is 100; a longer word is one unknown token, as a word past the file's own limit is).
+ *     The longest-match search tries at most the vocabulary's longest token's length per
+ *     position, so one word costs O(n * L^2) character comparisons, n <= 200.
+ *   MAX_BPE_WORD_CHARS = 10,000: a longer BPE word is merged in pieces of this many characters
+ *     (the merges of a real word never span that far; without a bound a 10 MB word made heaps of
+ *     gigabytes). BPE_CACHE_WORD_CHARS = 256: only shorter words are cached.
+ */
+export const MAX_WORDPIECE_WORD_CHARS = 200;
+export const MAX_BPE_WORD_CHARS = 10_000;
+const BPE_CACHE_WORD_CHARS = 256;
+
+/**
  * WordPiece: greedy longest-match-first from the left; pieces after the first carry the "##"
- * prefix. If any part of the word cannot be matched, or the word is too long, the whole word is
- * one unknown token (as in BERT).
+ * prefix. If any part of the word cannot be matched, or the word is too long (more than
+ * max_input_chars_per_word, at most MAX_WORDPIECE_WORD_CHARS), the whole word is one unknown
+ * token (as in BERT).
  */
 export class WordPieceModel implements Model {
   readonly kind = 'wordpiece';
   private readonly unkId: number;
+  /** The effective max_input_chars_per_word (the file's, at most MAX_WORDPIECE_WORD_CHARS). */
+  readonly maxInputCharsPerWord: number;
+  /** Code points of the longest vocabulary entry (prefix removed): no longer piece can match. */
+  private readonly longestPiece: number;
 
   constructor(
     readonly vocab: ReadonlyMap<string, number>,
@@ -50,19 +70,24 @@ export class WordPieceModel implements Model {
     file: string,
   ) {
     const unkId = vocab.get(options.unkToken);
-    if (unkId === undefined) throw new InputError(file, `the unknown token ${JSON.stringify(options.unkToken)} is not in the vocabulary`);
+    if (unkId === undefined) throw new InputError(file, `the unknown token ${previewJson(options.unkToken)} is not in the vocabulary`);
     this.unkId = unkId;
+    this.maxInputCharsPerWord = Math.min(options.maxInputCharsPerWord, MAX_WORDPIECE_WORD_CHARS);
+    // A piece of k code points is a vocabulary entry of at least k UTF-16 units.
+    let longest = 0;
+    for (const token of vocab.keys()) if (token.length > longest) longest = token.length;
+    this.longestPiece = longest;
   }
 
   tokenize(word: AlignedText): Piece[] {
     const chars = word.chars;
     const unknown: Piece[] = [{ id: this.unkId, text: this.options.unkToken, from: 0, to: chars.length }];
-    if (chars.length > this.options.maxInputCharsPerWord) return unknown;
+    if (chars.length > this.maxInputCharsPerWord) return unknown;
     const pieces: Piece[] = [];
     let start = 0;
     while (start < chars.length) {
       let found: Piece | null = null;
-      for (let end = chars.length; end > start; end--) {
+      for (let end = Math.min(chars.length, start + this.longestPiece); end > start; end--) {
         const body = chars.slice(start, end).join('');
         const text = start > 0 ? this.options.continuingSubwordPrefix + body : body;
         const id = this.vocab.get(text);
@@ -131,19 +156,19 @@ export class BpeModel implements Model {
       const aId = vocab.get(a);
       const bId = vocab.get(b);
       if (aId === undefined || bId === undefined) {
-        throw new InputError(file, `merge ${rank} ("${a} ${b}") uses ${JSON.stringify(aId === undefined ? a : b)}, which is not in the vocabulary`);
+        throw new InputError(file, `merge ${rank} ("${a} ${b}") uses ${previewJson(aId === undefined ? a : b)}, which is not in the vocabulary`);
       }
       // The merged token drops the right part's continuation prefix ("a" + "##b" -> "ab").
       const merged = a + (prefixLength > 0 && b.startsWith(options.continuingSubwordPrefix) ? b.slice(prefixLength) : b);
       const resultId = vocab.get(merged);
-      if (resultId === undefined) throw new InputError(file, `merge ${rank} ("${a} ${b}") makes ${JSON.stringify(merged)}, which is not in the vocabulary`);
+      if (resultId === undefined) throw new InputError(file, `merge ${rank} ("${a} ${b}") makes ${previewJson(merged)}, which is not in the vocabulary`);
       const key = `${aId} ${bId}`;
       // The first (best-ranked) occurrence of a duplicated merge wins.
       if (!this.merges.has(key)) this.merges.set(key, { rank, resultId });
     });
     if (options.unkToken !== null) {
       const unkId = vocab.get(options.unkToken);
-      if (unkId === undefined) throw new InputError(file, `the unknown token ${JSON.stringify(options.unkToken)} is not in the vocabulary`);
+      if (unkId === undefined) throw new InputError(file, `the unknown token ${previewJson(options.unkToken)} is not in the vocabulary`);
       this.unkId = unkId;
     } else {
       this.unkId = null;
@@ -151,6 +176,18 @@ export class BpeModel implements Model {
   }
 
   tokenize(word: AlignedText): Piece[] {
+    if (word.length > MAX_BPE_WORD_CHARS) {
+      // Merged in pieces of MAX_BPE_WORD_CHARS characters (see the limits above).
+      const pieces: Piece[] = [];
+      for (let from = 0; from < word.length; from += MAX_BPE_WORD_CHARS) {
+        const part = word.chars.slice(from, Math.min(word.length, from + MAX_BPE_WORD_CHARS));
+        for (const p of this.tokenizeUncached(part, from > 0, from + part.length < word.length)) {
+          pieces.push({ ...p, from: p.from + from, to: p.to + from });
+        }
+      }
+      return pieces;
+    }
+    if (word.length > BPE_CACHE_WORD_CHARS) return this.tokenizeUncached(word.chars);
     const key = word.toString();
     const cached = this.cache.get(key);
     if (cached) return cached;
@@ -160,9 +197,13 @@ export class BpeModel implements Model {
     return pieces;
   }
 
-  private tokenizeUncached(chars: readonly string[]): Piece[] {
+  /**
+   * @param continues the characters continue a word begun before them (no word start here).
+   * @param continued more characters of the word follow (the word does not end here).
+   */
+  private tokenizeUncached(chars: readonly string[], continues = false, continued = false): Piece[] {
     const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix } = this.options;
-    if (this.options.ignoreMerges) {
+    if (this.options.ignoreMerges && !continues && !continued) {
       const id = this.vocab.get(chars.join(''));
       if (id !== undefined) return [{ id, text: chars.join(''), from: 0, to: chars.length }];
     }
@@ -176,8 +217,8 @@ export class BpeModel implements Model {
     let pendingUnk = false;
     for (let i = 0; i < chars.length; i++) {
       let symbol = chars[i]!;
-      if (i > 0) symbol = prefix + symbol;
-      if (i === chars.length - 1) symbol += suffix;
+      if (i > 0 || continues) symbol = prefix + symbol;
+      if (i === chars.length - 1 && !continued) symbol += suffix;
       const id = this.vocab.get(symbol);
       if (id !== undefined) {
         ids.push(id);
@@ -276,7 +317,7 @@ export function parseVocab(model: JsonObject, file: string): Map<string, number>
   const vocab = requireObject(model.vocab, file, 'model.vocab');
   const map = new Map<string, number>();
   for (const [token, id] of Object.entries(vocab)) {
-    if (!isTokenId(id)) throw new InputError(file, `model.vocab[${JSON.stringify(token)}] must be a non-negative integer id, found ${describe(id)}`);
+    if (!isTokenId(id)) throw new InputError(file, `model.vocab[${previewJson(token)}] must be a non-negative integer id, found ${describe(id)}`);
     map.set(token, id);
   }
   if (map.size === 0) throw new InputError(file, 'model.vocab is empty');

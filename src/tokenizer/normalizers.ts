@@ -3,8 +3,9 @@
  * Semantics follow the Rust `tokenizers` crate (the reference for tokenizer.json files).
  */
 import { InputError } from '../util/errors';
+import { previewJson } from '../util/jsonLimits';
 import { AlignedText } from './alignedText';
-import { type JsonObject, optionalBool, requireType } from './json';
+import { type JsonObject, checkComponentDepth, describe, optionalBool, requireType } from './json';
 
 export type Normalizer = (text: AlignedText) => AlignedText;
 
@@ -79,8 +80,9 @@ export function bertNormalizer(options: BertNormalizerOptions): Normalizer {
 }
 
 /** Builds the normalizer described by tokenizer.json's `normalizer` field (null: none). */
-export function parseNormalizer(config: unknown, file: string, where = 'normalizer'): Normalizer | null {
+export function parseNormalizer(config: unknown, file: string, where = 'normalizer', depth = 1): Normalizer | null {
   if (config === null || config === undefined) return null;
+  checkComponentDepth(depth, file, where);
   const obj = requireType(config, file, where);
   switch (obj.type) {
     case 'BertNormalizer':
@@ -99,13 +101,13 @@ export function parseNormalizer(config: unknown, file: string, where = 'normaliz
     case 'Sequence': {
       const list = obj.normalizers;
       if (!Array.isArray(list)) throw new InputError(file, `${where}.normalizers must be a list`);
-      const steps = list.map((n, i) => parseNormalizer(n, file, `${where}.normalizers[${i}]`));
+      const steps = list.map((n, i) => parseNormalizer(n, file, `${where}.normalizers[${i}]`, depth + 1));
       return (t) => steps.reduce((acc, step) => (step ? step(acc) : acc), t);
     }
     default:
       throw new InputError(
         file,
-        `unsupported ${where} type ${JSON.stringify(obj.type)} (supported: BertNormalizer, Lowercase, StripAccents, NFC, NFD, NFKC, NFKD, Sequence)`,
+        `unsupported ${where} type ${previewJson(obj.type)} (supported: BertNormalizer, Lowercase, StripAccents, NFC, NFD, NFKC, NFKD, Sequence)`,
       );
   }
 }
@@ -113,7 +115,7 @@ export function parseNormalizer(config: unknown, file: string, where = 'normaliz
 function parseBertNormalizerOptions(obj: JsonObject, file: string, where: string): BertNormalizerOptions {
   const strip = obj.strip_accents;
   if (strip !== undefined && strip !== null && typeof strip !== 'boolean') {
-    throw new InputError(file, `${where}.strip_accents must be true, false or null, found ${JSON.stringify(strip)}`);
+    throw new InputError(file, `${where}.strip_accents must be true, false or null, found ${describe(strip)}`);
   }
   return {
     cleanText: optionalBool(obj, 'clean_text', true, file, where),

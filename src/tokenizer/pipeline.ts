@@ -3,13 +3,24 @@
  * original text: added tokens are cut out of the raw text first, each remaining segment is
  * normalised, pre-tokenized into words and split by the model, then the post-processor wraps the
  * result in special tokens.
+ *
+ * Long text is processed in chunks (bounded memory: each character of text being normalised
+ * costs some hundred bytes, 2.8 GB for a 10 MB text in one piece). A segment longer than
+ * ENCODE_CHUNK_CHARS = 16,384 UTF-16 units is cut before a space that follows a printable ASCII
+ * character: no normaliser, pre-tokenizer or word of the supported pipelines spans such a cut,
+ * so the tokens are those of the text in one piece. Where no such place exists within
+ * ENCODE_MAX_CHUNK_CHARS = 65,536 units the text is cut there (between code points): a text that
+ * long without "x " in it may then tokenise differently at the cut.
+ * `encodeBounded` stops after the chunk in which a token budget is reached (what a run of a
+ * position table's worth of tokens needs), or after a number of characters.
  */
 import { AlignedText } from './alignedText';
 import { byteLevelDecode, bytesToUnicode } from './byteLevel';
 import type { Model } from './models';
 import type { Normalizer } from './normalizers';
 import type { PreTokenizer } from './preTokenizers';
-import type { DecodeOptions, EncodeOptions, Token, Tokenizer, TokenizerKind } from './types';
+import type { BoundedEncoding, DecodeOptions, EncodeBounds, EncodeOptions, Token, Tokenizer, TokenizerKind } from './types';
+
 
 /** A token matched in the raw text before normalisation (tokenizer.json `added_tokens`). */
 export interface AddedToken {
@@ -53,6 +64,27 @@ export interface PipelineParts {
   decoder: Decoder;
 }
 
+export const ENCODE_CHUNK_CHARS = 16_384;
+export const ENCODE_MAX_CHUNK_CHARS = 65_536;
+
+/** The end of the chunk of original[from, to) that starts at `from` (see the top of this file). */
+export function chunkEnd(original: string, from: number, to: number): number {
+  if (to - from <= ENCODE_CHUNK_CHARS) return to;
+  const isCut = (i: number): boolean => {
+    if (original.charCodeAt(i) !== 0x20) return false;
+    const before = original.charCodeAt(i - 1);
+    return before >= 0x21 && before <= 0x7e;
+  };
+  const target = from + ENCODE_CHUNK_CHARS;
+  for (let i = target; i > from + (ENCODE_CHUNK_CHARS >> 1); i--) if (isCut(i)) return i;
+  const hard = Math.min(to, from + ENCODE_MAX_CHUNK_CHARS);
+  for (let i = target + 1; i < hard; i++) if (isCut(i)) return i;
+  if (hard >= to) return to;
+  // No safe place: cut between code points (never inside a surrogate pair).
+  const unit = original.charCodeAt(hard);
+  return unit >= 0xdc00 && unit <= 0xdfff ? hard - 1 : hard;
+}
+
 const WORD_CHAR = /^[\p{L}\p{N}_]$/u;
 const WHITE_SPACE = /^\p{White_Space}$/u;
 
@@ -93,21 +125,40 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): Token[] {
-    const tokens: Token[] = [];
+    return this.encodeBounded(text, options).tokens;
+  }
+
+  /**
+   * Encodes `text`, stopping early once `maxTokens` tokens exist or about `maxChars` units were
+   * read (at a chunk boundary; see the top of this file). The tokens returned are the first ones
+   * of the whole text's encoding.
+   */
+  encodeBounded(text: string, options: EncodeBounds = {}): BoundedEncoding {
+    const maxTokens = options.maxTokens ?? Infinity;
+    const maxChars = options.maxChars ?? Infinity;
+    const addSpecial = options.addSpecialTokens !== false;
+    const { before, after } = this.parts.postProcessor;
+    const tokens: Token[] = addSpecial ? before.map((t) => ({ id: t.id, text: t.text, start: 0, end: 0, special: true })) : [];
+    const enough = (read: number): boolean => tokens.length >= maxTokens || read >= maxChars;
     let segmentStart = 0;
-    for (const match of this.findAddedTokens(text)) {
-      this.encodeSegment(text, segmentStart, match.start, tokens);
+    let stoppedAt = -1;
+    outer: for (const match of this.addedTokenMatches(text)) {
+      const stop = this.encodeSegment(text, segmentStart, match.start, tokens, enough);
+      if (stop >= 0) {
+        stoppedAt = stop;
+        break outer;
+      }
       tokens.push({ id: match.token.id, text: match.token.content, start: match.start, end: match.end, special: match.token.special });
       segmentStart = match.end;
+      if (enough(segmentStart) && segmentStart < text.length) {
+        stoppedAt = segmentStart;
+        break outer;
+      }
     }
-    this.encodeSegment(text, segmentStart, text.length, tokens);
-    if (options.addSpecialTokens === false) return tokens;
-    const { before, after } = this.parts.postProcessor;
-    return [
-      ...before.map((t) => ({ id: t.id, text: t.text, start: 0, end: 0, special: true })),
-      ...tokens,
-      ...after.map((t) => ({ id: t.id, text: t.text, start: text.length, end: text.length, special: true })),
-    ];
+    if (stoppedAt < 0) stoppedAt = this.encodeSegment(text, segmentStart, text.length, tokens, enough);
+    if (stoppedAt >= 0 && stoppedAt < text.length) return { tokens, complete: false, charsRead: stoppedAt };
+    if (addSpecial) for (const t of after) tokens.push({ id: t.id, text: t.text, start: text.length, end: text.length, special: true });
+    return { tokens, complete: true, charsRead: text.length };
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
@@ -129,8 +180,23 @@ export class PipelineTokenizer implements Tokenizer {
     return this.textToId.get(token);
   }
 
-  /** Tokenizes original[from, to), which holds no added token, appending to `out`. */
-  private encodeSegment(original: string, from: number, to: number, out: Token[]): void {
+  /**
+   * Tokenizes original[from, to), which holds no added token, appending to `out`, chunk by chunk;
+   * returns the end of the last chunk when `enough(end)` stopped it before `to`, else -1.
+   */
+  private encodeSegment(original: string, from: number, to: number, out: Token[], enough: (read: number) => boolean = () => false): number {
+    let at = from;
+    while (at < to) {
+      const end = chunkEnd(original, at, to);
+      this.encodeChunk(original, at, end, out);
+      at = end;
+      if (at < to && enough(at)) return at;
+    }
+    return -1;
+  }
+
+  /** Tokenizes one chunk original[from, to). */
+  private encodeChunk(original: string, from: number, to: number, out: Token[]): void {
     if (to <= from) return;
     let text = AlignedText.fromOriginal(original, from, to);
     if (this.parts.normalizer) text = this.parts.normalizer(text);
@@ -153,10 +219,9 @@ export class PipelineTokenizer implements Tokenizer {
     return first < last ? word.spanOf(first, last, full[1]) : [full[1], full[1]];
   }
 
-  /** Non-overlapping matches of added tokens in the raw text, left to right, longest first at each position. */
-  private findAddedTokens(text: string): Array<{ token: AddedToken; start: number; end: number }> {
-    const matches: Array<{ token: AddedToken; start: number; end: number }> = [];
-    if (this.addedByFirstUnit.size === 0) return matches;
+  /** Non-overlapping matches of added tokens in the raw text, left to right, longest first at each position (lazily). */
+  private *addedTokenMatches(text: string): Generator<{ token: AddedToken; start: number; end: number }> {
+    if (this.addedByFirstUnit.size === 0) return;
     let previousEnd = 0;
     let i = 0;
     while (i < text.length) {
@@ -170,11 +235,10 @@ export class PipelineTokenizer implements Tokenizer {
       let end = i + token.content.length;
       if (token.lstrip) while (start > previousEnd && WHITE_SPACE.test(text[start - 1]!)) start--;
       if (token.rstrip) while (end < text.length && WHITE_SPACE.test(text[end]!)) end++;
-      matches.push({ token, start, end });
+      yield { token, start, end };
       previousEnd = end;
       i = end;
     }
-    return matches;
   }
 
   /** single_word tokens only match when the characters around them are not word characters. */

@@ -2,9 +2,10 @@
  * Hugging Face pre-tokenizers: split normalised text into words, each still aligned to the original.
  */
 import { InputError } from '../util/errors';
+import { previewJson } from '../util/jsonLimits';
 import { AlignedText } from './alignedText';
 import { bytesToUnicode } from './byteLevel';
-import { optionalBool, requireType } from './json';
+import { checkComponentDepth, optionalBool, requireType } from './json';
 import { isBertWhitespace } from './normalizers';
 
 export type PreTokenizer = (text: AlignedText) => AlignedText[];
@@ -101,8 +102,9 @@ function splitByPattern(text: AlignedText, pattern: RegExp): AlignedText[] {
 }
 
 /** Builds the pre-tokenizer described by tokenizer.json's `pre_tokenizer` field (null: the whole text is one word). */
-export function parsePreTokenizer(config: unknown, file: string, where = 'pre_tokenizer'): ParsedPreTokenizer {
+export function parsePreTokenizer(config: unknown, file: string, where = 'pre_tokenizer', depth = 1): ParsedPreTokenizer {
   if (config === null || config === undefined) return { run: (t) => (t.length > 0 ? [t] : []), byteLevel: false };
+  checkComponentDepth(depth, file, where);
   const obj = requireType(config, file, where);
   switch (obj.type) {
     case 'BertPreTokenizer':
@@ -118,7 +120,7 @@ export function parsePreTokenizer(config: unknown, file: string, where = 'pre_to
     case 'Sequence': {
       const list = obj.pretokenizers;
       if (!Array.isArray(list)) throw new InputError(file, `${where}.pretokenizers must be a list`);
-      const steps = list.map((p, i) => parsePreTokenizer(p, file, `${where}.pretokenizers[${i}]`));
+      const steps = list.map((p, i) => parsePreTokenizer(p, file, `${where}.pretokenizers[${i}]`, depth + 1));
       return {
         run: (t) => steps.reduce<AlignedText[]>((words, step) => words.flatMap(step.run), [t]),
         byteLevel: steps.some((s) => s.byteLevel),
@@ -127,7 +129,7 @@ export function parsePreTokenizer(config: unknown, file: string, where = 'pre_to
     default:
       throw new InputError(
         file,
-        `unsupported ${where} type ${JSON.stringify(obj.type)} (supported: BertPreTokenizer, ByteLevel, Sequence)`,
+        `unsupported ${where} type ${previewJson(obj.type)} (supported: BertPreTokenizer, ByteLevel, Sequence)`,
       );
   }
 }

@@ -31,6 +31,22 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+/** What encodeBounded returns. */
+export interface BoundedEncoding {
+  tokens: Token[];
+  /** True when the whole text was encoded (the post-processor's closing tokens included). */
+  complete: boolean;
+  /** UTF-16 units of the text that were encoded. */
+  charsRead: number;
+}
+
+export interface EncodeBounds extends EncodeOptions {
+  /** Stop once at least this many tokens exist (the first maxTokens are those of the whole text). */
+  maxTokens?: number;
+  /** Encode at most about this many UTF-16 units of the text (cut at a chunk boundary). */
+  maxChars?: number;
+}
+
 export interface DecodeOptions {
   /** Leave out special tokens. Default false: a top-k list should show that [SEP] is predicted. */
   skipSpecialTokens?: boolean;
@@ -41,6 +57,11 @@ export type TokenizerKind = 'wordpiece' | 'bpe';
 export interface Tokenizer {
   /** Splits `text` into tokens; never throws for any string (unknown text becomes the unk token or bytes). */
   encode(text: string, options?: EncodeOptions): Token[];
+  /**
+   * Encodes the start of `text` only: stops once `maxTokens` tokens exist or about `maxChars`
+   * UTF-16 units were read; the tokens are the first ones of the whole text's encoding.
+   */
+  encodeBounded?(text: string, options?: EncodeBounds): BoundedEncoding;
   /**
    * Turns ids back into text the way the tokenizer's decoder does (WordPiece: "##" pieces glued to
    * the previous token; byte-level BPE: bytes back to UTF-8). Ids with no token are skipped, as in
