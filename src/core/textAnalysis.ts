@@ -221,7 +221,7 @@ function resolveNearest(session: ModelSession, p: TextAnalysisParams): { request
     return { request: { layer, offset: p.offset ?? 1, metric, neighbours }, problem: `layer ${layer} does not exist: the model has ${spec.dims.layers} layers (0..${spec.dims.layers - 1})` };
   }
   const windowSizes = spec.layerShapes[layer].windowSizes;
-  const offset = p.offset ?? Math.min(...windowSizes);
+  const offset = p.offset ?? windowSizes.reduce((m, w) => Math.min(m, w), Infinity);
   if (!windowSizes.includes(offset)) {
     const list = windowSizes.length ? `[${windowSizes.join(', ')}]` : 'empty';
     return { request: { layer, offset, metric, neighbours }, problem: `offset ${offset} is not in layer ${layer}'s window list (${list})` };

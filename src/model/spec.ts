@@ -331,7 +331,8 @@ export function recognizeShapes(
   // Number of blocks: the contiguous range 0..L-1 of block indices.
   const prefix = blockPrefix(description);
   const blockIndices = blockIndicesOf(tensors.keys(), description);
-  const layers = blockIndices.size === 0 ? 0 : Math.max(...blockIndices) + 1;
+  let layers = 0;
+  for (const l of blockIndices) layers = Math.max(layers, l + 1); // no spread: the count comes from the file
   for (let l = 0; l < layers; l++) {
     if (!blockIndices.has(l)) problems.push(`blocks are numbered 0..${layers - 1} but there is no ${layerKey(prefix, l)}*`);
   }
