@@ -6,6 +6,12 @@
  * bookkeeping (`epoch`, `val_loss`, `optimizer_state_dict`, ...). Names may carry the prefix that
  * nn.DataParallel (`module.`) or torch.compile (`_orig_mod.`) adds. This module only looks at the
  * unpickled value tree, so it works for any container format and can be tested with plain data.
+ *
+ * The tree is untrusted (and may share or even contain itself, as Python values can), so nothing
+ * here walks it without a bound: the wrapper search is MAX_WRAPPER_DEPTH deep, configs are cut at
+ * MAX_CONFIG_DEPTH / MAX_CONFIG_ENTRIES, keys are named without String() (which recurses into a
+ * list), warnings about skipped entries stop at MAX_ENTRY_WARNINGS, and keys only ever land in
+ * Maps, null-prototype objects or own data properties, never on a prototype.
  */
 import { InputError } from '../util/errors';
 import type { ScalarValue } from './types';
@@ -30,6 +36,12 @@ export const MAX_CONFIG_ENTRIES = 10000;
 /** How deep wrappers may nest ({'state_dict': {'model': {...}}}); bounds the search. */
 const MAX_WRAPPER_DEPTH = 4;
 
+/** Warnings about skipped entries listed one by one; the rest are counted in one more. */
+export const MAX_ENTRY_WARNINGS = 20;
+
+/** Wrapper prefixes stripped at most this many times (a compiled DataParallel model needs 2). */
+const MAX_PREFIX_STRIPS = 8;
+
 export interface ExtractedStateDict<T> {
   /** Tensors by (prefix-stripped) name, in file order. */
   tensors: Map<string, T>;
@@ -52,8 +64,38 @@ function isDictLike(v: unknown): v is DictLike {
   return proto === Object.prototype || proto === null;
 }
 
-function entriesOf(d: DictLike): [unknown, unknown][] {
-  return d instanceof Map ? [...d.entries()] : Object.entries(d);
+function entriesOf(d: DictLike): Iterable<[unknown, unknown]> {
+  return d instanceof Map ? d.entries() : Object.entries(d);
+}
+
+/** A dict key as a name: strings as they are, numbers and the like as text, others by type. */
+function keyName(k: unknown): string {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number' || typeof k === 'bigint') return String(k);
+  if (typeof k === 'boolean' || k === null) return k === null ? 'None' : k ? 'True' : 'False';
+  return `<${describeValue(k)} key>`;
+}
+
+/** Sets `obj[key]` as an own data property, so even '__proto__' cannot reach the prototype. */
+function setOwn<V>(obj: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Collects warnings, listing the first MAX_ENTRY_WARNINGS of a kind and counting the rest. */
+class EntryWarnings {
+  private count = 0;
+  constructor(
+    private readonly out: string[],
+    private readonly summary: (more: number) => string,
+  ) {}
+
+  add(message: string): void {
+    if (this.count++ < MAX_ENTRY_WARNINGS) this.out.push(message);
+  }
+
+  finish(): void {
+    if (this.count > MAX_ENTRY_WARNINGS) this.out.push(this.summary(this.count - MAX_ENTRY_WARNINGS));
+  }
 }
 
 function getEntry(d: DictLike, key: string): unknown {
@@ -120,7 +162,11 @@ export function extractStateDict<T = TorchTensor>(
 
   const tensorCount = countTensors(stateDict, isTensor);
   if (tensorCount === 0) {
-    const keys = entriesOf(root).map(([k]) => String(k)).slice(0, 12);
+    const keys: string[] = [];
+    for (const [k] of entriesOf(root)) {
+      if (keys.length === 12) break;
+      keys.push(keyName(k));
+    }
     const where = path ? `under '${path}'` : 'at the top level';
     throw new InputError(file, `no state dict found: no tensors ${where}, and no ${STATE_DICT_KEYS.join('/')} entry holding them (top-level keys: ${keys.join(', ') || 'none'})`);
   }
@@ -128,17 +174,19 @@ export function extractStateDict<T = TorchTensor>(
   // In a bare state dict (no wrapper), scalar entries are the only metadata there is.
   const names: string[] = [];
   const values: T[] = [];
+  const skipped = new EntryWarnings(warnings, (more) => `${more} more state dict entries are not tensors: skipped`);
   for (const [k, v] of entriesOf(stateDict)) {
-    const name = String(k);
+    const name = keyName(k);
     if (isTensor(v)) {
       names.push(name);
       values.push(v);
     } else if (stateDict === root && toScalar(v) !== undefined) {
-      metadata[name] = toScalar(v) as ScalarValue;
+      setOwn(metadata, name, toScalar(v) as ScalarValue);
     } else {
-      warnings.push(`state dict entry '${name}' is a ${describeValue(v)}, not a tensor: skipped`);
+      skipped.add(`state dict entry '${name}' is a ${describeValue(v)}, not a tensor: skipped`);
     }
   }
+  skipped.finish();
 
   const stripped = stripPrefixes(names);
   warnings.push(...stripped.warnings);
@@ -157,13 +205,15 @@ export function plainConfig(v: unknown, budget = { entries: MAX_CONFIG_ENTRIES }
   if (budget.entries-- <= 0 || depth > MAX_CONFIG_DEPTH) return null;
   const scalar = toScalar(v);
   if (scalar !== undefined) return scalar;
-  if (Array.isArray(v)) return v.slice(0, budget.entries).map((x) => plainConfig(x, budget, depth + 1));
-  if (v instanceof PickleTuple) return v.items.slice(0, budget.entries).map((x) => plainConfig(x, budget, depth + 1));
+  if (Array.isArray(v)) return v.slice(0, Math.max(0, budget.entries)).map((x) => plainConfig(x, budget, depth + 1));
+  if (v instanceof PickleTuple) return v.items.slice(0, Math.max(0, budget.entries)).map((x) => plainConfig(x, budget, depth + 1));
   if (isDictLike(v)) {
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    // Iterated in place (not copied first): a shared dict of millions of entries may be met
+    // many times, and each visit must cost only the entries the budget still allows.
     for (const [k, x] of entriesOf(v)) {
-      if (typeof k !== 'string' || k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
       if (budget.entries <= 0) break;
+      if (typeof k !== 'string' || k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
       out[k] = plainConfig(x, budget, depth + 1);
     }
     return out;
@@ -173,20 +223,22 @@ export function plainConfig(v: unknown, budget = { entries: MAX_CONFIG_ENTRIES }
 
 /** Top-level entries next to the state dict: scalars become metadata; the rest is skipped. */
 function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<string, ScalarValue>, configs: Record<string, unknown>, warnings: string[]): void {
+  const ignored = new EntryWarnings(warnings, (more) => `${more} more top-level entries ignored: only the state dict and scalar metadata are read`);
   for (const [k, v] of entriesOf(root)) {
-    const key = String(k);
-    if (key === stateKey) continue;
+    if (k === stateKey) continue;
+    const key = keyName(k);
     const scalar = toScalar(v);
     if (scalar !== undefined) {
-      metadata[key] = scalar;
-    } else if ((CONFIG_KEYS as readonly string[]).includes(key) && isDictLike(v)) {
-      configs[key] = plainConfig(v);
-    } else if ((OPTIMIZER_KEYS as readonly string[]).includes(key)) {
+      setOwn(metadata, key, scalar);
+    } else if (typeof k === 'string' && (CONFIG_KEYS as readonly string[]).includes(k) && isDictLike(v)) {
+      configs[k] = plainConfig(v);
+    } else if (typeof k === 'string' && (OPTIMIZER_KEYS as readonly string[]).includes(k)) {
       warnings.push(`optimizer state skipped ('${key}')`);
     } else if (v !== null) {
-      warnings.push(`top-level entry '${key}' (a ${describeValue(v)}) ignored: only the state dict and scalar metadata are read`);
+      ignored.add(`top-level entry '${key}' (a ${describeValue(v)}) ignored: only the state dict and scalar metadata are read`);
     }
   }
+  ignored.finish();
 }
 
 export interface StrippedNames {
@@ -200,14 +252,15 @@ export interface StrippedNames {
 
 /**
  * Removes `module.` (nn.DataParallel / DistributedDataParallel) and `_orig_mod.` (torch.compile)
- * when every name carries it, repeatedly (a compiled DataParallel model has both). A prefix on
+ * when every name carries it, repeatedly (a compiled DataParallel model has both; at most
+ * MAX_PREFIX_STRIPS times, so a hostile name of a million 'module.'s costs little). A prefix on
  * only some names is left alone: it is then a real submodule name, not a wrapper.
  */
 export function stripPrefixes(names: readonly string[]): StrippedNames {
   let current = [...names];
   const strippedPrefixes: string[] = [];
   const warnings: string[] = [];
-  for (;;) {
+  while (strippedPrefixes.length < MAX_PREFIX_STRIPS) {
     const prefix = STRIPPED_PREFIXES.find((p) => current.length > 0 && current.every((n) => n.startsWith(p) && n.length > p.length));
     if (prefix === undefined) break;
     current = current.map((n) => n.slice(prefix.length));

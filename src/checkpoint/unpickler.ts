@@ -11,9 +11,37 @@
  * and storages are `TorchStorage` descriptions (key, dtype, element count) whose bytes stay in
  * the checkpoint file.
  *
- * Resource bounds: every length field is checked against the bytes that remain, integer literals
- * are capped in size, and the VM is a loop over opcodes (no recursion), so a hostile pickle can
- * at worst make us allocate in proportion to its own size.
+ * Resource bounds. The VM is a loop over opcodes (no recursion), every length field is checked
+ * against the bytes that remain, and each unpickle runs under a budget (UNPICKLE_LIMITS; a
+ * budget that is exceeded is an InputError naming the file and the budget, at the opcode that
+ * passed it). A pickle's opcodes cost at least one byte each, so most budgets follow from its
+ * size; what they stop is amplification, where an allow-listed callable copies a big value
+ * (OrderedDict(d), set(l), _codecs.encode(s), torch.Size(t)) or the memo/DUP share one value
+ * many times. A real checkpoint's pickle is small (its tensors live in storages: a 1B-parameter
+ * model's state dict pickles to ~100 KB) and builds a few bytes of values per pickle byte, so
+ * budgets proportional to the pickle with a generous floor never refuse one.
+ *   maxOpcodes 64 Mi               opcodes executed (time): torch.save pickles run ~0.25-0.35
+ *                                  per byte (a 12k-tensor legacy pickle of 1.6 MB: 372k).
+ *   allocBytes 48 x pickle bytes,  estimated bytes of values built (8 per container element,
+ *     at least 64 MiB, at most     32 per dict entry, 2 per string character, 1 per bytes byte,
+ *     768 MiB                      48 per object, 16 per memo entry). torch.save pickles build
+ *                                  7-9x their size (the fixtures; 2x for one big string), so a
+ *                                  real pickle meets the cap only past ~85 MB (~600k tensors);
+ *                                  the cap keeps a hostile one under ~1.2 GB of real memory.
+ *   totalElements 4 x pickle       container elements created or copied, in all (real pickles
+ *     bytes, at least 8 Mi,        hold ~0.2 per byte: elements come from opcodes, copies from
+ *     at most 96 Mi                OrderedDict/set/torch.Size calls).
+ *   maxContainerElements 8 Mi      elements of one list/tuple/dict/set (a V8 Map holds < 16.8M).
+ *   maxMemoEntries 8 Mi            memo slots (a Map too; a real pickle has < one per 2 bytes).
+ *   maxStringBytes 128 MiB         one string or bytes literal.
+ *   maxNesting 1000                containers inside containers: CPython's pickler cannot write
+ *                                  deeper under its default recursion limit; callers may recurse.
+ *   maxExpandedValues 64 Mi        values the result holds once shared (memo/DUP) sub-values are
+ *                                  counted at every place they occur: what a walk of it visits.
+ * Nesting and expanded size are checked on the result at STOP by an iterative walk (values may be
+ * built out of order through the memo, and may even be cyclic, as in Python: a cycle is counted
+ * once, so code that walks a result must still bound its own walk). Integer literals are capped
+ * at MAX_LONG_BYTES. Dicts are Maps, so no key ever reaches an object prototype.
  */
 import { InputError } from '../util/errors';
 import type { DType } from './types';
@@ -128,6 +156,21 @@ export interface UnpickleResult {
   end: number;
   /** Every storage referenced by a persistent id, by key, in first-reference order. */
   storages: Map<string, TorchStorage>;
+  /** What this pickle used of its budgets (UNPICKLE_LIMITS). */
+  usage: UnpickleUsage;
+}
+
+export interface UnpickleUsage {
+  opcodes: number;
+  /** Estimated bytes of values built, and the budget for this pickle. */
+  allocBytes: number;
+  allocBudget: number;
+  elements: number;
+  elementBudget: number;
+  memoEntries: number;
+  /** Deepest nesting and expanded size of the result. */
+  nesting: number;
+  expandedValues: number;
 }
 
 /**
@@ -145,7 +188,15 @@ type Callable = (args: readonly PickleValue[], vm: VmContext) => PickleValue;
 interface VmContext {
   file: string;
   fail(problem: string): never;
+  /** Charges `elements` container elements and `bytes` estimated bytes to the budget. */
+  alloc(elements: number, bytes: number): void;
 }
+
+/** Estimated bytes per thing built, for the allocation budget (see the module comment). */
+const COST_ELEMENT = 8;
+const COST_DICT_ENTRY = 32;
+const COST_OBJECT = 48;
+const COST_MEMO_ENTRY = 16;
 
 /** Storage classes of torch.save persistent ids -> their element dtype. */
 const STORAGE_TYPES: Readonly<Record<string, TorchDtypeName>> = {
@@ -211,13 +262,14 @@ const CALLABLE_GLOBALS: ReadonlyMap<string, Callable> = new Map<string, Callable
 const PY2_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
 function refusedMessage(qualified: string): string {
-  return `refused to load: the pickle references the global '${qualified}', which is not on the allow-list of safe types (nothing was executed)`;
+  return `refused to load: the pickle references the global '${cut(qualified)}', which is not on the allow-list of safe types (nothing was executed)`;
 }
 
 function resolveGlobal(vm: VmContext, module: string, name: string): PickleGlobal {
-  const mod = PY2_MODULES[module] ?? module;
+  const mod = Object.prototype.hasOwnProperty.call(PY2_MODULES, module) ? PY2_MODULES[module] : module;
   const qualified = `${mod}.${name}`;
   if (!VALUE_GLOBALS.has(qualified) && !CALLABLE_GLOBALS.has(qualified)) vm.fail(refusedMessage(qualified));
+  vm.alloc(0, COST_OBJECT);
   return new PickleGlobal(mod, name);
 }
 
@@ -230,14 +282,18 @@ function callGlobal(vm: VmContext, fn: PickleValue, args: readonly PickleValue[]
 
 function callOrderedDict(args: readonly PickleValue[], vm: VmContext): PickleValue {
   const d = new Map<PickleValue, PickleValue>();
+  vm.alloc(0, COST_OBJECT);
   if (args.length === 0) return d;
-  // OrderedDict(iterable of pairs) or OrderedDict(mapping).
+  // OrderedDict(iterable of pairs) or OrderedDict(mapping): a copy, charged before it is made.
   const src = args[0];
   if (src instanceof Map) {
+    vm.alloc(src.size, src.size * COST_DICT_ENTRY);
     for (const [k, v] of src) d.set(k, v);
     return d;
   }
-  for (const pair of sequenceItems(src, vm, 'OrderedDict argument')) {
+  const pairs = sequenceItems(src, vm, 'OrderedDict argument');
+  vm.alloc(pairs.length, pairs.length * COST_DICT_ENTRY);
+  for (const pair of pairs) {
     const kv = sequenceItems(pair, vm, 'OrderedDict item');
     if (kv.length !== 2) vm.fail('OrderedDict item is not a (key, value) pair');
     d.set(kv[0], kv[1]);
@@ -256,6 +312,7 @@ function rebuildTensor(args: readonly PickleValue[], vm: VmContext, fn: string):
   if (shape.length !== strides.length) vm.fail(`${fn}: size has ${shape.length} dimensions but stride has ${strides.length}`);
   const off = nonNegativeInt(offset, vm, `${fn}: storage offset`);
   const requiresGrad = args.length > 4 && args[4] === true;
+  vm.alloc(0, COST_OBJECT);
   return new TorchTensor(storage, off, shape, strides, requiresGrad, false);
 }
 
@@ -263,6 +320,7 @@ function rebuildParameter(args: readonly PickleValue[], vm: VmContext): PickleVa
   // _rebuild_parameter(data, requires_grad, backward_hooks[, state])
   const data = args[0];
   if (!(data instanceof TorchTensor)) vm.fail(`_rebuild_parameter: data is a ${typeName(data)}, expected a tensor`);
+  vm.alloc(0, COST_OBJECT);
   return new TorchTensor(data.storage, data.storageOffset, data.shape, data.stride, args[1] === true, true);
 }
 
@@ -275,28 +333,35 @@ function rebuildFromType(args: readonly PickleValue[], vm: VmContext): PickleVal
   }
   const result = callGlobal(vm, func, sequenceItems(inner, vm, '_rebuild_from_type_v2 args'));
   if (result instanceof TorchTensor && newType.name === 'Parameter') {
+    vm.alloc(0, COST_OBJECT);
     return new TorchTensor(result.storage, result.storageOffset, result.shape, result.stride, result.requiresGrad, true);
   }
   return result;
 }
 
 function callTorchSize(args: readonly PickleValue[], vm: VmContext): PickleValue {
+  vm.alloc(0, COST_OBJECT);
   return new PickleTuple(args.length === 0 ? [] : intTuple(args[0], vm, 'torch.Size'));
 }
 
 function callTorchDevice(args: readonly PickleValue[], vm: VmContext): PickleValue {
   const [kind, index] = args;
   if (typeof kind !== 'string') vm.fail('torch.device argument is not a string');
+  vm.alloc(0, 2 * kind.length + COST_OBJECT);
   return typeof index === 'number' ? `${kind}:${index}` : kind;
 }
 
 function callSet(args: readonly PickleValue[], vm: VmContext, frozen: boolean): PickleValue {
-  return new PickleSet(args.length === 0 ? [] : [...sequenceItems(args[0], vm, 'set argument')], frozen);
+  const items = args.length === 0 ? [] : sequenceItems(args[0], vm, 'set argument');
+  // A copy, charged before it is made.
+  vm.alloc(items.length, items.length * COST_ELEMENT + COST_OBJECT);
+  return new PickleSet(items.slice(), frozen);
 }
 
 function callComplex(args: readonly PickleValue[], vm: VmContext): PickleValue {
   const [re = 0, im = 0] = args;
   if (typeof re !== 'number' || typeof im !== 'number') vm.fail('complex() arguments are not numbers');
+  vm.alloc(0, COST_OBJECT);
   return new PickleComplex(re, im);
 }
 
@@ -305,6 +370,8 @@ function callCodecsEncode(args: readonly PickleValue[], vm: VmContext): PickleVa
   const [text, encoding = 'utf-8'] = args;
   if (typeof text !== 'string' || typeof encoding !== 'string') vm.fail('_codecs.encode arguments are not strings');
   const enc = encoding.toLowerCase().replace(/_/g, '-');
+  // A new bytes value as long as the text (3x for UTF-8 at most), charged before it is made.
+  vm.alloc(0, (enc.startsWith('utf') ? 3 : 1) * text.length + COST_OBJECT);
   if (enc === 'latin1' || enc === 'latin-1' || enc === 'iso-8859-1') {
     const out = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) {
@@ -353,7 +420,26 @@ function nonNegativeInt(v: PickleValue | undefined, vm: VmContext, what: string)
 }
 
 function intTuple(v: PickleValue | undefined, vm: VmContext, what: string): number[] {
-  return sequenceItems(v, vm, what).map((x, i) => nonNegativeInt(x, vm, `${what}[${i}]`));
+  const items = sequenceItems(v, vm, what);
+  vm.alloc(items.length, items.length * COST_ELEMENT + COST_OBJECT);
+  return items.map((x, i) => nonNegativeInt(x, vm, `${what}[${i}]`));
+}
+
+/** Untrusted text for a message, cut to `n` characters (the output layer escapes it). */
+function cut(s: string, n = 200): string {
+  return s.length > n ? `${s.slice(0, n)}...` : s;
+}
+
+/**
+ * A value for a message without walking it: strings (cut to 60 characters) and numbers as
+ * Python writes them, anything else as its type. Never String(v): on a list that joins (and
+ * recurses into) every element.
+ */
+export function shortText(v: PickleValue | undefined): string {
+  if (typeof v === 'string') return `'${v.length > 60 ? `${v.slice(0, 60)}...` : v}'`;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  return `a ${typeName(v)}`;
 }
 
 function describe(v: PickleValue | undefined): string {
@@ -371,12 +457,91 @@ const HIGHEST_PROTOCOL = 5;
 const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 
+/** The budgets of one unpickle (see the module comment for why each value). */
+export interface UnpickleLimits {
+  maxOpcodes: number;
+  /** Allocation budget: `allocBytesPerByte` x the pickle's bytes, within [floor, cap]. */
+  allocBytesPerByte: number;
+  allocBytesFloor: number;
+  allocBytesCap: number;
+  /** Elements created or copied in all: per byte, within [floor, cap]. */
+  totalElementsPerByte: number;
+  totalElementsFloor: number;
+  totalElementsCap: number;
+  maxContainerElements: number;
+  maxMemoEntries: number;
+  maxStringBytes: number;
+  maxNesting: number;
+  maxExpandedValues: number;
+}
+
+const MiB = 1024 * 1024;
+const Mi = 1024 * 1024;
+
+function mib(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`;
+}
+
+export const UNPICKLE_LIMITS: Readonly<UnpickleLimits> = Object.freeze({
+  maxOpcodes: 64 * Mi,
+  allocBytesPerByte: 48,
+  allocBytesFloor: 64 * MiB,
+  allocBytesCap: 768 * MiB,
+  totalElementsPerByte: 4,
+  totalElementsFloor: 8 * Mi,
+  totalElementsCap: 96 * Mi,
+  maxContainerElements: 8 * Mi,
+  maxMemoEntries: 8 * Mi,
+  maxStringBytes: 128 * MiB,
+  maxNesting: 1000,
+  maxExpandedValues: 64 * Mi,
+});
+
+/** The budgets for a pickle of `pickleBytes` bytes (the relative ones resolved). */
+export function unpickleBudget(pickleBytes: number, limits: Readonly<UnpickleLimits> = UNPICKLE_LIMITS): { allocBytes: number; totalElements: number } {
+  const within = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+  return {
+    allocBytes: within(limits.allocBytesPerByte * pickleBytes, limits.allocBytesFloor, limits.allocBytesCap),
+    totalElements: within(limits.totalElementsPerByte * pickleBytes, limits.totalElementsFloor, limits.totalElementsCap),
+  };
+}
+
+export interface UnpickleOptions {
+  /** Overrides of UNPICKLE_LIMITS (tests). */
+  limits?: Partial<UnpickleLimits>;
+}
+
 /**
- * Runs the pickle that starts at `start` in `data`, up to its STOP opcode.
+ * Runs the pickle that starts at `start` in `data`, up to its STOP opcode, within the budgets of
+ * UNPICKLE_LIMITS (relative ones taken against the bytes from `start` to the end of `data`).
  * Errors are InputErrors naming `file` (PickleTruncatedError when the data ends first).
  */
-export function unpickle(file: string, data: Uint8Array, start = 0): UnpickleResult {
-  return new Vm(file, data, start).run();
+export function unpickle(file: string, data: Uint8Array, start = 0, options: UnpickleOptions = {}): UnpickleResult {
+  return new Vm(file, data, start, { ...UNPICKLE_LIMITS, ...options.limits }).run();
+}
+
+/** Whether `v` is a value that holds other values (so nesting and sharing apply to it). */
+function isContainer(v: PickleValue): v is PickleValue[] | PickleTuple | Map<PickleValue, PickleValue> | PickleSet {
+  return Array.isArray(v) || v instanceof PickleTuple || v instanceof Map || v instanceof PickleSet;
+}
+
+function containerSize(v: PickleValue[] | PickleTuple | Map<PickleValue, PickleValue> | PickleSet): number {
+  if (Array.isArray(v)) return v.length;
+  if (v instanceof Map) return v.size;
+  return v.items.length;
+}
+
+/** A frame of the result walk: a container and a cursor over its children. */
+interface WalkFrame {
+  node: object;
+  items: readonly PickleValue[] | null;
+  index: number;
+  entries: Iterator<[PickleValue, PickleValue]> | null;
+  pendingValue: PickleValue | undefined;
+  hasPending: boolean;
+  /** Height below this node so far, and values in its expansion so far (itself included). */
+  height: number;
+  expanded: number;
 }
 
 class Vm implements VmContext {
@@ -388,18 +553,138 @@ class Vm implements VmContext {
   private readonly memo = new Map<number, PickleValue>();
   private readonly storages = new Map<string, TorchStorage>();
   private readonly view: DataView;
+  private readonly allocBudget: number;
+  private readonly elementBudget: number;
+  private allocated = 0;
+  private elements = 0;
+  private opcodes = 0;
 
   constructor(
     readonly file: string,
     private readonly data: Uint8Array,
     start: number,
+    private readonly limits: Readonly<UnpickleLimits>,
   ) {
     this.pos = start;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const budget = unpickleBudget(Math.max(0, data.length - start), limits);
+    this.allocBudget = budget.allocBytes;
+    this.elementBudget = budget.totalElements;
   }
 
   fail(problem: string): never {
     throw new InputError(this.file, `${problem} (pickle offset ${this.opStart})`);
+  }
+
+  /** An exceeded budget: `what` the pickle does, and the budget (its UNPICKLE_LIMITS name). */
+  private overBudget(what: string, budget: string): never {
+    this.fail(`refused: the pickle ${what} (budget ${budget}, far above what any real checkpoint needs: a hostile or corrupt pickle; nothing was executed)`);
+  }
+
+  alloc(elements: number, bytes: number): void {
+    this.elements += elements;
+    this.allocated += bytes;
+    if (this.elements > this.elementBudget) {
+      this.overBudget(`creates or copies more than ${this.elementBudget} container elements`, `totalElements: ${this.limits.totalElementsPerByte} per pickle byte, at least ${this.limits.totalElementsFloor}`);
+    }
+    if (this.allocated > this.allocBudget) {
+      this.overBudget(`would build more than ${mib(this.allocBudget)} of values`, `allocBytes: ${this.limits.allocBytesPerByte} x the pickle's size, at least ${mib(this.limits.allocBytesFloor)}, at most ${mib(this.limits.allocBytesCap)}`);
+    }
+  }
+
+  /** Charges `added` new elements of a container that will then hold `size`. */
+  private grow(size: number, added: number, bytesEach = COST_ELEMENT): void {
+    if (size > this.limits.maxContainerElements) this.overBudget(`builds a container of more than ${this.limits.maxContainerElements} elements`, 'maxContainerElements');
+    this.alloc(added, added * bytesEach);
+  }
+
+  private memoPut(index: number, v: PickleValue): void {
+    if (!this.memo.has(index)) {
+      if (this.memo.size >= this.limits.maxMemoEntries) this.overBudget(`fills more than ${this.limits.maxMemoEntries} memo slots`, 'maxMemoEntries');
+      this.alloc(0, COST_MEMO_ENTRY);
+    }
+    this.memo.set(index, v);
+  }
+
+  /** A string or bytes literal's length, checked before it is read. */
+  private literal(n: number): Uint8Array {
+    const b = this.bytes(n);
+    if (n > this.limits.maxStringBytes) this.overBudget(`has a ${n}-byte string or bytes literal, more than ${mib(this.limits.maxStringBytes)}`, 'maxStringBytes');
+    this.alloc(0, 2 * n + COST_ELEMENT);
+    return b;
+  }
+
+  /**
+   * At STOP: nesting depth and expanded size of the result, by an iterative walk that visits
+   * each container once (shared ones are summed, not re-walked; a cycle is counted once).
+   */
+  private checkResult(root: PickleValue): { nesting: number; expandedValues: number } {
+    if (!isContainer(root)) return { nesting: 0, expandedValues: 1 };
+    const { maxNesting, maxExpandedValues } = this.limits;
+    const done = new Map<object, { height: number; expanded: number }>();
+    const onPath = new Set<object>();
+    const frames: WalkFrame[] = [];
+    const tooDeep = (): never => this.overBudget(`nests containers deeper than ${maxNesting}`, `maxNesting: CPython's pickler cannot write a deeper value`);
+    const enter = (node: PickleValue[] | PickleTuple | Map<PickleValue, PickleValue> | PickleSet): void => {
+      if (frames.length >= maxNesting) tooDeep();
+      onPath.add(node);
+      frames.push({
+        node,
+        items: node instanceof Map ? null : Array.isArray(node) ? node : node.items,
+        index: 0,
+        entries: node instanceof Map ? node.entries() : null,
+        pendingValue: undefined,
+        hasPending: false,
+        height: 1,
+        expanded: 1,
+      });
+    };
+    const nextChild = (f: WalkFrame): { child: PickleValue } | undefined => {
+      if (f.items) return f.index < f.items.length ? { child: f.items[f.index++] } : undefined;
+      if (f.hasPending) {
+        f.hasPending = false;
+        return { child: f.pendingValue as PickleValue };
+      }
+      const r = (f.entries as Iterator<[PickleValue, PickleValue]>).next();
+      if (r.done) return undefined;
+      f.pendingValue = r.value[1];
+      f.hasPending = true;
+      return { child: r.value[0] };
+    };
+    const tooBig = (): never => this.overBudget(`builds a value that expands to more than ${maxExpandedValues} values when its shared (memo/DUP) parts are counted where each occurs`, 'maxExpandedValues');
+    enter(root);
+    while (frames.length > 0) {
+      const f = frames[frames.length - 1];
+      const next = nextChild(f);
+      if (next === undefined) {
+        frames.pop();
+        onPath.delete(f.node);
+        done.set(f.node, { height: f.height, expanded: f.expanded });
+        if (frames.length === 0) return { nesting: f.height, expandedValues: f.expanded };
+        if (frames.length > 0) {
+          const parent = frames[frames.length - 1];
+          parent.height = Math.max(parent.height, f.height + 1);
+          parent.expanded += f.expanded;
+          if (parent.expanded > maxExpandedValues) tooBig();
+        }
+        continue;
+      }
+      const c = next.child;
+      if (!isContainer(c) || onPath.has(c)) {
+        f.expanded++;
+      } else {
+        const seen = done.get(c);
+        if (seen === undefined) {
+          enter(c);
+          continue;
+        }
+        if (frames.length + seen.height > maxNesting) tooDeep();
+        f.height = Math.max(f.height, seen.height + 1);
+        f.expanded += seen.expanded;
+      }
+      if (f.expanded > maxExpandedValues) tooBig();
+    }
+    return { nesting: 0, expandedValues: 0 }; // not reached: the root's frame returns
   }
 
   private truncated(): never {
@@ -503,6 +788,7 @@ class Vm implements VmContext {
   run(): UnpickleResult {
     for (;;) {
       this.opStart = this.pos;
+      if (++this.opcodes > this.limits.maxOpcodes) this.overBudget(`runs more than ${this.limits.maxOpcodes} opcodes`, 'maxOpcodes');
       const op = this.u8();
       switch (op) {
         // Framing and protocol
@@ -514,8 +800,15 @@ class Vm implements VmContext {
         case 0x95: // FRAME: an 8-byte frame length; frames are only a read-ahead hint.
           this.u64();
           break;
-        case 0x2e: // STOP
-          return { value: this.pop(), end: this.pos, storages: this.storages };
+        case 0x2e: { // STOP
+          const value = this.pop();
+          const shape = this.checkResult(value);
+          const usage: UnpickleUsage = {
+            opcodes: this.opcodes, allocBytes: this.allocated, allocBudget: this.allocBudget,
+            elements: this.elements, elementBudget: this.elementBudget, memoEntries: this.memo.size, ...shape,
+          };
+          return { value, end: this.pos, storages: this.storages, usage };
+        }
 
         // Stack manipulation
         case 0x28: // MARK
@@ -534,16 +827,16 @@ class Vm implements VmContext {
 
         // Memo
         case 0x71: // BINPUT
-          this.memo.set(this.u8(), this.top());
+          this.memoPut(this.u8(), this.top());
           break;
         case 0x72: // LONG_BINPUT
-          this.memo.set(this.u32(), this.top());
+          this.memoPut(this.u32(), this.top());
           break;
         case 0x70: // PUT
-          this.memo.set(this.parseDecimalIndex(this.line()), this.top());
+          this.memoPut(this.parseDecimalIndex(this.line()), this.top());
           break;
         case 0x94: // MEMOIZE
-          this.memo.set(this.memo.size, this.top());
+          this.memoPut(this.memo.size, this.top());
           break;
         case 0x68: // BINGET
           this.push(this.memoGet(this.u8()));
@@ -588,22 +881,22 @@ class Vm implements VmContext {
           break;
 
         // Strings and bytes
-        case 0x58: this.push(utf8.decode(this.bytes(this.u32()))); break; // BINUNICODE
-        case 0x8c: this.push(utf8.decode(this.bytes(this.u8()))); break; // SHORT_BINUNICODE
-        case 0x8d: this.push(utf8.decode(this.bytes(this.u64()))); break; // BINUNICODE8
-        case 0x56: this.push(decodeRawUnicodeEscape(this.line())); break; // UNICODE (text)
-        case 0x53: this.push(this.decodeStringRepr(this.line())); break; // STRING (text, Python 2 str)
+        case 0x58: this.push(utf8.decode(this.literal(this.u32()))); break; // BINUNICODE
+        case 0x8c: this.push(utf8.decode(this.literal(this.u8()))); break; // SHORT_BINUNICODE
+        case 0x8d: this.push(utf8.decode(this.literal(this.u64()))); break; // BINUNICODE8
+        case 0x56: this.push(decodeRawUnicodeEscape(this.textLiteral())); break; // UNICODE (text)
+        case 0x53: this.push(this.decodeStringRepr(this.textLiteral())); break; // STRING (text, Python 2 str)
         case 0x54: { // BINSTRING (Python 2 str; torch.load decodes these as UTF-8)
           const n = this.i32();
           if (n < 0) this.fail('BINSTRING with a negative length: corrupt pickle');
-          this.push(utf8.decode(this.bytes(n)));
+          this.push(utf8.decode(this.literal(n)));
           break;
         }
-        case 0x55: this.push(utf8.decode(this.bytes(this.u8()))); break; // SHORT_BINSTRING
-        case 0x42: this.push(copyBytes(this.bytes(this.u32()))); break; // BINBYTES
-        case 0x43: this.push(copyBytes(this.bytes(this.u8()))); break; // SHORT_BINBYTES
-        case 0x8e: this.push(copyBytes(this.bytes(this.u64()))); break; // BINBYTES8
-        case 0x96: this.push(copyBytes(this.bytes(this.u64()))); break; // BYTEARRAY8
+        case 0x55: this.push(utf8.decode(this.literal(this.u8()))); break; // SHORT_BINSTRING
+        case 0x42: this.push(copyBytes(this.literal(this.u32()))); break; // BINBYTES
+        case 0x43: this.push(copyBytes(this.literal(this.u8()))); break; // SHORT_BINBYTES
+        case 0x8e: this.push(copyBytes(this.literal(this.u64()))); break; // BINBYTES8
+        case 0x96: this.push(copyBytes(this.literal(this.u64()))); break; // BYTEARRAY8
         case 0x97: // NEXT_BUFFER
           this.fail('pickle uses out-of-band buffers (protocol 5 NEXT_BUFFER), which torch.save never writes');
           break;
@@ -612,47 +905,65 @@ class Vm implements VmContext {
           break;
 
         // Containers
-        case 0x29: this.push(new PickleTuple([])); break; // EMPTY_TUPLE
-        case 0x85: this.push(new PickleTuple([this.pop()])); break; // TUPLE1
+        case 0x29: this.push(this.newTuple([])); break; // EMPTY_TUPLE
+        case 0x85: this.push(this.newTuple([this.pop()])); break; // TUPLE1
         case 0x86: { // TUPLE2
           const b = this.pop();
           const a = this.pop();
-          this.push(new PickleTuple([a, b]));
+          this.push(this.newTuple([a, b]));
           break;
         }
         case 0x87: { // TUPLE3
           const c = this.pop();
           const b = this.pop();
           const a = this.pop();
-          this.push(new PickleTuple([a, b, c]));
+          this.push(this.newTuple([a, b, c]));
           break;
         }
-        case 0x74: this.push(new PickleTuple(this.popMark())); break; // TUPLE
-        case 0x5d: this.push([]); break; // EMPTY_LIST
-        case 0x6c: this.push(this.popMark()); break; // LIST
-        case 0x7d: this.push(new Map()); break; // EMPTY_DICT
+        case 0x74: this.push(this.newTuple(this.popMark())); break; // TUPLE
+        case 0x5d: this.alloc(0, COST_OBJECT); this.push([]); break; // EMPTY_LIST
+        case 0x6c: { // LIST
+          const items = this.popMark();
+          this.grow(items.length, items.length);
+          this.alloc(0, COST_OBJECT);
+          this.push(items);
+          break;
+        }
+        case 0x7d: this.alloc(0, COST_OBJECT); this.push(new Map()); break; // EMPTY_DICT
         case 0x64: { // DICT
           const items = this.popMark();
+          this.alloc(0, COST_OBJECT);
           this.push(this.fillDict(new Map(), items));
           break;
         }
-        case 0x8f: this.push(new PickleSet([], false)); break; // EMPTY_SET
-        case 0x91: this.push(new PickleSet(this.popMark(), true)); break; // FROZENSET
+        case 0x8f: this.alloc(0, COST_OBJECT); this.push(new PickleSet([], false)); break; // EMPTY_SET
+        case 0x91: { // FROZENSET
+          const items = this.popMark();
+          this.grow(items.length, items.length);
+          this.alloc(0, COST_OBJECT);
+          this.push(new PickleSet(items, true));
+          break;
+        }
         case 0x61: { // APPEND
           const v = this.pop();
-          this.listTarget(this.top()).push(v);
+          const list = this.listTarget(this.top());
+          this.grow(list.length + 1, 1);
+          list.push(v);
           break;
         }
         case 0x65: { // APPENDS
           const items = this.popMark();
           const list = this.listTarget(this.top());
+          this.grow(list.length + items.length, items.length);
           for (const v of items) list.push(v);
           break;
         }
         case 0x73: { // SETITEM
           const v = this.pop();
           const k = this.pop();
-          this.dictTarget(this.top()).set(k, v);
+          const d = this.dictTarget(this.top());
+          this.grow(d.size + 1, 1, COST_DICT_ENTRY);
+          d.set(k, v);
           break;
         }
         case 0x75: { // SETITEMS
@@ -664,7 +975,9 @@ class Vm implements VmContext {
           const items = this.popMark();
           const set = this.top();
           if (!(set instanceof PickleSet) || set.frozen) this.fail(`ADDITEMS on a ${typeName(set)}: corrupt pickle`);
-          set.items.push(...items);
+          this.grow(set.items.length + items.length, items.length);
+          // A loop, not push(...items): a spread of ~100k arguments overflows the stack.
+          for (const v of items) set.items.push(v);
           break;
         }
 
@@ -740,8 +1053,23 @@ class Vm implements VmContext {
 
   private fillDict(d: Map<PickleValue, PickleValue>, items: PickleValue[]): Map<PickleValue, PickleValue> {
     if (items.length % 2 !== 0) this.fail('odd number of items for a dict: corrupt pickle');
+    this.grow(d.size + items.length / 2, items.length / 2, COST_DICT_ENTRY);
     for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1]);
     return d;
+  }
+
+  private newTuple(items: PickleValue[]): PickleTuple {
+    this.grow(items.length, items.length);
+    this.alloc(0, COST_OBJECT);
+    return new PickleTuple(items);
+  }
+
+  /** A text-protocol string argument, within the literal budget. */
+  private textLiteral(): string {
+    const s = this.line();
+    if (s.length > this.limits.maxStringBytes) this.overBudget(`has a ${s.length}-byte string literal, more than ${mib(this.limits.maxStringBytes)}`, 'maxStringBytes');
+    this.alloc(0, 2 * s.length + COST_ELEMENT);
+    return s;
   }
 
   private listTarget(v: PickleValue): PickleValue[] {
@@ -779,7 +1107,7 @@ class Vm implements VmContext {
    */
   private persistentLoad(pid: PickleValue): PickleValue {
     if (!(pid instanceof PickleTuple) || pid.items[0] !== 'storage') {
-      this.fail(`unsupported persistent id ${pid instanceof PickleTuple ? `('${String(pid.items[0])}', ...)` : `(${typeName(pid)})`}: only tensor storages are supported`);
+      this.fail(`unsupported persistent id ${pid instanceof PickleTuple ? `(${shortText(pid.items[0])}, ...)` : `(${typeName(pid)})`}: only tensor storages are supported`);
     }
     if (pid.items.length < 5) this.fail(`storage persistent id has ${pid.items.length} fields, expected 5`);
     const [, type, key, location, numel, viewMetadata] = pid.items;
@@ -790,20 +1118,22 @@ class Vm implements VmContext {
     const keyStr = String(key);
     const dtype = STORAGE_TYPES[type.qualifiedName];
     // Untyped storages count bytes; typed ones count elements.
-    const count = nonNegativeInt(numel, this, `storage '${keyStr}' size`);
+    const count = nonNegativeInt(numel, this, `storage '${cut(keyStr)}' size`);
     let storage = this.storages.get(keyStr);
     if (!storage) {
-      storage = new TorchStorage(keyStr, dtype, count, typeof location === 'string' ? location : String(location));
+      this.alloc(0, COST_OBJECT + 2 * keyStr.length);
+      storage = new TorchStorage(keyStr, dtype, count, typeof location === 'string' ? location : shortText(location));
       this.storages.set(keyStr, storage);
     } else if (storage.dtype !== dtype) {
-      this.fail(`storage '${keyStr}' is referenced as both ${storage.dtype} and ${dtype}`);
+      this.fail(`storage '${cut(keyStr)}' is referenced as both ${storage.dtype} and ${dtype}`);
     }
     if (viewMetadata === undefined || viewMetadata === null) return storage;
     // A pre-0.4 storage view: a window [offset, offset + size) of the root storage.
     const [viewKey, offset, size] = sequenceItems(viewMetadata, this, 'storage view metadata');
     const off = nonNegativeInt(offset, this, 'storage view offset');
     const len = nonNegativeInt(size, this, 'storage view size');
-    if (off + len > storage.numel) this.fail(`storage view '${String(viewKey)}' reaches past the end of storage '${keyStr}'`);
+    if (off + len > storage.numel) this.fail(`storage view ${shortText(viewKey)} reaches past the end of storage '${cut(keyStr)}'`);
+    this.alloc(0, COST_OBJECT);
     return new StorageView(storage, off, len);
   }
 

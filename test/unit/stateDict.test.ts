@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isInputError } from '../../src/util/errors';
-import { extractStateDict, stripPrefixes } from '../../src/checkpoint/stateDict';
+import { MAX_CONFIG_DEPTH, MAX_ENTRY_WARNINGS, extractStateDict, plainConfig, stripPrefixes } from '../../src/checkpoint/stateDict';
 import { TorchStorage, TorchTensor } from '../../src/checkpoint/unpickler';
 
 /** Plain-object tensors: the extraction logic takes any leaf type through its predicate. */
@@ -91,4 +91,80 @@ test('the default predicate recognises the unpickler\'s TorchTensor', () => {
   const t = new TorchTensor(s, 0, [4], [1], false, true);
   const r = extractStateDict('f.pt', new Map([['model', new Map([['module.p', t]])]]));
   assert.equal(r.tensors.get('p'), t);
+});
+
+// ---------------------------------------------------------------------------------------------
+// untrusted trees (issue 13): no prototype, no unbounded walk, no String() of values
+// ---------------------------------------------------------------------------------------------
+
+test('keys like __proto__ and constructor become own metadata entries, never a prototype', () => {
+  const w = new TorchTensor(new TorchStorage('0', 'float32', 4, 'cpu'), 0, [4], [1], false, false);
+  const root = new Map<unknown, unknown>([
+    ['__proto__', 'polluted'],
+    ['constructor', 3],
+    ['model', new Map([['w', w]])],
+  ]);
+  const r = extractStateDict('f.pt', root);
+  assert.equal(Object.getPrototypeOf(r.metadata), Object.prototype);
+  assert.ok(Object.prototype.hasOwnProperty.call(r.metadata, '__proto__'));
+  assert.equal(Object.getOwnPropertyDescriptor(r.metadata, '__proto__')?.value, 'polluted');
+  assert.equal(r.metadata.constructor, 3);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // Bare state dict: scalar entries there are metadata too.
+  const bare = extractStateDict('f.pt', new Map<unknown, unknown>([['w', w], ['__proto__', 1]]));
+  assert.equal(Object.getOwnPropertyDescriptor(bare.metadata, '__proto__')?.value, 1);
+});
+
+test('non-string keys are named by type, without String() (which would expand a shared list)', () => {
+  // A list key that expands to 2^30 elements if joined: String() of it would never finish.
+  let key: unknown[] = [0];
+  for (let i = 0; i < 30; i++) key = [key, key];
+  const root = new Map<unknown, unknown>([[key, T('a')], [7, T('b')], ['w', T('c')]]);
+  const r = extractStateDict('f.pt', root, isFake);
+  assert.deepEqual([...r.tensors.keys()], ['<list key>', '7', 'w']);
+  const noTensors = new Map<unknown, unknown>([[key, 1]]);
+  assert.throws(() => extractStateDict('f.pt', noTensors, isFake), /top-level keys: <list key>/);
+});
+
+test('warnings about skipped entries are capped at MAX_ENTRY_WARNINGS plus one summary', () => {
+  const root = new Map<unknown, unknown>([['model', new Map([['w', T('w')]])]]);
+  for (let i = 0; i < 100_000; i++) root.set(`x${i}`, [i]);
+  const r = extractStateDict('f.pt', root, isFake);
+  assert.equal(r.warnings.length, MAX_ENTRY_WARNINGS + 1);
+  assert.match(r.warnings[r.warnings.length - 1], /^99980 more top-level entries ignored/);
+  const sd = new Map<unknown, unknown>([['w', T('w')]]);
+  for (let i = 0; i < 1000; i++) sd.set(`n${i}`, [i]);
+  const s = extractStateDict('f.pt', sd, isFake);
+  assert.equal(s.warnings.length, MAX_ENTRY_WARNINGS + 1);
+  assert.match(s.warnings[s.warnings.length - 1], /^980 more state dict entries are not tensors/);
+});
+
+test('plainConfig visits a shared huge dict many times at the cost of its budget only', () => {
+  const big = new Map<unknown, unknown>();
+  for (let i = 0; i < 1_000_000; i++) big.set(`k${i}`, i);
+  const shared = new Array<unknown>(5000).fill(big);
+  const started = Date.now();
+  const out = plainConfig(new Map([['layers', shared]])) as Record<string, unknown[]>;
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  assert.ok(Array.isArray(out.layers));
+  assert.equal(Object.getPrototypeOf(out), null);
+});
+
+test('plainConfig of a cyclic or deep list stops at MAX_CONFIG_DEPTH', () => {
+  const cyc: unknown[] = [];
+  cyc.push(cyc);
+  let v = plainConfig(cyc);
+  let depth = 0;
+  while (Array.isArray(v) && v.length > 0) {
+    v = v[0];
+    depth++;
+  }
+  assert.equal(depth, MAX_CONFIG_DEPTH + 1);
+  assert.equal(v, null);
+});
+
+test('stripPrefixes stops after a bounded number of strips (a name of a million module. prefixes)', () => {
+  const r = stripPrefixes(['module.'.repeat(1_000_000) + 'w']);
+  assert.equal(r.strippedPrefixes.length, 8);
+  assert.equal(r.warnings.length, 8);
 });

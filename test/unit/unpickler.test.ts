@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isInputError } from '../../src/util/errors';
 import {
-  PickleComplex, PickleSet, PickleTruncatedError, PickleTuple, TorchStorage, TorchTensor, unpickle,
-  type PickleValue,
+  PickleComplex, PickleSet, PickleTruncatedError, PickleTuple, TorchStorage, TorchTensor, UNPICKLE_LIMITS,
+  unpickle, unpickleBudget, type PickleValue, type UnpickleLimits,
 } from '../../src/checkpoint/unpickler';
 import { PickleWriter } from '../../src/checkpoint/torchWriter';
 
@@ -158,19 +158,13 @@ test('reports stack underflow, bad memo reads and unknown opcodes as corrupt pic
   assert.match(refusal(() => run(new Uint8Array([0x80, 0x09]))), /unsupported pickle protocol 9/);
 });
 
-test('deep nesting does not recurse (200 000 nested lists)', () => {
+test('deep nesting is refused past UNPICKLE_LIMITS.maxNesting, without recursing (200 000 nested lists)', () => {
   const n = 200_000;
   const p = new PickleWriter().proto(2);
   for (let i = 0; i < n; i++) p.emptyList();
   for (let i = 1; i < n; i++) p.raw(0x61); // APPEND each list into the one below it
   p.stop();
-  let v = run(p.bytes());
-  let depth = 1;
-  while (Array.isArray(v) && v.length === 1) {
-    v = v[0];
-    depth++;
-  }
-  assert.equal(depth, n);
+  assert.match(refusal(() => run(p.bytes())), /refused: the pickle nests containers deeper than 1000 \(budget maxNesting/);
 });
 
 test('only storage persistent ids are accepted', () => {
@@ -178,4 +172,144 @@ test('only storage persistent ids are accepted', () => {
   assert.match(refusal(() => run(p.bytes())), /unsupported persistent id \('module', \.\.\.\)/);
   const q = new PickleWriter().proto(2).mark().unicode('storage').global('torch', 'float32').unicode('0').unicode('cpu').int(1).tuple().binPersId().stop();
   assert.match(refusal(() => run(q.bytes())), /names 'torch\.float32', which is not a storage type/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// resource budgets (issue 13): each one, directly
+// ---------------------------------------------------------------------------------------------
+
+function runWith(bytes: Uint8Array, limits: Partial<UnpickleLimits>): PickleValue {
+  return unpickle(FILE, bytes, 0, { limits }).value;
+}
+
+/** Lists nested `n` deep, innermost first (as CPython writes them). */
+function nestedLists(n: number): Uint8Array {
+  const p = new PickleWriter().proto(2);
+  for (let i = 0; i < n; i++) p.emptyList();
+  for (let i = 1; i < n; i++) p.raw(0x61);
+  return p.stop().bytes();
+}
+
+test('maxNesting: 1000 levels open, 1001 are refused; the limit is configurable', () => {
+  assert.equal(UNPICKLE_LIMITS.maxNesting, 1000);
+  const r = unpickle(FILE, nestedLists(1000));
+  assert.equal(r.usage.nesting, 1000);
+  assert.match(refusal(() => run(nestedLists(1001))), /nests containers deeper than 1000/);
+  assert.match(refusal(() => runWith(nestedLists(11), { maxNesting: 10 })), /nests containers deeper than 10 /);
+});
+
+test('maxNesting holds for values nested out of order through the memo, and for dicts', () => {
+  // Each list is appended to its parent while still empty, then filled: depth is only known at the end.
+  const p = new PickleWriter().proto(2).emptyList().raw(0x71, 0).raw(0x71, 1);
+  for (let i = 0; i < 1500; i++) p.raw(0x68, 1).emptyList().raw(0x71, 1).raw(0x61).raw(0x30);
+  assert.match(refusal(() => run(p.stop().bytes())), /nests containers deeper than 1000/);
+  const d = new PickleWriter().proto(2);
+  for (let i = 0; i < 1200; i++) d.emptyDict().unicode('k');
+  d.emptyDict();
+  for (let i = 0; i < 1200; i++) d.setItem();
+  assert.match(refusal(() => run(d.stop().bytes())), /nests containers deeper than 1000/);
+});
+
+test('a cyclic list (legal in Python) is accepted: the walk counts the cycle once', () => {
+  // l = []; l.append(l)
+  const p = new PickleWriter().proto(2).emptyList().raw(0x32).raw(0x61).stop();
+  const v = run(p.bytes());
+  assert.ok(Array.isArray(v) && v[0] === v);
+});
+
+test('maxExpandedValues: memo/DUP doubling to 2^32 would-be elements is refused from a few hundred bytes', () => {
+  const p = new PickleWriter().proto(2).emptyList().mark().int(0).appends();
+  for (let i = 0; i < 32; i++) p.raw(0x32, 0x86); // DUP, TUPLE2: (x, x)
+  const bytes = p.stop().bytes();
+  assert.ok(bytes.length < 200);
+  const started = Date.now();
+  assert.match(refusal(() => run(bytes)), /expands to more than 67108864 values .*budget maxExpandedValues/);
+  assert.ok(Date.now() - started < 2000);
+  // Sharing that stays small is fine: 10 doublings = 1024 leaves.
+  const q = new PickleWriter().proto(2).emptyList().mark().int(0).appends();
+  for (let i = 0; i < 10; i++) q.raw(0x32, 0x86);
+  assert.equal(unpickle(FILE, q.stop().bytes()).usage.expandedValues, 2 ** 11 - 1 + 2 ** 10);
+});
+
+test('allocBytes: repeated OrderedDict copies of one dict are refused before they are made', () => {
+  // d = {0: 0, ..., 4095: 4095}; then [OrderedDict(d) for _ in range(20000)]: ~2.6 GB as values.
+  const p = new PickleWriter().proto(2).emptyDict().mark();
+  for (let i = 0; i < 4096; i++) p.int(i).int(i);
+  // Memo slots 250+ stay clear of the ones PickleWriter assigns itself.
+  p.setItems().raw(0x71, 250).raw(0x30).global('collections', 'OrderedDict').raw(0x71, 251).raw(0x30).emptyList().mark();
+  for (let i = 0; i < 20_000; i++) p.raw(0x68, 251, 0x68, 250, 0x85).reduce();
+  const bytes = p.appends().stop().bytes();
+  const before = process.memoryUsage().rss;
+  assert.match(refusal(() => run(bytes)), /refused: the pickle would build more than 64 MiB of values \(budget allocBytes: 48 x the pickle's size, at least 64 MiB, at most 768 MiB/);
+  assert.ok(process.memoryUsage().rss - before < 400 * 1024 * 1024);
+});
+
+test('allocBytes: _codecs.encode of one big string, repeated, and set() of a growing list (quadratic)', () => {
+  const big = 'g'.repeat(65536);
+  const e = new PickleWriter().proto(2).unicode(big).raw(0x71, 250, 0x30).unicode('latin1').raw(0x71, 251, 0x30);
+  e.global('_codecs', 'encode').raw(0x71, 252, 0x30).emptyList().mark();
+  for (let i = 0; i < 5000; i++) e.raw(0x68, 252, 0x68, 250, 0x68, 251, 0x86).reduce();
+  assert.match(refusal(() => run(e.appends().stop().bytes())), /would build more than 64 MiB of values/);
+  const q = new PickleWriter().proto(2).global('builtins', 'set').raw(0x71, 251, 0x30).emptyList().raw(0x71, 250, 0x30).emptyList().mark();
+  for (let i = 0; i < 20_000; i++) q.raw(0x68, 250).int(i).raw(0x61, 0x30, 0x68, 251, 0x68, 250, 0x85).reduce();
+  assert.match(refusal(() => run(q.appends().stop().bytes())), /would build more than 64 MiB of values|creates or copies more than/);
+});
+
+test('allocBytes and totalElements are relative to the pickle, within a floor and a cap', () => {
+  const MiB = 1024 * 1024;
+  assert.deepEqual(unpickleBudget(1000), { allocBytes: 64 * MiB, totalElements: 8 * MiB });
+  assert.deepEqual(unpickleBudget(4 * MiB), { allocBytes: 192 * MiB, totalElements: 16 * MiB });
+  assert.deepEqual(unpickleBudget(400 * MiB), { allocBytes: 768 * MiB, totalElements: 96 * MiB });
+  // A small override shows the relative part: 1 KB of pickle x 48 with no floor.
+  const p = new PickleWriter().proto(2).emptyList().mark();
+  for (let i = 0; i < 200; i++) p.int(i);
+  const bytes = p.appends().stop().bytes();
+  assert.ok(Array.isArray(runWith(bytes, { allocBytesFloor: 0 })));
+  assert.match(refusal(() => runWith(bytes, { allocBytesFloor: 0, allocBytesPerByte: 1 })), /would build more than \d+ bytes of values/);
+});
+
+test('totalElements, maxContainerElements, maxMemoEntries, maxStringBytes and maxOpcodes each refuse', () => {
+  const list = (n: number): Uint8Array => {
+    const p = new PickleWriter().proto(2).emptyList().mark();
+    for (let i = 0; i < n; i++) p.none();
+    return p.appends().stop().bytes();
+  };
+  assert.match(refusal(() => runWith(list(101), { totalElementsFloor: 100, totalElementsPerByte: 0 })), /creates or copies more than 100 container elements \(budget totalElements/);
+  assert.match(refusal(() => runWith(list(11), { maxContainerElements: 10 })), /builds a container of more than 10 elements \(budget maxContainerElements/);
+  const d = new PickleWriter().proto(2).emptyDict().mark();
+  for (let i = 0; i < 11; i++) d.int(i).none();
+  assert.match(refusal(() => runWith(d.setItems().stop().bytes(), { maxContainerElements: 10 })), /more than 10 elements/);
+  const memo = new PickleWriter().proto(4).none();
+  for (let i = 0; i < 6; i++) memo.raw(0x94);
+  assert.match(refusal(() => runWith(memo.stop().bytes(), { maxMemoEntries: 5 })), /fills more than 5 memo slots \(budget maxMemoEntries/);
+  assert.match(refusal(() => runWith(new PickleWriter().proto(2).unicode('x'.repeat(11)).stop().bytes(), { maxStringBytes: 10 })), /11-byte string or bytes literal, more than 10 bytes \(budget maxStringBytes/);
+  assert.match(refusal(() => runWith(new Uint8Array([0x80, 0x02, 0x42, 11, 0, 0, 0, ...new Uint8Array(11), 0x2e]), { maxStringBytes: 10 })), /budget maxStringBytes/);
+  assert.match(refusal(() => runWith(list(100), { maxOpcodes: 50 })), /runs more than 50 opcodes \(budget maxOpcodes/);
+  assert.equal(unpickle(FILE, list(100)).usage.opcodes, 105);
+});
+
+test('every budget refusal says nothing was executed and names the offset', () => {
+  const msg = refusal(() => runWith(new PickleWriter().proto(2).emptyList().stop().bytes(), { maxOpcodes: 1 }));
+  assert.match(msg, /nothing was executed\) \(pickle offset \d+\)$/);
+});
+
+test('ADDITEMS of 200 000 items works (a loop, not an argument spread that overflows the stack)', () => {
+  const p = new PickleWriter().proto(4).raw(0x8f).mark();
+  for (let i = 0; i < 200_000; i++) p.none();
+  const v = run(p.raw(0x90).stop().bytes());
+  assert.ok(v instanceof PickleSet && v.items.length === 200_000);
+});
+
+test('dict keys such as __proto__ stay data: dicts are Maps and nothing reaches a prototype', () => {
+  const p = new PickleWriter().proto(2).emptyDict().mark().unicode('__proto__').emptyDict().unicode('constructor').int(1).setItems().stop();
+  const v = run(p.bytes());
+  assert.ok(v instanceof Map && v.get('__proto__') instanceof Map && v.get('constructor') === 1);
+  assert.equal(({} as Record<string, unknown>).constructor, Object);
+  // A Python 2 module name of '__proto__' does not find Object.prototype in the fix_imports table.
+  assert.match(refusal(() => run(new PickleWriter().proto(2).global('__proto__', 'x').stop().bytes())), /'__proto__\.x'/);
+});
+
+test('messages about odd persistent ids do not String() untrusted values (a deep or shared list)', () => {
+  const q = new PickleWriter().proto(2).emptyList().raw(0x85).binPersId().stop();
+  assert.match(refusal(() => run(q.bytes())), /unsupported persistent id \(a list, \.\.\.\)/);
 });
