@@ -16,7 +16,7 @@ import { openFileSource } from './fileSource';
 import { extractStateDict } from './stateDict';
 import {
   PickleTruncatedError, StorageView, TORCH_DTYPES, TORCH_DTYPE_SIZE, TorchStorage, TorchTensor,
-  unpickle, type PickleValue, type UnpickleResult,
+  shortText, unpickle, type PickleValue, type UnpickleResult,
 } from './unpickler';
 import { looksLikeZip, readStoredEntry, readZipEntries, requireStored, shownName, type ZipEntry } from './zip';
 import type { ByteSource, Checkpoint, CheckpointFormat, ScalarValue, StorageRef, TensorInfo } from './types';
@@ -214,7 +214,7 @@ function parseLegacyPickles(file: string, buf: Uint8Array): LegacyPickles {
   }
   const protocol = unpickle(file, buf, magic.end);
   if (protocol.value !== LEGACY_PROTOCOL_VERSION) {
-    throw new LegacyFormatError(file, `legacy torch.save protocol version ${String(protocol.value)} is not supported (expected ${LEGACY_PROTOCOL_VERSION}); ${RESAVE_HINT}`);
+    throw new LegacyFormatError(file, `legacy torch.save protocol version ${shortText(protocol.value)} is not supported (expected ${LEGACY_PROTOCOL_VERSION}); ${RESAVE_HINT}`);
   }
   const sysInfo = unpickle(file, buf, protocol.end);
   if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) {
