@@ -5,6 +5,7 @@
  */
 import { flag, intOption, parseArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { isInputError, UsageError } from '../util/errors';
+import { jsonTerminalSafe, terminalSafe, terminalSafeLines } from '../util/safeText';
 import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, type BackendPreference } from '../model/backend';
 import { inspectCheckpoint, formatInspectReport } from '../core/inspect';
 import { describeArchitecture, formatDescribeArchReport } from '../core/describeArch';
@@ -169,7 +170,7 @@ function relevanceOptions(args: ParsedArgs): Partial<RelevanceOptions> {
 function interruptible(): Cancellation {
   const c = {
     cancelled: false,
-    progress: (p: Progress) => process.stderr.write(`[${p.done}/${p.total}] ${p.message ?? ''}\n`),
+    progress: (p: Progress) => process.stderr.write(`${terminalSafe(`[${p.done}/${p.total}] ${p.message ?? ''}`)}\n`),
   };
   process.once('SIGINT', () => {
     c.cancelled = true;
@@ -191,8 +192,13 @@ function textInput(args: ParsedArgs, verb: string): { text?: string; file?: stri
   return { text, file };
 }
 
+/**
+ * Prints a report. Reports quote the file (tensor names, metadata, warnings): text reports are
+ * printed line by line through terminalSafe (control characters and escape sequences shown
+ * escaped, every line bounded), JSON with the characters JSON.stringify leaves raw escaped too.
+ */
 function print(json: boolean, value: unknown, text: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
+  process.stdout.write(json ? jsonTerminalSafe(JSON.stringify(value, null, 2)) + '\n' : terminalSafeLines(text()) + '\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -349,15 +355,16 @@ main(argv).then(
   },
   (e: unknown) => {
     const debug = argv.includes('--debug');
+    // Messages quote files and arguments: always one bounded, escaped line (terminalSafe).
     if (e instanceof UsageError) {
-      process.stderr.write(`grassmann-lens: ${e.message}\nRun 'grassmann-lens --help' for usage.\n`);
+      process.stderr.write(`grassmann-lens: ${terminalSafe(e.message)}\nRun 'grassmann-lens --help' for usage.\n`);
       process.exitCode = 2;
     } else if (isInputError(e)) {
-      process.stderr.write(`grassmann-lens: ${e.message}\n${debug && e.stack ? e.stack + '\n' : ''}`);
+      process.stderr.write(`grassmann-lens: ${terminalSafe(e.message)}\n${debug && e.stack ? terminalSafeLines(e.stack, 2000, 200) + '\n' : ''}`);
       process.exitCode = 1;
     } else {
       const err = e as Error;
-      process.stderr.write(`grassmann-lens: internal error: ${err?.message ?? String(e)}\n${debug ? (err?.stack ?? '') + '\n' : '(run with --debug for the stack trace)\n'}`);
+      process.stderr.write(`grassmann-lens: internal error: ${terminalSafe(err?.message ?? String(e))}\n${debug ? terminalSafeLines(err?.stack ?? '', 2000, 200) + '\n' : '(run with --debug for the stack trace)\n'}`);
       process.exitCode = 70;
     }
   },

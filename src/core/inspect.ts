@@ -10,6 +10,7 @@ function optionsOf(variant: GrassmannVariant): ArchitectureOptions {
   return options;
 }
 import { ModelSession } from './session';
+import { terminalSafe } from '../util/safeText';
 
 export interface InspectReport {
   path: string;
@@ -118,14 +119,17 @@ export function formatInspectReport(r: InspectReport): string {
     for (const a of r.assumed ?? []) lines.push(`  assumed       ${a}`);
   } else {
     lines.push('  architecture  not recognised (tensors can still be inspected)');
-    for (const m of r.missing) lines.push(`    - ${m}`);
+    for (const m of r.missing) lines.push(`    - ${terminalSafe(m)}`);
   }
   lines.push(`  parameters    ${r.parameterCount.toLocaleString('en-US')}`);
   const meta = Object.entries(r.metadata);
-  if (meta.length) lines.push(`  metadata      ${meta.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  for (const w of r.warnings) lines.push(`  warning       ${w}`);
+  // Names, metadata and warnings come from the file: each shown escaped and cut (../util/safeText.ts).
+  if (meta.length) lines.push(`  metadata      ${terminalSafe(meta.map(([k, v]) => `${terminalSafe(k, 200)}=${terminalSafe(v, 200)}`).join(', '))}`);
+  for (const w of r.warnings) lines.push(`  warning       ${terminalSafe(w)}`);
   lines.push(`  tensors (${r.tensors.length})`);
-  const width = Math.max(...r.tensors.map((t) => t.name.length), 4);
-  for (const t of r.tensors) lines.push(`    ${t.name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`);
+  const names = r.tensors.map((t) => terminalSafe(t.name, 500));
+  let width = 4;
+  for (const n of names) width = Math.max(width, Math.min(n.length, 80));
+  r.tensors.forEach((t, i) => lines.push(`    ${names[i].padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`));
   return lines.join('\n');
 }

@@ -9,10 +9,12 @@
  * cancellable progress notification.
  */
 import * as vscode from 'vscode';
+import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
+import { checkExportMessage } from '../util/exportMessage';
 import { isGatePolicy, isLinearRule, type HostMessage, type ModelInfo, type ViewMessage } from '../protocol';
 import type { AnalysisPiece } from '../core/analysis';
 import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
@@ -321,12 +323,19 @@ export class CheckpointPanel implements vscode.Disposable {
         return;
       }
       case 'export':
-        await this.export(m.filename, m.format, m.content);
+        await this.export(m);
         return;
     }
   }
 
-  private async export(filename: string, format: string, content: string): Promise<void> {
+  /** Checked, not trusted (as Compare's): types, size, format, and a bare file name (../util/exportMessage.ts). */
+  private async export(m: unknown): Promise<void> {
+    const checked = checkExportMessage(m);
+    if ('problem' in checked) {
+      void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
+      return;
+    }
+    const { filename, format, bytes } = checked;
     const folder = this.isFolder ? this.path : dirname(this.path);
     const target = await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(join(folder, filename)),
@@ -334,9 +343,12 @@ export class CheckpointPanel implements vscode.Disposable {
       title: `Export ${filename}`,
     });
     if (!target) return;
-    const bytes = format === 'png' ? Buffer.from(content, 'base64') : Buffer.from(content, 'utf8');
-    await vscode.workspace.fs.writeFile(target, bytes);
-    this.post({ type: 'exported', path: target.fsPath });
+    try {
+      await vscode.workspace.fs.writeFile(target, bytes);
+      this.post({ type: 'exported', path: target.fsPath });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
+    }
   }
 
   /** Runs `text` on the Run tab and pins the token at `position` (now, or once the view has its model). */

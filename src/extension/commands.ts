@@ -3,6 +3,7 @@
  * into the compute service.
  */
 import * as vscode from 'vscode';
+import { notificationText } from '../util/safeText';
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isInputError } from '../util/errors';
@@ -99,7 +100,7 @@ export async function inspectCheckpoint({ compute, output }: CommandContext, tar
       void vscode.window.showErrorMessage(err.message);
     } else {
       output.appendLine(`Inspect of ${uri.fsPath} failed: ${err.stack ?? err.message}`);
-      void vscode.window.showErrorMessage(`Grassmann Lens: inspecting ${uri.fsPath} failed: ${err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: inspecting ${uri.fsPath} failed: ${notificationText(err.message)}`);
     }
   }
 }
@@ -126,7 +127,7 @@ export async function openCheckpoint({ panels }: CommandContext, target?: unknow
   try {
     await openCheckpointTarget(panels, uri);
   } catch (e) {
-    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${uri.fsPath}: ${asError(e).message}`);
+    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${uri.fsPath}: ${notificationText(asError(e).message)}`);
   }
 }
 

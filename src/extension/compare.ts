@@ -7,9 +7,11 @@
  * layer subspace angles, and per token plane area, gate openness and relevance in A, in B and B − A.
  */
 import * as vscode from 'vscode';
+import { notificationText } from '../util/safeText';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isInputError } from '../util/errors';
+import { checkExportMessage } from '../util/exportMessage';
 import type { CompareTextParams, CompareTextReport } from '../core/compareText';
 import type { ExportFormat } from '../protocol';
 import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri } from './computeService';
@@ -22,7 +24,6 @@ export const COMPARE_REPORT_VIEW_TYPE = 'grassmannLens.compareReport';
 const TITLE = 'Compare Checkpoints';
 const STEPS = 3;
 const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
-const EXPORT_FORMATS: readonly ExportFormat[] = ['svg', 'png', 'csv', 'json'];
 
 /** Messages of the report webview (webview/compare.ts); the export message is the checkpoint editor's. */
 export type CompareViewMessage =
@@ -168,7 +169,7 @@ export async function runCompare(ctx: CommandContext, params: CompareTextParams 
       void vscode.window.showErrorMessage(err.message);
     } else {
       ctx.output.appendLine(`Comparing ${params.a} and ${params.b} failed: ${err.stack ?? err.message}`);
-      void vscode.window.showErrorMessage(`Grassmann Lens: comparing ${nameA} and ${nameB} failed: ${err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: comparing ${nameA} and ${nameB} failed: ${notificationText(err.message)}`);
     }
     return undefined;
   }
@@ -207,21 +208,24 @@ export class CompareReportPanel {
         this.post({ type: 'report', report: this.report });
         return;
       case 'export': {
-        // checked, not trusted: the name becomes a file name beside checkpoint A
-        if (!EXPORT_FORMATS.includes(m.format) || typeof m.content !== 'string') return;
-        const filename = basename(String(m.filename)).replace(/[^\w.\-]+/g, '_');
+        // checked, not trusted: the name becomes a file name beside checkpoint A (../util/exportMessage.ts)
+        const checked = checkExportMessage(m);
+        if ('problem' in checked) {
+          void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
+          return;
+        }
+        const { filename, format, bytes } = checked;
         const target = await vscode.window.showSaveDialog({
           defaultUri: vscode.Uri.file(join(dirname(this.report.a), filename)),
-          filters: { [m.format.toUpperCase()]: [m.format] },
+          filters: { [format.toUpperCase()]: [format] },
           title: `Export ${filename}`,
         });
         if (!target) return;
-        const bytes = m.format === 'png' ? Buffer.from(m.content, 'base64') : Buffer.from(m.content, 'utf8');
         try {
           await vscode.workspace.fs.writeFile(target, bytes);
           this.post({ type: 'exported', path: target.fsPath });
         } catch (e) {
-          void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${asError(e).message}`);
+          void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
         }
         return;
       }

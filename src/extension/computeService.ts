@@ -121,7 +121,8 @@ export class ComputeService implements vscode.Disposable {
   }
 
   inspect(path: string, signal?: AbortSignal): Promise<InspectReport> {
-    if (!this.client) this.start();
+    // A worker that died (out of memory on a hostile file) is replaced for the next request.
+    if (!this.client || !this.client.alive) this.start();
     return (this.client as ComputeClient).inspect(path, { arch: architectureFileSetting(path) }, { signal });
   }
 
@@ -131,7 +132,7 @@ export class ComputeService implements vscode.Disposable {
    * as `arch` unless it names its own.
    */
   request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
-    if (!this.client) this.start();
+    if (!this.client || !this.client.alive) this.start();
     let sent = params;
     if (!NO_ARCH.includes(method) && typeof params === 'object' && params !== null && (params as { arch?: string }).arch === undefined) {
       const arch = architectureFileSetting(requestCheckpoint(params));

@@ -5,6 +5,7 @@
  * the JSON Schema of contributes.jsonValidation checks and completes it.
  */
 import * as vscode from 'vscode';
+import { notificationText } from '../util/safeText';
 import { stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { architectureFileBeside, architectureFileText } from '../model/archFile';
@@ -90,7 +91,7 @@ export async function describeArchitecture(ctx: { compute: ComputeService; outpu
       void vscode.window.showErrorMessage(err.message);
     } else {
       ctx.output.appendLine(`Describe Model Architecture of ${checkpoint} failed: ${err.stack ?? err.message}`);
-      void vscode.window.showErrorMessage(`Grassmann Lens: describing ${checkpoint} failed: ${err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: describing ${checkpoint} failed: ${notificationText(err.message)}`);
     }
   }
 }

@@ -6,6 +6,7 @@
  * steps, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
  */
 import * as vscode from 'vscode';
+import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -335,7 +336,7 @@ export async function runPrune(ctx: CommandContext, params: PruneParams): Promis
       void vscode.window.showErrorMessage(err.message);
     } else {
       ctx.output.appendLine(`Pruning ${params.checkpoint} failed: ${err.stack ?? err.message}`);
-      void vscode.window.showErrorMessage(`Grassmann Lens: pruning ${name} failed: ${err.message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: pruning ${name} failed: ${notificationText(err.message)}`);
     }
     return undefined;
   }
@@ -377,7 +378,7 @@ export class PruneReportPanel {
         try {
           await vscode.commands.executeCommand('vscode.openWith', file, CHECKPOINT_VIEW_TYPE, { viewColumn: vscode.ViewColumn.Beside });
         } catch (e) {
-          void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${file.fsPath}: ${asError(e).message}`);
+          void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${file.fsPath}: ${notificationText(asError(e).message)}`);
         }
         return;
       }

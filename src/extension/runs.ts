@@ -6,6 +6,7 @@
  * clicking it stops watching. "Open Latest Checkpoint" opens the newest file of a folder.
  */
 import * as vscode from 'vscode';
+import { markdownCode, markdownText, notificationText, terminalSafe } from '../util/safeText';
 import { basename, join, resolve } from 'node:path';
 import { RunWatcher, checkpointsOldestFirst, type CheckpointEvent } from '../core/runWatch';
 import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
@@ -118,9 +119,10 @@ export class RunWatches implements vscode.Disposable {
     }
     const [folder, w] = all[all.length - 1];
     const saved = w.last ? describeMetadata(w.last.metadata) : '';
-    this.status.text = `$(eye) ${basename(folder)}: ${w.count} checkpoint${w.count === 1 ? '' : 's'}${saved ? `, ${saved}` : ''}`;
+    this.status.text = `$(eye) ${basename(folder)}: ${w.count} checkpoint${w.count === 1 ? '' : 's'}${saved ? `, ${terminalSafe(saved, 80).replace(/\$\(/g, '$\u200b(')}` : ''}`;
     this.status.tooltip = new vscode.MarkdownString(
-      [`**Grassmann Lens is watching** ${all.map(([f]) => `\`${f}\``).join(', ')}`, w.last ? `Last: \`${basename(w.last.path)}\`${saved ? ` — ${saved}` : ''}` : 'No new checkpoint yet.', 'Click to stop watching.'].join('\n\n'),
+      // Folder and file names and the checkpoint's metadata are untrusted: escaped (../util/safeText.ts).
+      [`**Grassmann Lens is watching** ${all.map(([f]) => markdownCode(f, 1000)).join(', ')}`, w.last ? `Last: ${markdownCode(basename(w.last.path))}${saved ? ` — ${markdownText(saved, 500)}` : ''}` : 'No new checkpoint yet.', 'Click to stop watching.'].join('\n\n'),
     );
     this.status.show();
   }
@@ -154,7 +156,7 @@ async function openBeside(path: string): Promise<void> {
     const viewType = path.toLowerCase().endsWith('.bin') ? CHECKPOINT_BIN_VIEW_TYPE : CHECKPOINT_VIEW_TYPE;
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(path), viewType, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
   } catch (e) {
-    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${path}: ${asError(e).message}`);
+    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${path}: ${notificationText(asError(e).message)}`);
   }
 }
 

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { basename, dirname } from 'node:path';
 import type { TextAnalysis, TextAnalysisPiece, TextWindowAnalysis } from '../core/textAnalysis';
 import type { GrassmannMetric } from '../geometry/angles';
+import { markdownText, notificationText } from '../util/safeText';
 import { openCheckpointPaths, openCheckpointTarget } from './checkpointEditor';
 import { CheckpointPanel, type PanelContext } from './checkpointPanel';
 import { asError, type ComputeService } from './computeService';
@@ -197,7 +198,7 @@ export class TextAnalysisController implements vscode.Disposable {
     try {
       await openCheckpointTarget(this.ctx.panels, vscode.Uri.file(checkpoint));
     } catch (e) {
-      void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${checkpoint}: ${asError(e).message}`);
+      void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${checkpoint}: ${notificationText(asError(e).message)}`);
       return;
     }
     const b = typeof a.document === 'string' ? this.bindings.get(a.document) : undefined;
@@ -332,7 +333,7 @@ export class TextAnalysisController implements vscode.Disposable {
       this.ctx.output.appendLine(`Text analysis of ${document.uri.toString()} with ${b.checkpoint} failed: ${err.stack ?? err.message}`);
       if (b.runs === 0) {
         this.unbind(document.uri);
-        void vscode.window.showErrorMessage(`Grassmann Lens: cannot analyse the text with ${b.checkpoint}: ${err.message}`);
+        void vscode.window.showErrorMessage(`Grassmann Lens: cannot analyse the text with ${b.checkpoint}: ${notificationText(err.message)}`);
       } else {
         this.updateStatus();
       }
@@ -412,8 +413,9 @@ export class TextAnalysisController implements vscode.Disposable {
   /** The status bar item's tooltip: the model, the windows, and what each colour means. */
   private legend(b: Binding, settings: TextSettings): vscode.MarkdownString {
     const choice: LayerChoice = { layer: settings.layer, offset: settings.offset };
-    const lines: string[] = [`**Grassmann Lens** · ${basename(b.checkpoint)}`, ''];
-    if (b.state === 'failed') lines.push(`The last analysis failed: ${b.error ?? 'unknown error'}`, '');
+    // supportHtml: the file name and the error (it quotes the files) are escaped (../util/safeText.ts).
+    const lines: string[] = [`**Grassmann Lens** · ${markdownText(basename(b.checkpoint))}`, ''];
+    if (b.state === 'failed') lines.push(`The last analysis failed: ${markdownText(b.error ?? 'unknown error', 1000)}`, '');
     if (b.last) {
       const w = b.last.windows.length;
       const tokens = b.last.windows.reduce((n, x) => n + x.tokenCount, 0);

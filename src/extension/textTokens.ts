@@ -4,6 +4,7 @@
  * src/extension/textAnalysis.ts adapts this to VS Code (hover provider, decorations, status bar).
  */
 import type { TextWindowAnalysis } from '../core/textAnalysis';
+import { markdownCode, markdownText } from '../util/safeText';
 
 /** One token of an analysis placed in the document: [start, end) are document offsets. */
 export interface PlacedToken {
@@ -223,11 +224,10 @@ export function formatValue(v: number | null | undefined): string {
   return a >= 1e4 || a < 1e-3 ? v.toExponential(3) : v.toPrecision(4);
 }
 
-const code = (s: string): string => {
-  // Markdown code span that survives backticks in the token (`` ` `` needs a longer fence).
-  const fence = s.includes('`') ? '``' : '`';
-  return `${fence}${s.includes('`') ? ` ${s} ` : s}${fence}`;
-};
+// Token text comes from tokenizer.json and the file names from the disk: untrusted. The hover is a
+// MarkdownString trusted for one command, so every piece is escaped (../util/safeText.ts): token
+// text as a code span whose fence outlasts any backticks in it, everything else backslash-escaped.
+const code = (s: string): string => markdownCode(s);
 
 export interface HoverContext {
   /** The model's file or folder, shown and passed to the reveal command. */
@@ -247,7 +247,7 @@ export function hoverMarkdown(token: PlacedToken, ctx: HoverContext): string {
   const { window: w, position: t } = token;
   const tok = w.tokens[t];
   const lines: string[] = [];
-  lines.push(`**${code(tok.text)}** · id ${tok.id} · position ${t} · ${ctx.checkpointName}`);
+  lines.push(`**${code(tok.text)}** · id ${tok.id} · position ${t} · ${markdownText(ctx.checkpointName)}`);
   const textTokens = w.tokens.filter((x) => !x.special).length;
   lines.push('');
   lines.push(`window ${w.index + 1} of ${w.count}, text tokens ${w.firstToken}–${w.firstToken + textTokens - 1}${ctx.stale ? ' · _being analysed again_' : ''}`);
@@ -280,10 +280,10 @@ export function hoverMarkdown(token: PlacedToken, ctx: HoverContext): string {
 
   const { layer, offset } = ctx.choice;
   if (ctx.nearestProblem) {
-    lines.push(`nearest planes: ${ctx.nearestProblem}`);
+    lines.push(`nearest planes: ${markdownText(ctx.nearestProblem, 1000)}`);
   } else if (w.nearest) {
     const neighbours = w.nearest.neighbours[t];
-    const head = `nearest planes (layer ${w.nearest.layer}, d=${w.nearest.offset}, ${w.nearest.metric})`;
+    const head = `nearest planes (layer ${w.nearest.layer}, d=${w.nearest.offset}, ${markdownText(w.nearest.metric)})`;
     if (neighbours === null) lines.push(`${head}: none, the token has no plane at d=${w.nearest.offset}`);
     else if (neighbours.length === 0) lines.push(`${head}: none (degenerate plane)`);
     else lines.push(`${head}: ${neighbours.map((n) => `${code(w.tokens[n.position].text)} @${n.position} ${formatValue(n.distance)}`).join(' · ')}`);

@@ -60,7 +60,12 @@ export class ComputeClient {
     };
     this.worker = new Worker(opts.workerPath, { workerData: data });
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('error', (e) => {
+      // A file that still exhausts the worker's heap ends this worker only (not the host); the
+      // caller (src/extension/computeService.ts) starts a new one for the next request.
+      const oom = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.failAll(oom ? new Error(`the compute worker ran out of memory (${e.message}); it is restarted for the next request`) : e);
+    });
     this.worker.on('exit', (code) => this.failAll(new Error(`compute worker exited with code ${code}`)));
   }
 
@@ -87,8 +92,13 @@ export class ComputeClient {
     else p.reject(revive(m.error));
   }
 
+  /** False once the worker has exited (crashed, ran out of memory, or was disposed). */
+  get alive(): boolean {
+    return this.exited === undefined;
+  }
+
   private failAll(e: Error): void {
-    this.exited = e;
+    this.exited ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }

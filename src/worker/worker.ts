@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createOperations, type Cancellation } from '../core/operations';
-import type { FromWorker, ToWorker, WorkerOptions } from './protocol';
+import type { FromWorker, SerializedError, ToWorker, WorkerOptions } from './protocol';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
@@ -16,8 +16,44 @@ function post(message: FromWorker): void {
   port.postMessage(message);
 }
 
+/** An error as the caller sees it (name, message, file and problem survive; bounded). */
+function serialize(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const { file, problem } = err as Error & { file?: unknown; problem?: unknown };
+  const message = typeof err.message === 'string' ? err.message : String(err.message);
+  return {
+    name: typeof err.name === 'string' ? err.name : 'Error',
+    // A message can quote a 20 MB name: the caller gets at most 64 KiB of it.
+    message: message.length > 65536 ? `${message.slice(0, 65536)}… (cut)` : message,
+    file: typeof file === 'string' ? file : undefined,
+    problem: typeof problem === 'string' ? problem.slice(0, 65536) : undefined,
+    stack: typeof err.stack === 'string' ? err.stack.slice(0, 16384) : undefined,
+  };
+}
+
+/**
+ * Answers one request with an error. Whatever a reader throws (an InputError, a RangeError from a
+ * stack overflow, a TypeError from a bug) ends that request only: the worker serves the next one.
+ */
+function postError(id: number, e: unknown): void {
+  try {
+    post({ kind: 'error', id, error: serialize(e) });
+  } catch {
+    post({ kind: 'error', id, error: { name: 'Error', message: 'the compute worker could not report its error' } });
+  }
+}
+
+function postResult(id: number, result: unknown): void {
+  try {
+    post({ kind: 'response', id, result });
+  } catch (e) {
+    // A result that cannot be cloned (a bug): an error for this request, not a dead worker.
+    postError(id, e);
+  }
+}
+
 port.on('message', (message: ToWorker) => {
-  if (message.kind === 'cancel') {
+  if (message?.kind === 'cancel') {
     cancelled.add(message.id);
     return;
   }
@@ -29,14 +65,20 @@ port.on('message', (message: ToWorker) => {
     progress: (progress) => post({ kind: 'progress', id, progress }),
     partial: (data) => post({ kind: 'partial', id, data }),
   };
-  const fn = operations[method] as (p: unknown, c: Cancellation) => Promise<unknown>;
-  fn(params, cancellation).then(
-    (result) => post({ kind: 'response', id, result }),
-    (e: unknown) => {
-      const err = e instanceof Error ? e : new Error(String(e));
-      const { file, problem } = err as Error & { file?: string; problem?: string };
-      post({ kind: 'error', id, error: { name: err.name, message: err.message, file, problem, stack: err.stack } });
-    },
+  // Started inside a promise: an unknown method or a synchronous throw rejects like any failure.
+  new Promise<unknown>((resolve) => {
+    const fn = Object.prototype.hasOwnProperty.call(operations, method)
+      ? (operations[method] as (p: unknown, c: Cancellation) => Promise<unknown>)
+      : undefined;
+    if (typeof fn !== 'function') throw new Error(`unknown compute method '${String(method).slice(0, 100)}'`);
+    resolve(fn(params, cancellation));
+  }).then(
+    (result) => postResult(id, result),
+    (e: unknown) => postError(id, e),
   ).finally(() => cancelled.delete(id));
 });
+
+// A stray rejection or throw outside any request must not take the thread (and every open view) down.
+process.on('unhandledRejection', (e) => console.error('grassmann-lens compute worker: unhandled rejection:', e));
+process.on('uncaughtException', (e) => console.error('grassmann-lens compute worker: uncaught exception:', e));
 post({ kind: 'ready' });
