@@ -142,7 +142,8 @@ export function defineExtensionSuite(): void {
       assert.ok(inside, 'a hover on licensor');
       const markdown = inside.contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
       // [CLS] the licensor: position 2 of the selection's own encoding.
-      assert.ok(markdown.includes(`**\`licensor\`** · id ${vocab.indexOf('licensor')} · position 2 · model.safetensors`), markdown);
+      // The file name is Markdown-escaped (model\.safetensors renders as model.safetensors).
+      assert.ok(markdown.includes(`**\`licensor\`** · id ${vocab.indexOf('licensor')} · position 2 · model\\.safetensors`), markdown);
       assert.ok(markdown.includes('window 1 of 1, text tokens 0–'), markdown);
       assert.equal(doc.getText(inside.range), 'licensor');
       assert.equal(await hoverAt(text.indexOf('outside') + 2), undefined, 'no hover outside the selection');
