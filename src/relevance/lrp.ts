@@ -49,7 +49,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
 import { planesAtOffset } from '../geometry/plucker';
-import { planeLayoutOf, planOffsets } from '../model/offsets';
+import { partnerPosition, planeLayoutOf, planOffsets } from '../model/offsets';
 import { hostKernelsAvailable, registerHostKernels, STABILISED_RATIO_KERNEL } from '../model/hostKernels';
 import { AGGREGATION_RULES, BLOCK_LAYOUT_RULES, describeRules, mixingBack, type RuleContext } from './layoutRules';
 import { offsetTerms } from './offsetTerms';
@@ -241,7 +241,7 @@ export function halfRule(
   for (let row = 0; row < planes.count; row++) {
     if (!coefficients(row, c)) continue;
     const t = planes.first + row;
-    const s = pairing === 'previous' ? t - offset : t + offset;
+    const s = partnerPosition(t, offset, pairing);
     const zt = t * r;
     const zs = s * r;
     Czs.fill(0);
