@@ -167,9 +167,9 @@ async function relevanceBench(path: string, ids: number[], repeats: number): Pro
     console.log(`  (${backend.active}/${backend.threads}t, T=${ids.length}, median of ${repeats}) forward ${fmt(forwardMs)}, forward + every tap ${fmt(forwardTapsMs)}`);
     for (const rule of ['epsilon', 'zplus', 'gamma'] as const) {
       const options = { ...DEFAULT_RELEVANCE_OPTIONS, rule };
-      let leak = 0;
-      const ms = await medianMs(repeats, () => (leak = relevanceOf(model, ids, { kind: 'next-token' }, options).totalLeak));
-      console.log(`  relevance (${rule}, signal-take-all, ${ids.length - 1} targets): ${fmt(ms)} = ${(ms / forwardMs).toFixed(2)} x forward (goal <= 2.5); total leak ${(leak * 100).toFixed(2)}%`);
+      let account = { start: 0, input: 0, bias: 0, epsilon: 0 };
+      const ms = await medianMs(repeats, () => (account = relevanceOf(model, ids, { kind: 'next-token' }, options).accounting));
+      console.log(`  relevance (${rule}, signal-take-all, ${ids.length - 1} targets): ${fmt(ms)} = ${(ms / forwardMs).toFixed(2)} x forward (goal <= 2.5); start ${account.start.toPrecision(4)} = input ${account.input.toPrecision(4)} + biases ${account.bias.toPrecision(4)} + eps ${account.epsilon.toPrecision(4)}`);
     }
     const gradMs = await medianMs(repeats, () => targetGradients(model, ids));
     console.log(`  gradients of the target logits w.r.t. z, g and the FFN activations (gradient/taylor criteria): ${fmt(gradMs)} = ${(gradMs / forwardMs).toFixed(2)} x forward`);

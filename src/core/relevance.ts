@@ -4,6 +4,8 @@ import type { BackendReport } from '../model/backend';
 import { relevanceOf } from '../relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions, type RelevanceResult } from '../relevance/types';
 import { InputError } from '../util/errors';
+import { degeneratePlanesWarning } from './degeneratePlanes';
+import type { TapValue } from '../model/grassmann';
 import { readInput, tokensForModel } from './input';
 import { ModelSession } from './session';
 
@@ -43,6 +45,9 @@ export async function relevanceInSession(session: ModelSession, text: string, p:
     gamma: p.gamma ?? DEFAULT_RELEVANCE_OPTIONS.gamma,
     gate: p.gate ?? DEFAULT_RELEVANCE_OPTIONS.gate,
     start: p.start ?? DEFAULT_RELEVANCE_OPTIONS.start,
+    composite: p.composite ?? DEFAULT_RELEVANCE_OPTIONS.composite,
+    epsilonPlacement: p.epsilonPlacement ?? DEFAULT_RELEVANCE_OPTIONS.epsilonPlacement,
+    ...(p.overrides ? { overrides: p.overrides } : {}),
   };
   const input = tokensForModel(session, text);
   const model = await session.loadModel();
@@ -60,7 +65,13 @@ export async function relevanceInSession(session: ModelSession, text: string, p:
     throw new InputError(checkpointPath, 'the text has one token: there is no next token to explain (give --position and --token-id)');
   }
   const started = Date.now();
-  const result = relevanceOf(model, input.ids, target, options);
+  // The near-degenerate-plane count reads the z that LRP's recorded forward pass holds.
+  const states = new Map<string, TapValue>();
+  const result = relevanceOf(model, input.ids, target, options, {
+    onReducedStates: (z) => z.forEach((data, l) => states.set(`layers.${l}.z`, { shape: [T, session.spec.layerShapes[l].reducedDim], data })),
+  });
+  const degenerate = degeneratePlanesWarning(session.spec, states, T, `counted on every plane of the ${T} tokens`);
+
   return {
     checkpoint: checkpointPath,
     ...result,
@@ -68,7 +79,7 @@ export async function relevanceInSession(session: ModelSession, text: string, p:
     truncated: input.truncated,
     backend: p.backend?.active ?? tf.getBackend(),
     seconds: (Date.now() - started) / 1000,
-    warnings: [...input.warnings, ...session.notices, ...model.warnings],
+    warnings: [...input.warnings, ...session.notices, ...model.warnings, ...(degenerate ? [degenerate] : [])],
   };
 }
 
@@ -84,6 +95,24 @@ function top(values: readonly number[], k: number, label: (i: number) => string)
     .join(', ');
 }
 
+/**
+ * The conservation account, signed: start = input + biases + eps + remainder, then per stage
+ * entering = leaving + biases + eps + remainder, and each bias that absorbed relevance.
+ */
+export function formatAccounting(r: Pick<RelevanceResult, 'accounting' | 'conservation'>): string[] {
+  const a = r.accounting;
+  const lines: string[] = [];
+  const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
+  lines.push(`  relevance    start ${fmt(a.start)} = input ${fmt(a.input)} + biases ${fmt(a.bias)} + eps ${fmt(a.epsilon)} + rounding ${fmt(a.remainder)}`);
+  if (a.shares) lines.push(`               of the start: input ${pct(a.shares.input)}, biases ${pct(a.shares.bias)}, eps ${pct(a.shares.epsilon)}`);
+  else if (a.note) lines.push(`               ${a.note}`);
+  lines.push(`  conservation ${'stage'.padEnd(11)} ${'entering'.padStart(11)} ${'leaving'.padStart(11)} ${'biases'.padStart(11)} ${'eps'.padStart(11)} ${'rounding'.padStart(11)}`);
+  for (const s of r.conservation) lines.push(`               ${s.stage.padEnd(11)} ${fmt(s.upper).padStart(11)} ${fmt(s.lower).padStart(11)} ${fmt(s.bias).padStart(11)} ${fmt(s.epsilon).padStart(11)} ${fmt(s.remainder).padStart(11)}`);
+  const biases = [...a.biases].filter((b) => b.relevance !== 0).sort((x, y) => Math.abs(y.relevance) - Math.abs(x.relevance));
+  if (biases.length > 0) lines.push(`  biases       ${biases.slice(0, 8).map((b) => `${b.name} ${fmt(b.relevance)}`).join(', ')}${biases.length > 8 ? `, and ${biases.length - 8} more (--json)` : ''}`);
+  return lines;
+}
+
 export function formatRelevanceReport(r: RelevanceReport): string {
   const lines: string[] = [];
   const target = r.target.kind === 'token'
@@ -91,11 +120,10 @@ export function formatRelevanceReport(r: RelevanceReport): string {
     : `true next token at every position (${r.length - 1} targets)`;
   lines.push(`${r.checkpoint}`);
   lines.push(`  target       ${target}`);
-  lines.push(`  rules        linear ${r.options.rule} (eps ${r.options.epsilon}${r.options.rule === 'gamma' ? `, gamma ${r.options.gamma}` : ''}), gate ${r.options.gate}, start ${r.options.start}`);
+  const composite = r.options.composite === 'uniform' ? `linear ${r.options.rule}` : `composite ${r.options.composite}`;
+  lines.push(`  rules        ${composite} (eps ${r.options.epsilon} at ${r.options.epsilonPlacement}${r.options.rule === 'gamma' || r.options.composite === 'epsilon-gamma' ? `, gamma ${r.options.gamma}` : ''}), gate ${r.options.gate}, start ${r.options.start}`);
   for (const rule of r.rules ?? []) lines.push(`               ${rule}`);
-  lines.push(`  relevance    start ${fmt(r.start)}, reaching the input ${fmt(r.tokens.reduce((a, b) => a + b, 0) + r.positionEmbedding.reduce((a, b) => a + b, 0))} (leak ${(r.totalLeak * 100).toFixed(2)}%)`);
-  lines.push('  conservation');
-  for (const s of r.conservation) lines.push(`    ${s.stage.padEnd(11)} ${fmt(s.upper).padStart(11)} -> ${fmt(s.lower).padStart(11)}   leak ${(s.leak * 100).toFixed(3)}%`);
+  lines.push(...formatAccounting(r));
   lines.push('  tokens (token embedding part; position part)');
   r.tokens_text.slice(0, r.length).forEach((t, i) => lines.push(`    ${String(i).padStart(4)} ${JSON.stringify(t.text).padEnd(16)} ${fmt(r.tokens[i]).padStart(11)} ${fmt(r.positionEmbedding[i]).padStart(11)}`));
   for (const layer of r.layers) {

@@ -15,7 +15,7 @@ import { isGrassmannMetric, type GrassmannMetric } from '../geometry/angles';
 import { nearestPlanes, tokenPlanes, type Neighbour } from '../geometry/planes';
 import { planOffsets } from '../model/offsets';
 import { relevanceOf } from '../relevance/lrp';
-import { DEFAULT_RELEVANCE_OPTIONS } from '../relevance/types';
+import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceAccounting } from '../relevance/types';
 import { InputError, UsageError } from '../util/errors';
 import type { AnalysisCache, ModelRef } from './analysis';
 import { throwIfCancelled, type Cancellation } from './cancellation';
@@ -72,7 +72,7 @@ export interface TextWindowAnalysis extends TextWindow {
   loss: number[];
   layers: WindowLayer[];
   /** LRP from the true next token at every position (epsilon rule, the CLI's defaults); null for a one-token window. */
-  relevance: { tokens: number[]; positionEmbedding: number[]; totalLeak: number } | null;
+  relevance: { tokens: number[]; positionEmbedding: number[]; accounting: RelevanceAccounting } | null;
   nearest: WindowNearest | null;
   /** Time spent on the window in this request, and whether its results came from the cache (the same text before). */
   ms: number;
@@ -263,7 +263,7 @@ async function analyzeWindow(session: ModelSession, text: string, nearest: TextA
   let relevance: LocalWindow['relevance'] = null;
   if (T >= 2) {
     const r = relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS);
-    relevance = { tokens: r.tokens, positionEmbedding: r.positionEmbedding, totalLeak: r.totalLeak };
+    relevance = { tokens: r.tokens, positionEmbedding: r.positionEmbedding, accounting: r.accounting };
   }
   return {
     tokens: tokens.map(({ text: t, id, start, end, special }) => ({ text: t, id, start, end, special })),

@@ -3,8 +3,10 @@
  * gradient and Taylor criteria (Yeom et al.'s baselines): the FFN activations (GELU output),
  * the reduced states z, and a multiplicative mask on each window offset's term of g.
  *
- * The objective is the sum of the true next-token logits over the positions of one sequence
- * (the same targets LRP starts from). Zero-valued probes are added to z, g and the FFN
+ * The objective is, over the positions of one sequence, either the sum of the true next-token
+ * logits ('logit': the same targets LRP starts from) or the next-token cross-entropy summed over
+ * the predictions ('loss': -sum_t log softmax(logits_t)[ids_{t+1}], the loss of Molchanov et al.'s
+ * Taylor criterion; the full [T-1, V] logits are formed). Zero-valued probes are added to z, g and the FFN
  * activations through GrassmannModel.trace and differentiated with tf.grads (the composite ops
  * carry the gradients). The probes sit at stages every block layout has (../model/grassmann.ts
  * BlockStage), and the objective's final LayerNorm is the model's (ln_f, its eps). The mask
@@ -30,7 +32,10 @@ export interface LayerGradients {
   dMask: Float64Array;
 }
 
-export function targetGradients(model: GrassmannModel, ids: readonly number[]): LayerGradients[] {
+/** What the gradients are of (see the module comment). */
+export type GradientObjective = 'logit' | 'loss';
+
+export function targetGradients(model: GrassmannModel, ids: readonly number[], objective: GradientObjective = 'logit'): LayerGradients[] {
   const spec = model.spec;
   const w = model.internals();
   const T = ids.length;
@@ -41,10 +46,12 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
   for (const shape of shapes) probes.push(tf.zeros([T, shape.reducedDim]), tf.zeros([T, d]), tf.zeros([T, shape.ffDim]));
   const kept: { act: tf.Tensor[]; z: tf.Tensor[] } = { act: [], z: [] };
   // lm_head rows of the targets, placed at their positions: the objective is sum(y * heads).
-  const heads = tf.tidy(() => rowsAt(tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)) as tf.Tensor2D, positions, T));
+  const heads = objective === 'logit'
+    ? tf.tidy(() => rowsAt(tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)) as tf.Tensor2D, positions, T))
+    : null;
   try {
     const grads = tf.tidy(() => {
-      const objective = (...p: tf.Tensor[]): tf.Scalar => {
+      const f = (...p: tf.Tensor[]): tf.Scalar => {
         const hidden = model.trace(ids, (layer, stage, value) => {
           if (stage === 'z') {
             const v = tf.add(value, p[3 * layer]);
@@ -61,9 +68,16 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
         }, 'composite');
         const { mean, variance } = tf.moments(hidden, 1, true);
         const y = tf.add(tf.mul(tf.mul(tf.sub(hidden, mean), tf.rsqrt(tf.add(variance, spec.layerNormEps))), w.finalNormWeight), w.finalNormBias);
-        return tf.sum(tf.mul(y, heads)) as tf.Scalar;
+        if (heads) return tf.sum(tf.mul(y, heads)) as tf.Scalar;
+        // Cross-entropy of the true next tokens at the target positions.
+        // The next-token targets sit at positions 0..T-2: a slice (gather's gradient needs
+        // UnsortedSegmentSum, which the wasm backend lacks).
+        const rows = tf.slice(y, [positions[0], 0], [positions.length, d]);
+        const logProbs = tf.logSoftmax(tf.matMul(rows, w.lmHeadT));
+        const picked = tf.mul(logProbs, tf.oneHot(tf.tensor1d(tokens, 'int32'), spec.dims.vocabSize));
+        return tf.neg(tf.sum(picked)) as tf.Scalar;
       };
-      return tf.grads(objective)(probes);
+      return tf.grads(f)(probes);
     });
     try {
       return shapes.map((shape, l) => {
@@ -95,7 +109,7 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[]): 
     }
   } finally {
     for (const p of probes) p.dispose();
-    heads.dispose();
+    heads?.dispose();
     for (const t of [...kept.act, ...kept.z]) t?.dispose();
   }
 }

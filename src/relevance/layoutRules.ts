@@ -5,11 +5,13 @@
  * is its forward kernel in ../model/layout.ts and its entry here.
  *
  * Conventions (every rule below): R is signed relevance; summed over a stage it is conserved by a
- * bias-free stage when eps = 0. eps is RelevanceOptions.epsilon and sits in every denominator as
- * stab(z) = z + eps sign(z) (sign(0) = +1):
+ * bias-free stage when eps = 0 (what biases and eps absorb is recorded: ./rules.ts). eps is
+ * RelevanceOptions.epsilon and sits as stab(z) = z + eps sign(z) (sign(0) = +1) in the linear
+ * maps and, under the default placement ('every-denominator'), in every sum and LayerNorm rule too
+ * ('linear-maps': those use eps 0):
  *  - "epsilon across the terms" of s = a + b: R_a = a R_s / stab(s), R_b = b R_s / stab(s);
  *  - the LayerNorm rule of y = gamma (x - mean x) / sigma + beta holds sigma constant:
- *    R_x = x (v - mean v), v = gamma / sigma R_y / stab(y) (beta and eps leak);
+ *    R_x = x (v - mean v), v = gamma / sigma R_y / stab(y) (beta and eps absorb a part);
  *  - a product with the gate (alpha h, (1 - alpha) g, alpha g): the signal takes all
  *    ('signal-take-all') or half goes to the gate ('half'); the gate's relevance passes the
  *    sigmoid unchanged (1 - alpha = sigmoid(-a)) to W_gate's input [h; g];
@@ -29,19 +31,29 @@ import type { BlockStage, BlockWeights } from '../model/grassmann';
 import { MIX_OUTPUT_KERNELS } from '../model/layout';
 import type { OffsetPlan } from '../model/offsets';
 import type { OffsetPlanes } from '../geometry/plucker';
-import type { GatePolicy, LinearRule, RelevanceOptions } from './types';
+import type { GatePolicy, RelevanceOptions } from './types';
+import type { LinearRole, RuleBook } from './rules';
 
-/** The primitive rules, bound to the run's options (./lrp.ts makes it). Call inside tf.tidy. */
+/** The LayerNorms relevance passes: a block's two (and the mixing module's), and the final one. */
+export type NormSite = 'norm1' | 'norm2' | 'mixNorm' | 'finalNorm';
+
+/**
+ * The primitive rules, bound to the run's options, one block (or the head) and its weights, and
+ * the stage's accounting (./lrp.ts makes it; ./rules.ts states the bookkeeping). Call inside tf.tidy.
+ */
 export interface RuleContext {
-  /** R_x of y = LayerNorm(x) (weight gamma): the LayerNorm rule, sigma frozen. */
-  layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D): tf.Tensor2D;
+  /** R_x of y = LayerNorm(x) (that site's gamma and beta): the LayerNorm rule, sigma frozen. */
+  layerNorm(norm: NormSite, x: tf.Tensor2D, y: tf.Tensor2D, R: tf.Tensor2D): tf.Tensor2D;
   /** Epsilon across the terms of total = sum(terms). */
   sum(terms: readonly tf.Tensor2D[], total: tf.Tensor2D, R: tf.Tensor2D): tf.Tensor2D[];
-  /** R_a of y = a W^T + b (W^T as wT [in, out]; w = W [out, in] when held) under the run's linear rule. */
-  linear(a: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D | null, y: tf.Tensor2D | null, R: tf.Tensor2D, w?: tf.Tensor2D): tf.Tensor2D;
-  /** The relevance the linear rule gives the bias b of y = a W^T + b (epsilon: sum b R / stab(y); z+ and gamma: 0). */
+  /** R_a of y = a W^T + b (W^T as wT [in, out]; w = W [out, in] when held) under the site's rule. */
+  linear(role: LinearRole, a: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D | null, y: tf.Tensor2D | null, R: tf.Tensor2D, w?: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * The relevance b_plu gets in y = a W_plu^T + b (epsilon rule: sum b R / stab(y); z+ and gamma:
+   * 0), for the per-offset report; the accounting records it in `linear` itself.
+   */
   biasShare(bias: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D): number;
-  /** R / stab(z) (0 where the denominator is 0). */
+  /** s = R / stab(z) where the inputs pass sum(s * z) (eps recorded; 0 where the denominator is 0). */
   ratio(R: tf.Tensor, z: tf.Tensor): tf.Tensor;
 }
 
@@ -91,14 +103,14 @@ const preNormFfn: Pick<BlockLayoutRule, 'ffnOutput' | 'ffnInput'> = {
     const [residual, branch] = ctx.sum([rec.mid, rec.ffn_out], rec.block_out, R);
     return { residual, branch };
   },
-  ffnInput: (rec, w, R, ctx) => ctx.layerNorm(rec.mid, w.norm2Weight, rec.ffn_in, R),
+  ffnInput: (rec, _w, R, ctx) => ctx.layerNorm('norm2', rec.mid, rec.ffn_in, R),
 };
 
 /** x'' = LN_f(x' + FFN(x')). */
 const postNormFfn: Pick<BlockLayoutRule, 'ffnOutput' | 'ffnInput'> = {
-  ffnOutput: (rec, w, R, ctx) => {
+  ffnOutput: (rec, _w, R, ctx) => {
     const sum = recorded(rec, 'ffn_sum');
-    const [residual, branch] = ctx.sum([rec.mid, rec.ffn_out], sum, ctx.layerNorm(sum, w.norm2Weight, rec.block_out, R));
+    const [residual, branch] = ctx.sum([rec.mid, rec.ffn_out], sum, ctx.layerNorm('norm2', sum, rec.block_out, R));
     return { residual, branch };
   },
   ffnInput: (_rec, _w, R) => R, // the FFN reads x' itself
@@ -114,14 +126,14 @@ export const BLOCK_LAYOUT_RULES: Readonly<Record<BlockLayout, BlockLayoutRule>> 
       const [residual, branch] = ctx.sum([rec.input, rec.mix_out], rec.mid, R);
       return { residual, branch };
     },
-    mixInput: (rec, w, R, ctx) => ctx.layerNorm(rec.input, w.norm1Weight, rec.mix_in, R),
+    mixInput: (rec, _w, R, ctx) => ctx.layerNorm('norm1', rec.input, rec.mix_in, R),
     text: { ffn: PRE_NORM_FFN_TEXT, mix: `mixing sub-layer x + m, m = Mix(LN_a(x)): epsilon across x and m; LN_a: ${SIGMA}` },
   },
   'post-norm': {
     ...postNormFfn,
-    mixOutput: (rec, w, R, ctx) => {
+    mixOutput: (rec, _w, R, ctx) => {
       const sum = recorded(rec, 'mix_sum');
-      const [residual, branch] = ctx.sum([rec.input, rec.mix_out], sum, ctx.layerNorm(sum, w.norm1Weight, rec.mid, R));
+      const [residual, branch] = ctx.sum([rec.input, rec.mix_out], sum, ctx.layerNorm('norm1', sum, rec.mid, R));
       return { residual, branch };
     },
     mixInput: (_rec, _w, R) => R, // h = x
@@ -129,7 +141,7 @@ export const BLOCK_LAYOUT_RULES: Readonly<Record<BlockLayout, BlockLayoutRule>> 
   },
   'post-norm-no-mix-residual': {
     ...postNormFfn,
-    mixOutput: (rec, w, R, ctx) => ({ residual: null, branch: ctx.layerNorm(recorded(rec, 'mix_sum'), w.norm1Weight, rec.mid, R) }),
+    mixOutput: (rec, _w, R, ctx) => ({ residual: null, branch: ctx.layerNorm('norm1', recorded(rec, 'mix_sum'), rec.mid, R) }),
     mixInput: (_rec, _w, R) => R, // h = x
     text: { ffn: POST_NORM_FFN_TEXT, mix: `mixing sub-layer LayerNorm(m), m = Mix(x), no residual: ${SIGMA}, all to m` },
   },
@@ -150,7 +162,7 @@ export const MIX_NORM_RULES: Readonly<Record<'true' | 'false', MixNormRule>> = {
   true: {
     back: (combined, w, mixOut, R, ctx) => {
       if (!w.mixNormWeight) throw new Error('the architecture has a LayerNorm inside the mixing module, but the block holds no weights for it');
-      return ctx.layerNorm(combined, w.mixNormWeight, mixOut, R);
+      return ctx.layerNorm('mixNorm', combined, mixOut, R);
     },
     text: `LayerNorm inside the mixing module: ${SIGMA}`,
   },
@@ -284,7 +296,7 @@ export interface AggregationRule {
    * project-then-mean: b_plu is inside each offset's term (weight 1 where an offset is valid, 0
    * elsewhere) and its share is counted in the offset's relevance; mean-then-project: b_plu comes
    * after the mean, at every position (all of g where no offset is valid), and absorbs its share
-   * itself (reported per layer as pluckerBias, a leak).
+   * itself (reported per layer as pluckerBias, and in the account).
    */
   biasInOffsetTerms: boolean;
   /** The general path (any linear rule): R_g -> R of each offset's p_hat. Frees the tensors it makes. */
@@ -329,7 +341,7 @@ export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> =
             const Rterm = tf.mul(tf.mul(gk, wk), tf.slice(S, [p.first, 0], [p.count, d])) as tf.Tensor2D;
             entering[k] = tf.sum(Rterm).dataSync()[0];
             absorbed += ctx.biasShare(bias, gk, Rterm);
-            return ctx.linear(a, pluckerT, bias, gk, Rterm, pluckerW);
+            return ctx.linear('plucker', a, pluckerT, bias, gk, Rterm, pluckerW);
           }));
         });
       } finally {
@@ -358,7 +370,7 @@ export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> =
       const s = valuesOf(() => {
         const pbar = tf.tensor2d(mean, [T, P]);
         absorbed = ctx.biasShare(bias, g, Rg);
-        return ctx.ratio(ctx.linear(pbar, pluckerT, bias, g, Rg, pluckerW), pbar);
+        return ctx.ratio(ctx.linear('plucker', pbar, pluckerT, bias, g, Rg, pluckerW), pbar);
       });
       const entering = new Float64Array(K);
       const coordinates = planes.map((p, k) => {
@@ -392,20 +404,15 @@ export const ACTIVATION_RULES: Readonly<Record<Activation, string>> = {
   relu: 'ReLU: identity',
 };
 
-const LINEAR_RULE_TEXT: Readonly<Record<LinearRule, (o: RelevanceOptions) => string>> = {
-  epsilon: (o) => (o.epsilon === 0 ? 'LRP-0 (epsilon rule, eps 0)' : `epsilon rule (eps ${o.epsilon})`),
-  zplus: () => 'z+ rule',
-  gamma: (o) => `gamma rule (gamma ${o.gamma})`,
-};
-
 const PARTNER: Readonly<Record<PairingRule, string>> = { previous: 'z_{t−d}', next: 'z_{t+d}' };
 
 /** The options a statement of the rules reads. */
 export type RuleOptions = Pick<ArchitectureOptions, 'block' | 'mixOutput' | 'mixNorm' | 'aggregation' | 'activation' | 'pairing' | 'pluckerEps'>;
 
 /** The rules a relevance run follows on this architecture, one line per stage kind, top (head) to bottom (embeddings). */
-export function describeRules(variant: RuleOptions, options: RelevanceOptions): string[] {
-  const linear = LINEAR_RULE_TEXT[options.rule](options);
+export function describeRules(variant: RuleOptions, options: RelevanceOptions, book: RuleBook): string[] {
+  const uniform = book.uniformRule();
+  const linear = uniform ? book.at({ layer: null, role: 'lmHead' }).text : 'the rule of the site (see "linear maps")';
   const block = BLOCK_LAYOUT_RULES[variant.block];
   const mix = MIX_OUTPUT_RULES[variant.mixOutput];
   const gate = GATE_POLICY_RULES[options.gate];
@@ -415,8 +422,12 @@ export function describeRules(variant: RuleOptions, options: RelevanceOptions): 
   const split = terms.length > 1 ? [`epsilon across ${terms.map((t) => t.name).join(' and ')}`, ...products] : [terms[0].gated ? gate.text(terms[0].signal) : `all to ${terms[0].signal}`];
   const gated = terms.some((t) => t.gated) && gate.gate > 0;
   const mixNorm = MIX_NORM_RULES[String(variant.mixNorm) as 'true' | 'false'].text;
+  const where = options.epsilonPlacement === 'linear-maps'
+    ? 'in the linear maps only (textbook placement; W_plu per offset term); sums, the mean over offsets and LayerNorm rules use eps 0'
+    : 'in every linear rule, sum and LayerNorm rule; W_plu and the mean over offsets share stab(g)';
   return [
-    `conventions: signed relevance; stab(z) = z + eps·sign(z), eps = ${options.epsilon}, in every linear rule and sum; ${SIGMA}: R_x = x ⊙ (v − mean v), v = γ/σ ⊙ R_y / stab(y)`,
+    `conventions: signed relevance; stab(z) = z + eps·sign(z), eps = ${options.epsilon}, ${where}; no eps in the Plücker product (exact half rule); ${SIGMA}: R_x = x ⊙ (v − mean v), v = γ/σ ⊙ R_y / stab(y); biases and eps absorb relevance, stated per stage`,
+    ...(uniform ? [] : [`linear maps (composite ${options.composite}${options.overrides?.length ? ', with overrides' : ''}): ${book.describe().join('; ')}`]),
     `head: lm_head ${linear} from the ${options.start === 'logit' ? 'target logits' : 'unit relevance per target'}; final LayerNorm: ${SIGMA}`,
     block.text.ffn,
     `FFN: both linear maps ${linear}; ${ACTIVATION_RULES[variant.activation]}`,

@@ -5,7 +5,7 @@
  * from the target logits to the input tokens. Rules, for y = stage(x):
  *
  *  - linear maps y = a W^T + b (lm_head, ffn.3, ffn.0, W_gate, W_plu, W_red):
- *      epsilon  R_a = a * (W^T (R / (y + eps sign y)))                 (bias and eps leak)
+ *      epsilon  R_a = a * (W^T (R / (y + eps sign y)))                 (bias and eps absorb a part)
  *      zplus    R_a = a+ * (W+^T s) + a- * (W-^T s),  s = R / (a+ W+ + a- W-)
  *               (the positive contributions (a_i w_ij)+ = a+ w+ + a- w-; bias-free)
  *      gamma    (generalised to signed inputs) contributions a_i w_ij + gamma (a_i w_ij)+ where
@@ -13,7 +13,7 @@
  *               (bias-free; the sum never cancels towards 0)
  *  - LayerNorm (ln1, ln2, the mixing LayerNorm, ln_f): gradient x input with the normaliser
  *    1/sigma held constant: y = gamma (x - mean x) / sigma + beta is then linear in x, and
- *    R_x = x * (v - mean v), v = gamma / sigma * R / stab(y). Only beta (and eps) leak.
+ *    R_x = x * (v - mean v), v = gamma / sigma * R / stab(y). Only beta (and eps) absorb a part.
  *  - The FFN activation (GELU, tanh GELU, ReLU), sigmoid, the L2 normalisation of p: identity.
  *  - Sums (residual adds, token + position embedding, the terms of the mixing output, the mean
  *    over window offsets): epsilon across the terms, R_term = term / stab(sum) * R.
@@ -43,25 +43,30 @@
  * same numbers under epsilon with eps = 0 (tested).
  *
  * Matrix products and element-wise stages run on the TensorFlow.js backend in float32; the
- * Plücker stage runs on the host in float64. Conservation (sum of relevance at each stage
- * boundary) is reported; a bias-free model conserves it to float32 rounding.
+ * Plücker stage runs on the host in float64. The linear rules are objects (./rules.ts), picked per
+ * site (the head's lm_head, each block's maps) by the run's composite and overrides. Conservation
+ * is reported signed per stage: entering = leaving + what each bias absorbed + what eps absorbed
+ * + float32 rounding (./rules.ts states the bookkeeping), and over the model (accounting); a
+ * bias-free model with eps 0 conserves it to float32 rounding.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
 import { planesAtOffset } from '../geometry/plucker';
 import { partnerPosition, planeLayoutOf, planOffsets } from '../model/offsets';
-import { hostKernelsAvailable, registerHostKernels, STABILISED_RATIO_KERNEL } from '../model/hostKernels';
 import { AGGREGATION_RULES, BLOCK_LAYOUT_RULES, describeRules, mixingBack, type RuleContext } from './layoutRules';
 import { offsetTerms } from './offsetTerms';
+import { Absorption, linearRuleObject, RuleBook, shareOf, stabilisedRatio, type LinearRole } from './rules';
 import type { GrassmannSpec, LayerShape } from '../model/spec';
 import type {
+  BiasAbsorption,
   ConservationStep,
   LayerRelevance,
+  RelevanceAccounting,
   RelevanceOptions,
   RelevanceResult,
   RelevanceTarget,
 } from './types';
-import { DEFAULT_RELEVANCE_OPTIONS } from './types';
+import { ACCOUNTING_MEANINGFUL_SHARE, DEFAULT_RELEVANCE_OPTIONS } from './types';
 
 export type StageRecord = Record<BlockStage, tf.Tensor2D>;
 
@@ -100,34 +105,13 @@ export function recordForward(model: GrassmannModel, ids: readonly number[]): Re
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rules (TensorFlow.js, call inside tf.tidy)
+// Rules (TensorFlow.js, call inside tf.tidy): the linear rules are objects of ./rules.ts
 // ---------------------------------------------------------------------------------------------
 
-/** sign with sign(0) = +1, so that eps never cancels z. */
-function stabilise(z: tf.Tensor, eps: number): tf.Tensor {
-  return eps === 0 ? z : tf.add(z, tf.mul(tf.sub(tf.mul(tf.cast(tf.greaterEqual(z, 0), 'float32'), 2), 1), eps));
-}
-
 /**
- * R / stab(z), 0 where the denominator is 0 (only possible with eps = 0). One host kernel pass on
- * wasm and cpu (./hostKernels.ts), TensorFlow.js ops elsewhere.
- */
-function ratio(R: tf.Tensor, z: tf.Tensor, eps: number): tf.Tensor {
-  if (hostKernelsAvailable(tf.getBackend()) && tf.util.arraysEqual(R.shape, z.shape) && R.dtype === 'float32' && z.dtype === 'float32') {
-    registerHostKernels();
-    return tf.engine().runKernel(STABILISED_RATIO_KERNEL, { R, z }, { eps }) as tf.Tensor;
-  }
-  return eps === 0 ? tf.divNoNan(R, z) : tf.div(R, stabilise(z, eps));
-}
-
-const positivePart = (t: tf.Tensor): tf.Tensor => tf.relu(t);
-/** min(t, 0) as t - relu(t): the same numbers (exactly), and Minimum is a scalar loop on wasm (8x slower). */
-const negativePart = (t: tf.Tensor, positive: tf.Tensor = tf.relu(t)): tf.Tensor => tf.sub(t, positive);
-
-/**
- * Relevance of the input a [N, in] of y = a W^T + b, W^T given as wT [in, out], from R [N, out].
- * `y` is the forward output (with bias) when known; `w` is W itself [out, in] when the caller
- * keeps it (a plain product instead of one by a transpose).
+ * Relevance of the input a [N, in] of y = a W^T + b under options.rule (one rule, no
+ * accounting): ./rules.ts linearRuleObject. `y` is the forward output (with bias) when known;
+ * `w` is W itself [out, in] when the caller keeps it.
  */
 export function linearRule(
   a: tf.Tensor2D,
@@ -135,51 +119,31 @@ export function linearRule(
   bias: tf.Tensor1D | null,
   y: tf.Tensor2D | null,
   R: tf.Tensor2D,
-  options: RelevanceOptions,
+  options: Pick<RelevanceOptions, 'rule' | 'epsilon' | 'gamma'>,
   w?: tf.Tensor2D,
 ): tf.Tensor2D {
-  const back = (s: tf.Tensor, v: tf.Tensor2D): tf.Tensor2D => tf.matMul(s as tf.Tensor2D, v, false, true);
-  const backW = (s: tf.Tensor): tf.Tensor2D => (w ? tf.matMul(s as tf.Tensor2D, w) : back(s, wT));
-  if (options.rule === 'epsilon') {
-    const out = y ?? (bias ? tf.add(tf.matMul(a, wT), bias) : tf.matMul(a, wT));
-    return tf.mul(a, backW(ratio(R, out, options.epsilon)));
-  }
-  const aPos = positivePart(a) as tf.Tensor2D;
-  const aNeg = negativePart(a, aPos) as tf.Tensor2D;
-  const wPos = positivePart(wT) as tf.Tensor2D;
-  const wNeg = negativePart(wT, wPos) as tf.Tensor2D;
-  const positive = tf.add(tf.matMul(aPos, wPos), tf.matMul(aNeg, wNeg));
-  if (options.rule === 'zplus') {
-    const s = tf.divNoNan(R, tf.add(positive, options.epsilon));
-    return tf.add(tf.mul(aPos, back(s, wPos)), tf.mul(aNeg, back(s, wNeg)));
-  }
-  // Generalised gamma (signed inputs): where z_j > 0 the positive contributions are boosted,
-  // elsewhere the negative ones, so the denominator never cancels towards 0.
-  const negative = tf.add(tf.matMul(aPos, wNeg), tf.matMul(aNeg, wPos));
-  const z = tf.matMul(a, wT);
-  const up = tf.cast(tf.greater(z, 0), 'float32');
-  const down = tf.sub(1, up);
-  const boosted = tf.add(tf.mul(up, positive), tf.mul(down, negative));
-  const s = ratio(R, tf.add(z, tf.mul(boosted, options.gamma)), options.epsilon);
-  const sUp = tf.mul(s, up);
-  const sDown = tf.mul(s, down);
-  const boost = tf.addN([
-    tf.mul(aPos, back(sUp, wPos)), tf.mul(aNeg, back(sUp, wNeg)),
-    tf.mul(aPos, back(sDown, wNeg)), tf.mul(aNeg, back(sDown, wPos)),
-  ]);
-  return tf.add(tf.mul(a, backW(s)), tf.mul(boost, options.gamma));
+  return linearRuleObject(options.rule, options).linear(a, wT, bias, y, R, null, null, w);
 }
 
-/** Relevance of x [N, n] for y = LayerNorm(x) (weight gamma), sigma held constant. */
-export function layerNormRule(x: tf.Tensor2D, weight: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D, lnEps: number, eps: number): tf.Tensor2D {
+/**
+ * Relevance of x [N, n] for y = LayerNorm(x) = gamma (x - mean x) / sigma + beta, sigma held
+ * constant: R_x = x (v - mean v), v = gamma / sigma * s, s = R / stab(y). The inputs receive
+ * sum(s (y - beta)); beta absorbs sum(s beta) (recorded under `betaName`), eps sum(R - s y).
+ */
+export function layerNormRule(
+  x: tf.Tensor2D, weight: tf.Tensor1D, beta: tf.Tensor1D | null, y: tf.Tensor2D, R: tf.Tensor2D,
+  lnEps: number, eps: number, sink: Absorption | null = null, betaName: string | null = null,
+): tf.Tensor2D {
   const { variance } = tf.moments(x, 1, true);
-  const v = tf.mul(tf.mul(ratio(R, y, eps), weight), tf.rsqrt(tf.add(variance, lnEps)));
+  const s = shareOf(R, y, eps, sink);
+  if (sink && beta && betaName) sink.bias(betaName, tf.sum(tf.mul(s, beta)));
+  const v = tf.mul(tf.mul(s, weight), tf.rsqrt(tf.add(variance, lnEps)));
   return tf.mul(x, tf.sub(v, tf.mean(v, 1, true)));
 }
 
-/** The relevance of each term of a sum (epsilon across the terms). */
-function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, eps: number): tf.Tensor2D[] {
-  const s = ratio(R, total, eps);
+/** The relevance of each term of a sum (epsilon across the terms; eps recorded). */
+function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, eps: number, sink: Absorption | null): tf.Tensor2D[] {
+  const s = shareOf(R, total, eps, sink);
   return terms.map((t) => tf.mul(t, s) as tf.Tensor2D);
 }
 
@@ -270,6 +234,8 @@ export function halfRule(
 export interface RelevanceRunOptions {
   /** Force the per-offset path for W_plu even under epsilon (to check the shortcut). */
   perOffset?: boolean;
+  /** Receives the recorded reduced states z of every block ([T, r_l] each), e.g. to count degenerate planes without another forward pass. */
+  onReducedStates?: (z: Float32Array[]) => void;
 }
 
 /**
@@ -316,6 +282,7 @@ export function relevanceOf(
   if (badToken !== undefined) throw new RangeError(`target token id ${badToken} is outside the vocabulary (0..${V - 1})`);
   const record = recordForward(model, ids);
   try {
+    runOptions.onReducedStates?.(record.blocks.map((b) => b.z.dataSync() as Float32Array));
     return propagate(spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
   } finally {
     record.dispose();
@@ -338,73 +305,103 @@ function propagate(
 ): RelevanceResult {
   const { T } = record;
   const eps = options.epsilon;
+  /** eps of the sums, the mean over offsets and the LayerNorm rules (RelevanceOptions.epsilonPlacement). */
+  const sumEps = options.epsilonPlacement === 'linear-maps' ? 0 : eps;
   const lnEps = spec.layerNormEps;
   const L = record.blocks.length;
-  const ctx = ruleContext(options, lnEps);
+  const book = new RuleBook(options, L);
+  const sink = new Absorption();
   const conservation: ConservationStep[] = [];
   const step = (stage: string, upper: number, lower: number): void => {
-    conservation.push({ stage, upper, lower, leak: Math.abs(lower - upper) / Math.abs(upper) });
+    const { biases, epsilon } = sink.take();
+    const bias = biases.reduce((a, b) => a + b.relevance, 0);
+    conservation.push({ stage, upper, lower, biases, bias, epsilon, remainder: upper - lower - bias - epsilon });
   };
 
-  // Head: R at the target logits -> LayerNorm_f input.
-  let start = 0;
-  let R = tf.tidy(() => {
-    const xL = record.blocks[L - 1].block_out;
-    const { mean, variance } = tf.moments(xL, 1, true);
-    const y = tf.add(tf.mul(tf.mul(tf.sub(xL, mean), tf.rsqrt(tf.add(variance, lnEps))), w.finalNormWeight), w.finalNormBias) as tf.Tensor2D;
-    const rows = tf.gather(y, tf.tensor1d(positions, 'int32'));
-    const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)); // [N, d]
-    const contributions = tf.mul(rows, heads);
-    const logits = tf.sum(contributions, 1, true);
-    const startValues = options.start === 'logit' ? logits : tf.onesLike(logits);
-    start = sumOf(startValues);
-    let onRows: tf.Tensor;
-    if (options.rule === 'epsilon') onRows = tf.mul(contributions, ratio(startValues, logits, eps));
-    else {
-      const positive = positivePart(contributions);
-      const boosted = tf.where(tf.greater(logits, 0), positive, negativePart(contributions));
-      const weighted = options.rule === 'zplus' ? positive : tf.add(contributions, tf.mul(boosted, options.gamma));
-      const total = tf.sum(weighted, 1, true);
-      onRows = tf.mul(weighted, options.rule === 'zplus' ? tf.divNoNan(startValues, tf.add(total, eps)) : ratio(startValues, total, eps));
+  try {
+    // Head: R at the target logits -> LayerNorm_f input.
+    let start = 0;
+    let R = tf.tidy(() => {
+      const xL = record.blocks[L - 1].block_out;
+      const { mean, variance } = tf.moments(xL, 1, true);
+      const y = tf.add(tf.mul(tf.mul(tf.sub(xL, mean), tf.rsqrt(tf.add(variance, lnEps))), w.finalNormWeight), w.finalNormBias) as tf.Tensor2D;
+      const rows = tf.gather(y, tf.tensor1d(positions, 'int32')) as tf.Tensor2D;
+      const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)); // [N, d]
+      const contributions = tf.mul(rows, heads) as tf.Tensor2D;
+      const startValues = (options.start === 'logit' ? tf.sum(contributions, 1, true) : tf.ones([positions.length, 1])) as tf.Tensor2D;
+      start = sumOf(startValues);
+      const onRows = book.at({ layer: null, role: 'lmHead' }).contributions(contributions, startValues, sink);
+      // Back to [T, d]: scatter the target rows.
+      const Ry = rowsAt(onRows, positions, T);
+      return layerNormRule(xL, w.finalNormWeight, w.finalNormBias, y, Ry, lnEps, sumEps, sink, spec.roles.global.finalNormBias);
+    });
+    /** Sum of R, the relevance at the current stage boundary. */
+    let current = sumOf(R);
+    step('head', start, current);
+
+    const layers: LayerRelevance[] = new Array(L);
+    for (let l = L - 1; l >= 0; l--) {
+      const upper = current;
+      const ctx = ruleContext(spec, l, w.layers[l], book, options, sink);
+      const result = backwardBlock(spec, l, w.layers[l], transposed, record.blocks[l], R, T, options, book, ctx, sink, runOptions.perOffset === true);
+      R.dispose();
+      R = result.R;
+      current = sumOf(R);
+      layers[l] = { ...result.layer, layer: l, output: upper, input: current };
+      step(`layer ${l}`, upper, current);
     }
-    // Back to [T, d]: scatter the target rows.
-    const Ry = rowsAt(onRows as tf.Tensor2D, positions, T);
-    return layerNormRule(xL, w.finalNormWeight, y, Ry, lnEps, eps);
-  });
-  /** Sum of R, the relevance at the current stage boundary. */
-  let current = sumOf(R);
-  step('head', start, current);
 
-  const layers: LayerRelevance[] = new Array(L);
-  for (let l = L - 1; l >= 0; l--) {
-    const upper = current;
-    const result = backwardBlock(spec, l, w.layers[l], transposed, record.blocks[l], R, T, options, ctx, runOptions.perOffset === true);
+    // Embeddings: x0 = token + position (epsilon across the two).
+    const embedding = tf.tidy(() => {
+      const total = tf.add(record.tokens, record.positions);
+      const [rt, rp] = sumRule([record.tokens, record.positions], total, R, sumEps, sink);
+      return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
+    });
     R.dispose();
-    R = result.R;
-    current = sumOf(R);
-    layers[l] = { ...result.layer, layer: l, output: upper, input: current };
-    step(`layer ${l}`, upper, current);
+    step('embeddings', current, embedding.total);
+    return {
+      options: { ...options },
+      target,
+      length: T,
+      start,
+      tokens: embedding.tokens,
+      positionEmbedding: embedding.positions,
+      layers,
+      conservation,
+      accounting: accountFor(start, embedding.total, conservation),
+      rules: describeRules(spec.variant, options, book),
+    };
+  } finally {
+    sink.dispose();
   }
+}
 
-  // Embeddings: x0 = token + position (epsilon across the two).
-  const embedding = tf.tidy(() => {
-    const total = tf.add(record.tokens, record.positions);
-    const [rt, rp] = sumRule([record.tokens, record.positions], total, R, eps);
-    return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
-  });
-  R.dispose();
-  step('embeddings', current, embedding.total);
+/** The whole model's account from its stages (RelevanceAccounting). */
+export function accountFor(start: number, input: number, steps: readonly ConservationStep[]): RelevanceAccounting {
+  const byName = new Map<string, number>();
+  let bias = 0;
+  let epsilon = 0;
+  for (const s of steps) {
+    for (const b of s.biases) byName.set(b.name, (byName.get(b.name) ?? 0) + b.relevance);
+    bias += s.bias;
+    epsilon += s.epsilon;
+  }
+  const biases: BiasAbsorption[] = [...byName].map(([name, relevance]) => ({ name, relevance }));
+  const parts = Math.abs(input) + Math.abs(bias) + Math.abs(epsilon);
+  const ratiosMeaningful = Math.abs(start) > 0 && Math.abs(start) >= ACCOUNTING_MEANINGFUL_SHARE * parts;
+  const fmt = (v: number): string => v.toPrecision(3);
   return {
-    options: { ...options },
-    target,
-    length: T,
     start,
-    tokens: embedding.tokens,
-    positionEmbedding: embedding.positions,
-    layers,
-    conservation,
-    totalLeak: Math.abs(embedding.total - start) / Math.abs(start),
-    rules: describeRules(spec.variant, options),
+    input,
+    bias,
+    epsilon,
+    remainder: start - input - bias - epsilon,
+    biases,
+    ratiosMeaningful,
+    shares: ratiosMeaningful ? { input: input / start, bias: bias / start, epsilon: epsilon / start } : null,
+    note: ratiosMeaningful
+      ? null
+      : `the start relevance (${fmt(start)}) is small against its parts (|input| + |bias| + |eps| = ${fmt(parts)}; ratios need at least ${ACCOUNTING_MEANINGFUL_SHARE} of it): a ratio to it is not meaningful`,
   };
 }
 
@@ -413,15 +410,41 @@ interface BlockBackward {
   layer: Omit<LayerRelevance, 'layer' | 'input' | 'output'>;
 }
 
-/** The primitive rules of ./layoutRules.ts bound to one run's options. */
-function ruleContext(options: RelevanceOptions, lnEps: number): RuleContext {
+/** The state-dict key of each linear map's bias in a block (null: the implementation has none). */
+function biasKey(spec: GrassmannSpec, layer: number, role: LinearRole): string | null {
+  const roles = spec.roles.layers[layer];
+  switch (role) {
+    case 'ffnOut': return roles.ffnOutBias;
+    case 'ffnIn': return roles.ffnInBias;
+    case 'gate': return roles.gateBias;
+    case 'plucker': return roles.pluckerBias;
+    case 'reduce': return roles.reduceBias;
+    case 'lmHead': return null;
+  }
+}
+
+/** The primitive rules of ./layoutRules.ts bound to one block, the run's rules and the stage's accounting. */
+function ruleContext(spec: GrassmannSpec, layer: number, w: BlockWeights, book: RuleBook, options: RelevanceOptions, sink: Absorption): RuleContext {
   const eps = options.epsilon;
+  const sumEps = options.epsilonPlacement === 'linear-maps' ? 0 : eps;
+  const lnEps = spec.layerNormEps;
+  const roles = spec.roles.layers[layer];
+  const norms = {
+    norm1: [w.norm1Weight, w.norm1Bias, roles.norm1Bias],
+    norm2: [w.norm2Weight, w.norm2Bias, roles.norm2Bias],
+    mixNorm: [w.mixNormWeight, w.mixNormBias, roles.mixNormBias],
+  } as const;
   return {
-    layerNorm: (x, weight, y, R) => layerNormRule(x, weight, y, R, lnEps, eps),
-    sum: (terms, total, R) => sumRule(terms, total, R, eps),
-    linear: (a, wT, bias, y, R, w) => linearRule(a, wT, bias, y, R, options, w),
-    biasShare: (bias, y, R) => (options.rule === 'epsilon' ? sumOf(tf.mul(bias, ratio(R, y, eps))) : 0),
-    ratio: (R, z) => ratio(R, z, eps),
+    layerNorm: (norm, x, y, R) => {
+      if (norm === 'finalNorm') throw new Error('the final LayerNorm belongs to the head, not to a block');
+      const [weight, beta, betaName] = norms[norm];
+      if (!weight) throw new Error(`block ${layer} has no weights for its ${norm} LayerNorm`);
+      return layerNormRule(x, weight, beta, y, R, lnEps, sumEps, sink, betaName);
+    },
+    sum: (terms, total, R) => sumRule(terms, total, R, sumEps, sink),
+    linear: (role, a, wT, bias, y, R, wFull) => book.at({ layer, role }).linear(a, wT, bias, y, R, sink, biasKey(spec, layer, role), wFull),
+    biasShare: (bias, y, R) => (book.nameAt({ layer, role: 'plucker' }) === 'epsilon' ? sumOf(tf.mul(bias, stabilisedRatio(R, y, eps))) : 0),
+    ratio: (R, z) => shareOf(R, z, sumEps, sink),
   };
 }
 
@@ -434,10 +457,11 @@ function backwardBlock(
   Rout: tf.Tensor2D,
   T: number,
   options: RelevanceOptions,
+  book: RuleBook,
   ctx: RuleContext,
+  sink: Absorption,
   perOffset: boolean,
 ): BlockBackward {
-  const eps = options.epsilon;
   const d = spec.dims.modelDim;
   const shape = spec.layerShapes[layerIndex];
   const r = shape.reducedDim;
@@ -449,9 +473,9 @@ function backwardBlock(
     // block_out -> x' (residual) and ffn_out (through LN_f first in post-norm)
     const ffnBack = layout.ffnOutput(rec, w, Rout, ctx);
     const Rf = ffnBack.branch;
-    const Ract = ctx.linear(rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, transposed(w.ffnOutT)); // [T, f]
+    const Ract = ctx.linear('ffnOut', rec.ffn_act, w.ffnOutT, w.ffnOutBias, rec.ffn_out, Rf, transposed(w.ffnOutT)); // [T, f]
     // The activation: identity (ACTIVATION_RULES).
-    const Ru = ctx.linear(rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, transposed(w.ffnInT));
+    const Ru = ctx.linear('ffnIn', rec.ffn_in, w.ffnInT, w.ffnInBias, rec.ffn_pre, Ract, transposed(w.ffnInT));
     const Rmid = tf.add(ffnBack.residual, layout.ffnInput(rec, w, Ru, ctx)) as tf.Tensor2D;
     // x' -> the block input (residual, if any) and the mixing output m
     const mixBack = layout.mixOutput(rec, w, Rmid, ctx);
@@ -464,7 +488,7 @@ function backwardBlock(
       // sigmoid: identity to the pre-activation a = W_gate [h; g] + b_gate.
       const hg = tf.concat([rec.mix_in, rec.g], 1) as tf.Tensor2D;
       const pre = tf.add(tf.matMul(hg, w.gateT), w.gateBias) as tf.Tensor2D;
-      const Rhg = ctx.linear(hg, w.gateT, w.gateBias, pre, mixing.Rgate, transposed(w.gateT));
+      const Rhg = ctx.linear('gate', hg, w.gateT, w.gateBias, pre, mixing.Rgate, transposed(w.gateT));
       const fromGate = tf.slice(Rhg, [0, 0], [T, d]) as tf.Tensor2D;
       Rh = Rh ? (tf.add(Rh, fromGate) as tf.Tensor2D) : fromGate;
       Rg = tf.add(Rg, tf.slice(Rhg, [0, d], [T, d])) as tf.Tensor2D;
@@ -497,10 +521,11 @@ function backwardBlock(
   const planeLayout = planeLayoutOf(spec, layerIndex);
   const floor = planeLayout.normFloor;
   try {
-    if (options.rule === 'epsilon' && !perOffset) {
+    const shortcut = !perOffset && options.epsilonPlacement === 'every-denominator' && book.nameAt({ layer: layerIndex, role: 'plucker' }) === 'epsilon';
+    if (shortcut) {
       // The shortcut: S = R_g / stab(g), c = W_plu^T S, offset k at t gets w_tk p_hat_k . c_t (+ b_plu . S_t
-      // where the bias is inside the offsets' terms).
-      const S = tf.tidy(() => ratio(upperPart.Rg, rec.g, eps) as tf.Tensor2D); // [T, d]
+      // where the bias is inside the offsets' terms); b_plu absorbs sum_t (its weight) b_plu . S_t.
+      const S = tf.tidy(() => ctx.ratio(upperPart.Rg, rec.g) as tf.Tensor2D); // [T, d]
       const c = takeValues(tf.matMul(S, pluckerW)) as Float32Array; // [T, P]
       const bs = takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBiasT), 1))) as Float32Array; // [T]
       S.dispose();
@@ -508,6 +533,8 @@ function backwardBlock(
       offsetRel.set(terms.perOffset);
       pairs.set(terms.perPair);
       pluckerBias = terms.bias;
+      const pluckerBiasName = spec.roles.layers[layerIndex].pluckerBias;
+      if (pluckerBiasName) sink.bias(pluckerBiasName, pluckerBias);
       terms.planes.forEach((planes, k) => {
         halfRule(zData, T, r, shape, spec.variant.pairing, planes.offset, planes, (row, into) => {
           const t = planes.first + row;
@@ -539,7 +566,7 @@ function backwardBlock(
 
     const lower = tf.tidy(() => {
       const RzT = tf.tensor2d(Float32Array.from(Rz), [T, r]);
-      const Rh = tf.add(upperPart.Rh, ctx.linear(rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, transposed(w.reduceT))) as tf.Tensor2D;
+      const Rh = tf.add(upperPart.Rh, ctx.linear('reduce', rec.mix_in, w.reduceT, w.reduceBias, rec.z, RzT, transposed(w.reduceT))) as tf.Tensor2D;
       const fromH = layout.mixInput(rec, w, Rh, ctx);
       return (upperPart.Rx0 ? tf.add(upperPart.Rx0, fromH) : fromH) as tf.Tensor2D;
     });

@@ -1,7 +1,7 @@
 /**
  * The checkpoint editor's Relevance tab in a real VS Code (code-server), driven with Playwright:
  * a text run on the Run tab is explained on the Relevance tab, and the numbers the page holds
- * (conservation rows, total leak, start, per-token relevance) equal the CLI's `relevance --json`
+ * (the signed account, conservation rows, start, per-token relevance) equal the CLI's `relevance --json`
  * on the same text and rules; switching the rule re-explains with the CLI's numbers for it; the
  * tab, its controls and its token strip work from the keyboard.
  *
@@ -57,7 +57,7 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
   /** Equal within 1e-9 relative (exactly equal for a 0). */
   const close = (a: number, b: number) => a === b || Math.abs(a - b) <= 1e-9 * Math.abs(b);
 
-  /** Asserts that what the page shows is `expected`: rules, backend, start, total leak, every conservation row, every token. */
+  /** Asserts that what the page shows is `expected`: rules, backend, start, the account, every conservation row, every token. */
   async function assertShows(expected: RelevanceReport): Promise<void> {
     const summary = webview().locator('#relevance-summary');
     assert.equal(await summary.getAttribute('data-rule'), expected.options.rule);
@@ -65,8 +65,11 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     assert.equal(await summary.getAttribute('data-backend'), expected.backend, 'the editor\'s worker and the CLI ran on the same backend');
     const start = Number(await webview().locator('#relevance-start').getAttribute('data-value'));
     assert.ok(close(start, expected.start), `start ${start} vs CLI ${expected.start}`);
-    const leak = Number(await webview().locator('#relevance-total-leak').getAttribute('data-leak'));
-    assert.ok(close(leak, expected.totalLeak), `total leak ${leak} vs CLI ${expected.totalLeak}`);
+    for (const [id, want] of [['start', expected.accounting.start], ['input', expected.accounting.input], ['bias', expected.accounting.bias], ['epsilon', expected.accounting.epsilon], ['remainder', expected.accounting.remainder]] as const) {
+      const shown = Number(await webview().locator(`#relevance-account-${id}`).getAttribute('data-value'));
+      assert.ok(close(shown, want), `account ${id}: ${shown} vs CLI ${want}`);
+    }
+    assert.equal(await webview().locator('#relevance-accounting').getAttribute('data-meaningful'), String(expected.accounting.ratiosMeaningful));
 
     const rows = webview().locator('#relevance-conservation tbody tr');
     assert.equal(await rows.count(), expected.conservation.length);
@@ -74,7 +77,7 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
       const want = expected.conservation[i];
       const row = rows.nth(i);
       assert.equal(await row.getAttribute('data-stage'), want.stage);
-      for (const key of ['upper', 'lower', 'leak'] as const) {
+      for (const key of ['upper', 'lower', 'bias', 'epsilon', 'remainder'] as const) {
         const shown = Number(await row.getAttribute(`data-${key}`));
         assert.ok(close(shown, want[key]), `${want.stage} ${key}: ${shown} vs CLI ${want[key]}`);
       }
@@ -98,7 +101,7 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     await webview().locator('#relevance-token-chart svg').waitFor({ timeout: UI_TIMEOUT_MS });
   }
 
-  it('explains the Run tab\'s text (epsilon, signal takes all): conservation, leak and token relevance equal the CLI\'s relevance --json', async () => {
+  it('explains the Run tab\'s text (epsilon, signal takes all): the signed account, conservation and token relevance equal the CLI\'s relevance --json', async () => {
     const expected = cliRelevance('epsilon', 'signal-take-all');
     await timed('open best.pt', timings, async () => {
       await openQuick(page, 'best.pt');
@@ -121,8 +124,8 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     });
     await assertShows(expected);
     measured.epsilon = {
-      totalLeak: Number(await webview().locator('#relevance-total-leak').getAttribute('data-leak')),
-      shownLeak: await webview().locator('#relevance-total-leak').innerText(),
+      accounting: { ...expected.accounting, biases: undefined },
+      shownAccount: await webview().locator('#relevance-accounting').innerText(),
       start: expected.start,
       workerSeconds: Number(await webview().locator('#relevance-summary').getAttribute('data-seconds')),
       cliSeconds: expected.seconds,
@@ -155,14 +158,14 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
       await webview().locator('#notice', { hasText: `Saved ${target}` }).waitFor({ timeout: UI_TIMEOUT_MS });
     });
     const [header, ...lines] = readFileSync(target, 'utf8').trim().split('\n');
-    assert.equal(header, 'stage,upper,lower,leak');
-    assert.deepEqual(lines, expected.conservation.map((s) => [s.stage, s.upper, s.lower, s.leak].join(',')));
+    assert.equal(header, 'stage,upper,lower,bias,epsilon,remainder');
+    assert.deepEqual(lines, expected.conservation.map((s) => [s.stage, s.upper, s.lower, s.bias, s.epsilon, s.remainder].join(',')));
   });
 
   it('switching the rule to z-plus re-explains: the values become the CLI\'s zplus values', async () => {
     const expected = cliRelevance('zplus', 'signal-take-all');
     const epsilon = cliRelevance('epsilon', 'signal-take-all');
-    assert.notEqual(expected.totalLeak, epsilon.totalLeak, 'the fixture gives different numbers under the two rules');
+    assert.notEqual(expected.accounting.input, epsilon.accounting.input, 'the fixture gives different numbers under the two rules');
     await timed('explain (zplus)', timings, async () => {
       await webview().locator('#relevance-rule').click();
       await webview().locator('#relevance-rule [role="option"]', { hasText: 'z-plus' }).click();
@@ -170,8 +173,8 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     });
     await assertShows(expected);
     measured.zplus = {
-      totalLeak: expected.totalLeak,
-      shownLeak: await webview().locator('#relevance-total-leak').innerText(),
+      accounting: { ...expected.accounting, biases: undefined },
+      shownAccount: await webview().locator('#relevance-accounting').innerText(),
       workerSeconds: Number(await webview().locator('#relevance-summary').getAttribute('data-seconds')),
     };
     await screenshot(page, SCENARIO, 'b-zplus');
@@ -236,7 +239,7 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     assert.equal(await bars.count(), gate.length);
     const k = gate.reduce((best, v, i) => (Math.abs(v) > Math.abs(gate[best]) ? i : best), 0);
     assert.ok(close(Number(await bars.nth(k).getAttribute('data-value')), gate[k]), `gate dimension ${k} of layer 0`);
-    measured.half = { totalLeak: expected.totalLeak, shownLeak: await webview().locator('#relevance-total-leak').innerText() };
+    measured.half = { accounting: { ...expected.accounting, biases: undefined }, shownAccount: await webview().locator('#relevance-accounting').innerText() };
     await webview().locator('#relevance-gate-dims').scrollIntoViewIfNeeded();
     await screenshot(page, SCENARIO, 'd-half-gate');
   });

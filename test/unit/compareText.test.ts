@@ -105,7 +105,7 @@ describe('compareOnText (in process, cpu backend)', () => {
     const [fa, fb] = [await featuresOfText(epoch1, { text: TEXT }), await featuresOfText(best, { text: TEXT })];
     const [ra, rb] = [await relevanceOfText(epoch1, { text: TEXT }), await relevanceOfText(best, { text: TEXT })];
     assert.deepEqual(report.text.relevanceOptions, ra.options);
-    assert.deepEqual(ra.options, { rule: 'epsilon', epsilon: 1e-6, gamma: 0.25, gate: 'signal-take-all', start: 'logit' });
+    assert.deepEqual(ra.options, { rule: 'epsilon', epsilon: 1e-6, gamma: 0.25, gate: 'signal-take-all', start: 'logit', composite: 'uniform', epsilonPlacement: 'every-denominator' });
     assertEqualsSeparateRuns(report, fa, fb, ra, rb);
     const { text, ...weights } = report;
     assert.deepEqual(weights, await compareCheckpoints({ a: epoch1, b: best }));

@@ -5,8 +5,9 @@
  *  - exact conservation (bias-free model, eps 0): every stage's relative leak <= 1e-4;
  *  - LRP-0 against gradient x input, and the epsilon shortcut against the per-offset path:
  *    1e-4 relative to the largest magnitude;
- *  - the fixture's leak: each stage <= 0.1 and the whole model <= 0.1 under the default rules
- *    (measured: 3.4e-2 and 3.3e-2), and the start relevance equals the logits.
+ *  - the fixture's account: what biases and eps absorb is at most 0.1 of the start at each stage
+ *    and over the whole model under the default rules, and the start relevance equals the logits
+ *    (the exact decomposition is tested in ./relevanceAccounting.test.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,7 +53,7 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
     await checkpoint.close();
   });
 
-  test('starts from the true next-token logits and reports a bounded leak at every stage', async () => {
+  test('starts from the true next-token logits; biases and eps absorb a bounded part at every stage', async () => {
     const result = relevanceOf(model, ids, { kind: 'next-token' });
     const forward = await model.forward(ids);
     const V = model.spec.dims.vocabSize;
@@ -60,8 +61,8 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
     for (let t = 0; t + 1 < ids.length; t++) logitSum += forward.logits[t * V + ids[t + 1]];
     assert.ok(Math.abs(result.start - logitSum) <= 1e-4 * Math.abs(logitSum), `${result.start} vs ${logitSum}`);
     assert.deepEqual(result.conservation.map((s) => s.stage), ['head', 'layer 3', 'layer 2', 'layer 1', 'layer 0', 'embeddings']);
-    for (const s of result.conservation) assert.ok(s.leak <= 0.1, `${s.stage} leaks ${s.leak}`);
-    assert.ok(result.totalLeak <= 0.1, `total leak ${result.totalLeak}`);
+    for (const s of result.conservation) assert.ok(Math.abs(s.upper - s.lower) <= 0.1 * Math.abs(s.upper), `${s.stage}: ${s.upper} -> ${s.lower}`);
+    assert.ok(Math.abs(result.accounting.start - result.accounting.input) <= 0.1 * Math.abs(result.start), JSON.stringify(result.accounting));
     // The steps chain: each stage's lower sum is the next stage's upper sum.
     for (let i = 1; i < result.conservation.length; i++) assert.equal(result.conservation[i].upper, result.conservation[i - 1].lower);
     // Per-unit outputs add up to what the stage boundaries say.
@@ -110,7 +111,8 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
     assert.ok(half.layers.some((l) => l.gate.some((v) => v !== 0)));
     for (const rule of ['zplus', 'gamma'] as const) {
       const result = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule });
-      assert.ok(result.totalLeak <= 0.1, `${rule} leaks ${result.totalLeak}`);
+      const a = result.accounting;
+      assert.ok(Math.abs(a.start - a.input) <= 0.1 * Math.abs(a.start), `${rule}: ${JSON.stringify(a)}`);
     }
   });
 
@@ -167,8 +169,8 @@ describe('LRP conserves relevance exactly on a bias-free model', () => {
   for (const choice of rules) {
     test(`${choice.rule}, ${choice.gate}`, () => {
       const result = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...choice, epsilon: 0 });
-      for (const s of result.conservation) assert.ok(s.leak <= 1e-4, `${s.stage}: ${s.upper} -> ${s.lower}`);
-      assert.ok(result.totalLeak <= 1e-4, `total ${result.totalLeak}`);
+      for (const s of result.conservation) assert.ok(Math.abs(s.lower - s.upper) <= 1e-4 * Math.abs(s.upper), `${s.stage}: ${s.upper} -> ${s.lower}`);
+      assert.ok(Math.abs(result.accounting.input - result.start) <= 1e-4 * Math.abs(result.start), `total ${JSON.stringify(result.accounting)}`);
       // Offsets' relevance adds up to the pairs' (no W_plu bias to absorb any).
       for (const layer of result.layers) {
         const offsets = layer.offsets.reduce((a, o) => a + o.relevance, 0);

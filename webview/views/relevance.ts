@@ -4,7 +4,7 @@
  * and gate policy. Shows
  *  - the input tokens coloured by their relevance (token-embedding part + position part),
  *    diverging around 0 in the theme's red/blue, the exact value on hover and focus;
- *  - the conservation report: relevance entering and leaving each stage, the leak, in total;
+ *  - the signed account (start = input + biases + eps + rounding) and the conservation table per stage;
  *  - per layer: the branch split, the window offsets' shares (all layers), and for the chosen
  *    layer bars of FFN neuron, z dimension, Plücker pair and (under the `half` policy) gate
  *    dimension relevance.
@@ -102,9 +102,18 @@ export class RelevanceView {
     out.append(h('p', { id: 'relevance-summary', 'data-rule': o.rule, 'data-gate': o.gate, 'data-backend': report.backend, 'data-seconds': String(report.seconds), 'data-request-id': requestId },
       `Rule ${RULE_LABELS[o.rule]} (ε ${o.epsilon}${o.rule === 'gamma' ? `, γ ${o.gamma}` : ''}), gate ${GATE_LABELS[o.gate]}, ${T - 1} targets: relevance `,
       h('span', { id: 'relevance-start', 'data-value': String(report.start) }, formatValue(report.start)), ' at the logits, ',
-      h('span', { id: 'relevance-input', 'data-value': String(input) }, formatValue(input)), ' reaching the input tokens; total leak ',
-      h('strong', { id: 'relevance-total-leak', 'data-leak': String(report.totalLeak), 'data-start': String(report.start) }, percent(report.totalLeak)),
+      h('span', { id: 'relevance-input', 'data-value': String(input) }, formatValue(input)), ' reaching the input tokens',
       ` · backend ${report.backend}, ${report.seconds.toFixed(2)} s`));
+    // The signed account: start = input + biases + eps + rounding (no "leak" ratio: it hides the sign).
+    const a = report.accounting;
+    const term = (id: string, label: string, v: number): HTMLElement[] => [h('span', {}, ` ${label} `), h('strong', { id, 'data-value': String(v) }, formatValue(v))];
+    out.append(h('p', { id: 'relevance-accounting', 'data-meaningful': String(a.ratiosMeaningful) },
+      'Where the start went: ', h('strong', { id: 'relevance-account-start', 'data-value': String(a.start) }, formatValue(a.start)), ' =',
+      ...term('relevance-account-input', 'input', a.input), ' +', ...term('relevance-account-bias', 'biases', a.bias), ' +',
+      ...term('relevance-account-epsilon', 'ε', a.epsilon), ' +', ...term('relevance-account-remainder', 'float rounding', a.remainder),
+      a.shares
+        ? h('span', { id: 'relevance-shares' }, ` (of the start: input ${percent(a.shares.input)}, biases ${percent(a.shares.bias)}, ε ${percent(a.shares.epsilon)})`)
+        : h('span', { id: 'relevance-shares', class: 'note' }, `. ${a.note ?? ''}`)));
     const whole = h('vscode-button', { id: 'relevance-export-report', secondary: true, title: 'Save the whole report as JSON (the CLI\'s relevance --json)' }, 'Report JSON');
     whole.addEventListener('click', () => exportJson(`relevance-${o.rule}-${o.gate}`, report));
     out.append(h('div', { class: 'buttons' }, whole));
@@ -117,13 +126,14 @@ export class RelevanceView {
     out.append(strip, readout, tokenChart);
 
     // conservation
-    out.append(h('h3', {}, 'Conservation: relevance entering and leaving each stage'));
-    const rows = report.conservation.map((s) => h('tr', { 'data-stage': s.stage, 'data-upper': String(s.upper), 'data-lower': String(s.lower), 'data-leak': String(s.leak) },
-      h('th', { scope: 'row' }, s.stage), h('td', { class: 'num' }, formatValue(s.upper)), h('td', { class: 'num' }, formatValue(s.lower)), h('td', { class: 'num' }, percent(s.leak))));
+    out.append(h('h3', {}, 'Conservation: entering = leaving + biases + ε + float rounding, per stage (signed)'));
+    const rows = report.conservation.map((s) => h('tr', { 'data-stage': s.stage, 'data-upper': String(s.upper), 'data-lower': String(s.lower), 'data-bias': String(s.bias), 'data-epsilon': String(s.epsilon), 'data-remainder': String(s.remainder),
+      title: s.biases.length > 0 ? s.biases.map((b) => `${b.name}: ${formatValue(b.relevance)}`).join('\n') : 'no bias in this stage' },
+      h('th', { scope: 'row' }, s.stage), ...[s.upper, s.lower, s.bias, s.epsilon, s.remainder].map((v) => h('td', { class: 'num' }, formatValue(v)))));
     out.append(h('table', { class: 'data', id: 'relevance-conservation' },
-      h('thead', {}, h('tr', {}, ...['stage', 'entering', 'leaving', 'leak'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ...['stage', 'entering', 'leaving', 'biases', 'ε', 'rounding'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...rows)));
-    out.append(exportToolbar({ name: `relevance-conservation-${o.rule}`, rows: () => report.conservation.map((s) => ({ ...s })) }));
+    out.append(exportToolbar({ name: `relevance-conservation-${o.rule}`, rows: () => report.conservation.map((s) => ({ stage: s.stage, upper: s.upper, lower: s.lower, bias: s.bias, epsilon: s.epsilon, remainder: s.remainder })) }));
 
     // layers: branch split and offset shares
     out.append(h('h3', {}, 'Layers: relevance at the block input and output, and into each branch'));
