@@ -3,19 +3,25 @@
  *
  * Units: FFN neurons (row of ffn.0 + column of ffn.3), reduced dimensions of z (row of W_red +
  * the W_plu columns of the pairs that contain it), window offsets (per layer; index = the offset).
- * Every criterion sums over the reference samples (chunks of the reference text) and positions:
- *   lrp        sum of the unit's relevance, starting from the true next-token logits
- *   gradient   sum over positions of |dL/da| (L: the sum of the true next-token logits)
- *   taylor     |sum over positions of a dL/da| per sample, summed (first-order change of L when
- *              the unit is removed; a = 1 for a window offset's mask)
- *   magnitude  L2 norm of the unit's weights (FFN: ffn.0 row and ffn.3 column; reduced dimension:
- *              W_red row and its pairs' W_plu columns)
- *   wina       sum over positions of |a| times the L2 norm of the weights that read a
- *              (FFN: the ffn.3 column; reduced dimension: its pairs' W_plu columns)
- *   random     uniform, seeded
+ * Every criterion sums over the reference samples (chunks of the reference text); per sample:
+ *   lrp           |sum over positions of the unit's relevance| (LRP from the true next-token
+ *                 logits, the run's rules): a unit with large negative relevance matters as much
+ *                 as one with large positive relevance, so both are kept (the default)
+ *   lrp-signed    sum over positions of the unit's signed relevance (Yeom et al. under z+, where
+ *                 relevance is non-negative; with signed rules, negative units are removed first)
+ *   taylor        |sum over positions of a dC/da|, C the next-token cross-entropy summed over the
+ *                 sample's predictions (Molchanov et al.: the first-order change of the loss
+ *                 when the unit is removed; a = 1 for a window offset's mask)
+ *   taylor-logit  the same with C replaced by the sum of the true next-token logits (the LRP start)
+ *   gradient      sum over positions of |dL/da|, L the sum of the true next-token logits
+ *   magnitude     L2 norm of the unit's weights (FFN: ffn.0 row and ffn.3 column; reduced dimension:
+ *                 W_red row and its pairs' W_plu columns)
+ *   wina          sum over positions of |a| times the L2 norm of the weights that read a
+ *                 (FFN: the ffn.3 column; reduced dimension: its pairs' W_plu columns)
+ *   random        uniform, seeded
  * A window offset has no weights of its own, so magnitude and wina do not apply to it.
  * Scores are then normalised per layer (divided by the layer's sum of |score|), so that layers
- * compete on one scale when ranked globally (Yeom et al.).
+ * compete on one scale when ranked globally (Yeom et al.); the lowest normalised scores go first.
  */
 import type { GrassmannModel } from '../model/grassmann';
 import type { GrassmannSpec } from '../model/spec';
@@ -135,15 +141,17 @@ export function scoreUnits(
 
   samples.forEach((ids, sampleIndex) => {
     throwIfCancelled(options.cancellation);
-    if (criterion === 'lrp') {
+    if (criterion === 'lrp' || criterion === 'lrp-signed') {
       const result = relevanceOf(model, ids, { kind: 'next-token' }, options.relevance);
+      const value = criterion === 'lrp' ? Math.abs : (v: number): number => v;
       result.layers.forEach((layer, l) => {
-        if (kind === 'ffn') layer.ffnNeurons.forEach((v, k) => (totals[l][k] += v));
-        else if (kind === 'reduced') layer.reducedDims.forEach((v, i) => (totals[l][i] += v));
-        else for (const o of layer.offsets) totals[l][units[l].indexOf(o.offset)] += o.relevance;
+        if (kind === 'ffn') layer.ffnNeurons.forEach((v, k) => (totals[l][k] += value(v)));
+        else if (kind === 'reduced') layer.reducedDims.forEach((v, i) => (totals[l][i] += value(v)));
+        else for (const o of layer.offsets) totals[l][units[l].indexOf(o.offset)] += value(o.relevance);
       });
     } else {
-      const gradients = targetGradients(model, ids);
+      const gradients = targetGradients(model, ids, criterion === 'taylor' ? 'loss' : 'logit');
+      const taylorLike = criterion === 'taylor' || criterion === 'taylor-logit';
       const T = ids.length;
       gradients.forEach((g, l) => {
         const out = totals[l];
@@ -156,7 +164,7 @@ export function scoreUnits(
               abs += Math.abs(g.dMask[t * K + k]);
               sum += g.dMask[t * K + k];
             }
-            out[units[l].indexOf(offset)] += criterion === 'taylor' ? Math.abs(sum) : abs;
+            out[units[l].indexOf(offset)] += taylorLike ? Math.abs(sum) : abs;
           });
           return;
         }
@@ -168,11 +176,11 @@ export function scoreUnits(
             const v = a[t * n + k];
             const dv = da[t * n + k];
             if (criterion === 'gradient') out[k] += Math.abs(dv);
-            else if (criterion === 'taylor') taylor[k] += v * dv;
+            else if (taylorLike) taylor[k] += v * dv;
             else out[k] += Math.abs(v) * columnNorms![l][k];
           }
         }
-        if (criterion === 'taylor') for (let k = 0; k < n; k++) out[k] += Math.abs(taylor[k]);
+        if (taylorLike) for (let k = 0; k < n; k++) out[k] += Math.abs(taylor[k]);
       });
     }
     options.onSample?.(sampleIndex + 1, samples.length);
@@ -186,4 +194,24 @@ export function normalisePerLayer(scores: readonly Float64Array[]): Float64Array
     const total = layer.reduce((s, v) => s + Math.abs(v), 0);
     return total > 0 ? layer.map((v) => v / total) : Float64Array.from(layer);
   });
+}
+
+/** What each criterion computes, as the report states it (the module comment in one line each). */
+export const CRITERION_DEFINITIONS: Readonly<Record<PruneCriterion, string>> = {
+  lrp: 'lrp: |relevance| of the unit (LRP from the true next-token logits; per sample summed over positions, then |.|, summed over samples)',
+  'lrp-signed': 'lrp-signed: signed relevance of the unit (per sample summed over positions, summed over samples): negative units rank lowest',
+  taylor: 'taylor: |sum over positions of a·dC/da| per sample, C the next-token cross-entropy (Molchanov et al.), summed over samples',
+  'taylor-logit': 'taylor-logit: |sum over positions of a·dL/da| per sample, L the sum of the true next-token logits, summed over samples',
+  gradient: 'gradient: sum over positions and samples of |dL/da|, L the sum of the true next-token logits',
+  magnitude: 'magnitude: L2 norm of the unit\'s weights',
+  wina: 'wina: sum over positions and samples of |a| times the L2 norm of the weights that read a',
+  random: 'random: uniform scores from the seed',
+};
+
+/** The scoring conventions a pruning report states. */
+export function scoringConventions(criteria: readonly PruneCriterion[]): string[] {
+  return [
+    ...criteria.map((c) => CRITERION_DEFINITIONS[c]),
+    'scores are normalised per layer (each divided by its layer\'s sum of |score|) and the lowest are removed first',
+  ];
 }
