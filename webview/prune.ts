@@ -1,15 +1,18 @@
 /**
  * Entry of the pruning report's webview (dist/webview/prune.js, built by scripts/build.mjs):
- * perplexity and top-1 accuracy against the pruning rate, one line per criterion and the
- * unpruned model as a dashed reference; the steps (row = criterion × rate, keyboard-selectable)
- * and the units the selected step removed; buttons to open its pruned checkpoint or reveal its files.
+ * perplexity and top-1 accuracy against the pruning rate, one line per criterion with its 95%
+ * bootstrap band, and the unpruned model as a dashed reference; the steps (row = criterion × rate,
+ * keyboard-selectable) with their intervals and ΔNLL against the baseline; which criteria are not
+ * separable at a rate (their perplexity intervals overlap) with the paired interval of their
+ * difference; the units the selected step removed; buttons to open its pruned checkpoint or
+ * reveal its files. Series colours are VS Code's chart colours (prune.css), so they follow the theme.
  * The host side is src/extension/prune.ts.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import './styles.css';
 import './prune.css';
 import * as d3 from 'd3';
-import type { PruneReport, PruneStep } from '../src/relevance/types';
+import type { Interval, PruneReport, PruneStep } from '../src/relevance/types';
 import type { PruneHostMessage, PruneViewMessage } from '../src/extension/prune';
 import { clear, h } from './dom';
 import { createSvg, formatValue, widthOf } from './charts';
@@ -23,6 +26,11 @@ const post = (m: PruneViewMessage): void => api.postMessage(m);
 
 const UNIT_NAMES: Record<string, string> = { ffn: 'FFN neurons', reduced: 'reduced dimensions', windows: 'window offsets' };
 const percent = d3.format('.2%');
+const signed = (v: number): string => `${v >= 0 ? '+' : ''}${formatValue(v)}`;
+/** "[low, high]" with `f` for each end. */
+const interval = (i: Interval, f: (v: number) => string = formatValue): string => `[${f(i.low)}, ${f(i.high)}]`;
+/** Series colours: classes of prune.css (VS Code's --vscode-charts-* colours). */
+const SERIES_CLASSES = 8;
 
 /** Perplexity or accuracy against rate: a line per criterion from the baseline at rate 0, plus the baseline as a dashed line. */
 function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perplexity' | 'accuracy', title: string, width: number): void {
@@ -32,11 +40,15 @@ function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perple
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const base = report.baseline[metric];
+  const baseBand = report.baseline.interval[metric];
   const series = report.criteria.map((c) => ({
     name: c,
-    values: [{ x: 0, y: base }, ...report.steps.filter((s) => s.criterion === c).map((s) => ({ x: s.rate, y: s[metric] }))],
+    values: [
+      { x: 0, y: base, low: baseBand.low, high: baseBand.high },
+      ...report.steps.filter((s) => s.criterion === c).map((s) => ({ x: s.rate, y: s[metric], low: s.interval[metric].low, high: s.interval[metric].high })),
+    ],
   }));
-  const all = series.flatMap((s) => s.values).filter((p) => Number.isFinite(p.y));
+  const all = series.flatMap((s) => s.values.flatMap((p) => [{ y: p.y }, { y: p.low }, { y: p.high }])).filter((p) => Number.isFinite(p.y));
   const x = d3.scaleLinear().domain([0, d3.max(report.rates) ?? 1]).range([0, pw]);
   const [lo, hi] = d3.extent(all, (p) => p.y) as [number, number];
   const logY = metric === 'perplexity' && lo > 0 && hi / lo > 20;
@@ -48,19 +60,28 @@ function drawMetric(container: HTMLElement, report: PruneReport, metric: 'perple
   g.append('line').attr('class', 'baseline').attr('data-value', String(base))
     .attr('x1', 0).attr('x2', pw).attr('y1', y(base)).attr('y2', y(base))
     .append('title').text(`unpruned: ${metric === 'accuracy' ? percent(base) : formatValue(base)}`);
-  const color = d3.scaleOrdinal(d3.schemeTableau10).domain(series.map((s) => s.name));
-  const line = d3.line<{ x: number; y: number }>().defined((p) => Number.isFinite(p.y)).x((p) => x(p.x)).y((p) => y(p.y));
+  const colour = (name: string): string => `series-${report.criteria.indexOf(name as PruneStep['criterion']) % SERIES_CLASSES}`;
+  type Point = { x: number; y: number; low: number; high: number };
+  const line = d3.line<Point>().defined((p) => Number.isFinite(p.y)).x((p) => x(p.x)).y((p) => y(p.y));
+  const band = d3.area<Point>().defined((p) => Number.isFinite(p.low) && Number.isFinite(p.high)).x((p) => x(p.x)).y0((p) => y(p.low)).y1((p) => y(p.high));
+  const show = (v: number): string => (metric === 'accuracy' ? percent(v) : formatValue(v));
+  // Bands first, so that every line is drawn over every band.
   for (const s of series) {
-    g.append('path').datum(s.values).attr('class', 'series').attr('data-criterion', s.name).attr('fill', 'none').attr('stroke', color(s.name)).attr('stroke-width', 1.8).attr('d', line);
+    g.append('path').datum(s.values).attr('class', `band ${colour(s.name)}`).attr('data-criterion', s.name).attr('d', band)
+      .append('title').text(`${s.name}: 95% bootstrap interval of the ${metric}`);
+  }
+  for (const s of series) {
+    g.append('path').datum(s.values).attr('class', `series ${colour(s.name)}`).attr('data-criterion', s.name).attr('fill', 'none').attr('stroke-width', 1.8).attr('d', line);
     g.append('g').selectAll('circle').data(s.values.filter((p) => Number.isFinite(p.y))).join('circle')
-      .attr('r', 3).attr('fill', color(s.name)).attr('cx', (p) => x(p.x)).attr('cy', (p) => y(p.y))
-      .append('title').text((p) => `${s.name}, rate ${p.x}: ${metric === 'accuracy' ? percent(p.y) : formatValue(p.y)}`);
+      .attr('class', `point ${colour(s.name)}`).attr('r', 3).attr('cx', (p) => x(p.x)).attr('cy', (p) => y(p.y))
+      .attr('data-criterion', s.name).attr('data-rate', (p) => String(p.x)).attr('data-low', (p) => String(p.low)).attr('data-high', (p) => String(p.high))
+      .append('title').text((p) => `${s.name}, rate ${p.x}: ${show(p.y)}, 95% interval [${show(p.low)}, ${show(p.high)}]`);
   }
   const legend = svg.append('g').attr('transform', `translate(${m.left + pw + 14},${m.top})`);
   [...series.map((s) => s.name), 'unpruned'].forEach((name, i) => {
     const row = legend.append('g').attr('transform', `translate(0,${i * 16})`);
     if (name === 'unpruned') row.append('line').attr('class', 'baseline').attr('x1', 0).attr('x2', 10).attr('y1', 5).attr('y2', 5);
-    else row.append('rect').attr('width', 10).attr('height', 10).attr('fill', color(name));
+    else row.append('rect').attr('class', `swatch ${colour(name)}`).attr('width', 10).attr('height', 10);
     row.append('text').attr('class', 'legend-text').attr('x', 14).attr('y', 9).text(name);
   });
   svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', height - 4).attr('text-anchor', 'middle').text('pruning rate');
@@ -102,10 +123,14 @@ class PruneApp {
           ['Rates', r.rates.join(', ')],
           ['Mode / scope', `${r.mode} / ${r.scope}`],
           ['Reference samples', `${r.referenceSamples} of ${r.seqLen} tokens (seed ${r.seed})`],
-          ['Unpruned', `perplexity ${formatValue(r.baseline.perplexity)}, top-1 accuracy ${percent(r.baseline.accuracy)} over ${r.baseline.predictions} predictions`],
+          ['Unpruned', `perplexity ${formatValue(r.baseline.perplexity)} ${interval(r.baseline.interval.perplexity)}, top-1 accuracy ${percent(r.baseline.accuracy)} ${interval(r.baseline.interval.accuracy, percent)} over ${r.baseline.predictions} predictions`],
+          ['Intervals', `${Math.round(r.bootstrap.level * 100)}% percentile bootstrap: B = ${r.bootstrap.resamples} resamples of the ${r.bootstrap.chunks} evaluation chunks (${r.bootstrap.unit}), seed ${r.bootstrap.seed}; paired: the same resamples for every model`],
           ['Backend / time', `${r.backend}, ${r.seconds.toFixed(1)} s`],
         ] as [string, string][]).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { 'data-key': k }, v))),
       )),
+      ...(r.conventions?.length
+        ? [h('details', { id: 'prune-conventions', open: true }, h('summary', {}, 'Scoring conventions'), h('ul', {}, ...r.conventions.map((c) => h('li', {}, c))))]
+        : []),
       ...r.warnings.map((w) => h('p', { class: 'warning' }, w)),
     );
     const charts = h('div', { class: 'prune-charts' });
@@ -116,16 +141,18 @@ class PruneApp {
     // Two side by side when there is room (the holders have no width of their own before they are drawn).
     const available = widthOf(this.root, 1000);
     const width = Math.max(360, Math.min(640, available >= 760 ? Math.floor((available - 24) / 2) : available));
-    drawMetric(ppl, r, 'perplexity', 'Perplexity against the pruning rate, per criterion; dashed: unpruned', width);
-    drawMetric(acc, r, 'accuracy', 'Top-1 next-token accuracy against the pruning rate, per criterion; dashed: unpruned', width);
-    this.root.append(h('h2', {}, 'Steps'), h('p', { class: 'hint' }, 'Select a row (click, or arrow keys and Enter) to see the units it removed.'), this.stepsTable(r));
+    drawMetric(ppl, r, 'perplexity', 'Perplexity against the pruning rate, per criterion, with 95% bootstrap bands; dashed: unpruned', width);
+    drawMetric(acc, r, 'accuracy', 'Top-1 next-token accuracy against the pruning rate, per criterion, with 95% bootstrap bands; dashed: unpruned', width);
+    charts.append(h('p', { class: 'hint' }, `Bands: ${Math.round(r.bootstrap.level * 100)}% percentile-bootstrap intervals (B = ${r.bootstrap.resamples}, resampling unit: ${r.bootstrap.unit}).`));
+    this.root.append(h('h2', {}, 'Steps'), h('p', { class: 'hint' }, 'Select a row (click, or arrow keys and Enter) to see the units it removed. ΔNLL: mean NLL minus the unpruned model\'s (nats), with its paired 95% interval.'), this.stepsTable(r));
+    this.root.append(this.separability(r));
     this.root.append(h('div', { id: 'prune-step' }));
     this.renderStep();
   }
 
   private stepsTable(r: PruneReport): HTMLTableElement {
     const t = h('table', { id: 'prune-steps', class: 'data', role: 'grid', 'aria-label': 'Pruning steps' });
-    t.append(h('thead', {}, h('tr', {}, ...['Criterion', 'Rate', 'Removed', 'Perplexity', 'Δ perplexity', 'Accuracy', 'Remaining per layer'].map((c) => h('th', { scope: 'col' }, c)))));
+    t.append(h('thead', {}, h('tr', {}, ...['Criterion', 'Rate', 'Removed', 'Perplexity', '95% interval', 'Δ perplexity', 'ΔNLL', 'ΔNLL 95% interval', 'Accuracy', '95% interval', 'Remaining per layer'].map((c) => h('th', { scope: 'col' }, c)))));
     const body = h('tbody');
     const base = r.baseline;
     r.steps.forEach((s, i) => {
@@ -139,13 +166,24 @@ class PruneApp {
         'data-perplexity': String(s.perplexity),
         'data-accuracy': String(s.accuracy),
         'data-mean-nll': String(s.mean_nll),
+        'data-perplexity-low': String(s.interval.perplexity.low),
+        'data-perplexity-high': String(s.interval.perplexity.high),
+        'data-accuracy-low': String(s.interval.accuracy.low),
+        'data-accuracy-high': String(s.interval.accuracy.high),
+        'data-delta-nll': String(s.deltaNll.value),
+        'data-delta-nll-low': String(s.deltaNll.interval.low),
+        'data-delta-nll-high': String(s.deltaNll.interval.high),
       },
       h('td', {}, s.criterion),
       h('td', { class: 'num' }, String(s.rate)),
       h('td', { class: 'num' }, String(s.removed.length)),
       h('td', { class: 'num' }, formatValue(s.perplexity)),
+      h('td', { class: 'num interval', 'data-column': 'perplexity-interval' }, interval(s.interval.perplexity)),
       h('td', { class: 'num' }, `${s.perplexity >= base.perplexity ? '+' : ''}${formatValue(s.perplexity - base.perplexity)}`),
+      h('td', { class: 'num' }, signed(s.deltaNll.value)),
+      h('td', { class: 'num interval', 'data-column': 'delta-nll-interval' }, interval(s.deltaNll.interval, signed)),
       h('td', { class: 'num' }, percent(s.accuracy)),
+      h('td', { class: 'num interval', 'data-column': 'accuracy-interval' }, interval(s.interval.accuracy, percent)),
       h('td', { class: 'mono' }, s.remaining.join(' / ')));
       row.addEventListener('click', () => this.select(i, true));
       row.addEventListener('keydown', (e) => {
@@ -163,6 +201,43 @@ class PruneApp {
     });
     t.append(body);
     return t;
+  }
+
+  /** Which criteria cannot be told apart at each rate, and the paired interval of every pair. */
+  private separability(r: PruneReport): HTMLElement {
+    const holder = h('div', { id: 'prune-separability' }, h('h2', {}, 'Separability of the criteria'));
+    if (r.comparisons.length === 0) {
+      holder.append(h('p', { class: 'note' }, 'One criterion: nothing to compare.'));
+      return holder;
+    }
+    holder.append(h('p', { class: 'note', id: 'prune-separability-rule' },
+      `Rule: ${r.bootstrap.separability}. Paired interval: the ${Math.round(r.bootstrap.level * 100)}% percentile interval of mean NLL(a) − mean NLL(b) over the same ${r.bootstrap.resamples} resamples.`));
+    const summary = h('ul', { id: 'prune-not-separable' });
+    for (const rate of r.rates) {
+      const pairs = r.notSeparable.filter((p) => p.rate === rate);
+      summary.append(h('li', { 'data-rate': String(rate), 'data-count': pairs.length },
+        `Rate ${rate}: ${pairs.length ? `not separable: ${pairs.map((p) => p.criteria.join(' / ')).join(', ')}` : 'every pair separable'}`));
+    }
+    holder.append(summary);
+    const t = h('table', { id: 'prune-comparisons', class: 'data', 'aria-label': 'Pairs of criteria at each rate' });
+    t.append(h('thead', {}, h('tr', {}, ...['Rate', 'Criteria a / b', 'Perplexity intervals', 'ΔNLL a − b', 'Paired 95% interval', 'Paired interval'].map((c) => h('th', { scope: 'col' }, c)))));
+    const body = h('tbody');
+    for (const c of r.comparisons) {
+      body.append(h('tr', {
+        class: c.separable ? undefined : 'not-separable',
+        'data-rate': String(c.rate), 'data-a': c.a, 'data-b': c.b, 'data-separable': String(c.separable),
+        'data-delta-nll': String(c.deltaNll.value), 'data-low': String(c.deltaNll.interval.low), 'data-high': String(c.deltaNll.interval.high),
+      },
+      h('td', { class: 'num' }, String(c.rate)),
+      h('td', {}, `${c.a} / ${c.b}`),
+      h('td', {}, c.overlap ? 'overlap: not separable' : 'disjoint: separable'),
+      h('td', { class: 'num' }, signed(c.deltaNll.value)),
+      h('td', { class: 'num interval' }, interval(c.deltaNll.interval, signed)),
+      h('td', {}, c.pairedExcludesZero ? 'excludes 0' : 'contains 0')));
+    }
+    t.append(body);
+    holder.append(t);
+    return holder;
   }
 
   private select(i: number, focus: boolean): void {

@@ -2,8 +2,9 @@
  * "Grassmann Lens: Prune by Explanation…": a guided flow of quick picks and input boxes
  * (checkpoint, evaluation text, units, criteria, rates, mode, output folder), then the worker's
  * `prune` sweep under a cancellable progress notification, then the report in a webview panel
- * (webview/prune.ts): perplexity and top-1 accuracy against the pruning rate per criterion, the
- * steps, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
+ * (webview/prune.ts): perplexity and top-1 accuracy against the pruning rate per criterion with
+ * their 95% bootstrap bands, the steps with their intervals, which criteria are not separable at
+ * a rate, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
  */
 import * as vscode from 'vscode';
 import { notificationText } from '../util/safeText';
@@ -32,9 +33,11 @@ export type PruneViewMessage =
 export type PruneHostMessage = { type: 'report'; report: PruneReport };
 
 const CRITERIA: { id: PruneCriterion; detail: string }[] = [
-  { id: 'lrp', detail: 'relevance (LRP) of the unit on the reference samples' },
+  { id: 'lrp', detail: '|relevance| (LRP) of the unit on the reference samples' },
+  { id: 'lrp-signed', detail: 'signed relevance: units with negative relevance go first' },
   { id: 'magnitude', detail: 'weight norm of the unit' },
-  { id: 'taylor', detail: 'first-order Taylor: |activation × gradient|' },
+  { id: 'taylor', detail: 'first-order Taylor: |activation × gradient of the loss|' },
+  { id: 'taylor-logit', detail: 'first-order Taylor with the gradient of the true-token logits' },
   { id: 'gradient', detail: 'mean absolute gradient at the unit' },
   { id: 'wina', detail: 'activation magnitude × weight norm (WINA)' },
   { id: 'random', detail: 'random scores (a baseline), from the seed' },
@@ -289,8 +292,10 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
     if (!mode) return;
     const out = await pickOutput(checkpoint);
     if (!out) return;
-    const referenceSamples = vscode.workspace.getConfiguration('grassmannLens').get<number>('prune.referenceSamples', 8);
-    const params: PruneParams = { checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples };
+    const settings = vscode.workspace.getConfiguration('grassmannLens');
+    const referenceSamples = settings.get<number>('prune.referenceSamples', 8);
+    const bootstrap = settings.get<number>('prune.bootstrapResamples', 1000);
+    const params: PruneParams = { checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples, bootstrap };
     const report = await runPrune(ctx, params);
     if (report) PruneReportPanel.show(ctx, report);
   } finally {
@@ -301,7 +306,7 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
 /** Runs the sweep under a cancellable notification; undefined when cancelled or failed (the user is told). */
 export async function runPrune(ctx: CommandContext, params: PruneParams): Promise<PruneReport | undefined> {
   const name = basename(params.checkpoint);
-  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, into ${params.out}`);
+  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, ${params.bootstrap ?? 1000} bootstrap resamples, into ${params.out}`);
   try {
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: pruning ${name}`, cancellable: true },

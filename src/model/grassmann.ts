@@ -91,6 +91,12 @@ export interface EvaluationResult {
   /** Next-token predictions scored: chunks * (seqLen - 1). */
   predictions: number;
   seqLen: number;
+  /**
+   * Per chunk, in text order: the sum of its seqLen - 1 next-token NLLs (nats, summed in float64)
+   * and its number of top-1 hits. Summed over the chunks they give mean_nll and accuracy (up to
+   * the order of the float64 sums); the pruning report bootstraps over them (../pruning/bootstrap.ts).
+   */
+  perChunk: { nll: number[]; correct: number[] };
 }
 
 /** y = x W^T + b with W stored pre-transposed as [in, out] (the fast layout on every backend). */
@@ -509,6 +515,8 @@ export class GrassmannModel {
     const ops = this.blockOps(opts.ops ?? 'auto');
     let nllSum = 0;
     let correct = 0;
+    const chunkNll: number[] = [];
+    const chunkCorrect: number[] = [];
     for (let start = 0; start < chunks; start += batchSize) {
       const batch: number[][] = [];
       for (let c = start; c < Math.min(chunks, start + batchSize); c++) batch.push(ids.slice(c * seqLen, (c + 1) * seqLen) as number[]);
@@ -523,13 +531,25 @@ export class GrassmannModel {
       best.dispose();
       for (let i = 0; i < values.length; i++) nllSum += values[i];
       // Top-1: the most likely token at t is the token at t + 1 (ties go to the lowest id).
+      // values holds seqLen - 1 NLLs per chunk of the batch, chunk after chunk.
       batch.forEach((chunk, b) => {
-        for (let t = 0; t + 1 < seqLen; t++) if (argmax[b * seqLen + t] === chunk[t + 1]) correct++;
+        let sum = 0;
+        let hits = 0;
+        for (let t = 0; t + 1 < seqLen; t++) {
+          sum += values[b * (seqLen - 1) + t];
+          if (argmax[b * seqLen + t] === chunk[t + 1]) hits++;
+        }
+        chunkNll.push(sum);
+        chunkCorrect.push(hits);
+        correct += hits;
       });
     }
     const predictions = chunks * (seqLen - 1);
     const meanNll = nllSum / predictions;
-    return { mean_nll: meanNll, perplexity: Math.exp(meanNll), accuracy: correct / predictions, chunks, predictions, seqLen };
+    return {
+      mean_nll: meanNll, perplexity: Math.exp(meanNll), accuracy: correct / predictions, chunks, predictions, seqLen,
+      perChunk: { nll: chunkNll, correct: chunkCorrect },
+    };
   }
 
   // -------------------------------------------------------------------------------------------

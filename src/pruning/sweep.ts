@@ -6,6 +6,10 @@
  *
  * Each step's numbers come from the written checkpoint itself, opened and evaluated like
  * `grassmann-lens eval <step>/model.safetensors --data F`, so they are equal by construction.
+ * Every number carries a 95% percentile-bootstrap interval over the evaluation chunks
+ * (./bootstrap.ts: B resamples, seeded, the same resamples for the baseline and every step), and
+ * so do each step's mean-NLL change against the baseline and, at each rate, the difference of
+ * every two criteria; pairs whose perplexity intervals overlap are listed as not separable.
  *
  * Output folder (`out`):
  *   pruning.json                   the whole report (PruneReport)
@@ -37,17 +41,24 @@ import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from '../core/cancellation';
 import { ModelSession } from '../core/session';
 import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from '../core/input';
-import { criterionApplies, normalisePerLayer, scoreUnits, unitsOfLayer } from './criteria';
+import { criterionApplies, normalisePerLayer, scoreUnits, scoringConventions, unitsOfLayer } from './criteria';
+import { describeRules } from '../relevance/layoutRules';
+import { RuleBook } from '../relevance/rules';
 import { pruneStateDict, selectUnits } from './apply';
 import {
+  BOOTSTRAP_LEVEL, BOOTSTRAP_RESAMPLES_RANGE, ChunkBootstrap, DEFAULT_BOOTSTRAP_RESAMPLES, QUANTILE_RULE, SEPARABILITY_RULE,
+  SMALL_EVALUATION_PREDICTIONS, intervalsOverlap, resamplingUnit, type Replicates,
+} from './bootstrap';
+import {
   DEFAULT_RELEVANCE_OPTIONS,
+  type CriterionComparison,
+  type MeasuredQuality,
   type PruneCriterion,
   type PruneMode,
   type PruneReport,
   type PruneScope,
   type PruneStep,
   type PruneUnitKind,
-  type QualityMetrics,
   type RelevanceOptions,
 } from '../relevance/types';
 
@@ -68,7 +79,15 @@ export interface PruneParams {
   seqLen?: number;
   /** Output folder (default: <checkpoint folder>/<checkpoint name>-pruned). */
   out?: string;
+  /** Seed of the random criterion and (unless bootstrapSeed) of the bootstrap resamples. */
   seed?: number;
+  /** B, resamples of the evaluation chunks for the 95% intervals (default 1000). */
+  bootstrap?: number;
+  /**
+   * Seed of the resample indices (default: seed). Sweeps with the same bootstrap seed on the same
+   * evaluation chunks share their resamples, so their steps can be compared pairwise (the study).
+   */
+  bootstrapSeed?: number;
   relevance?: Partial<RelevanceOptions>;
   config?: string;
   /** An architecture description file (--arch); copied into every output folder. */
@@ -85,6 +104,7 @@ export const DEFAULT_PRUNE = {
   scope: 'global' as PruneScope,
   referenceSamples: 8,
   seed: 1,
+  bootstrap: DEFAULT_BOOTSTRAP_RESAMPLES,
 };
 
 /** A text read whole (at most MAX_EVAL_TEXT_BYTES: see ../core/input.ts). */
@@ -214,9 +234,26 @@ function chunks(ids: readonly number[], seqLen: number, count: number): number[]
   return out;
 }
 
-async function quality(model: GrassmannModel, ids: readonly number[], seqLen: number): Promise<QualityMetrics> {
+/** A model's numbers on the evaluation chunks, with their intervals and resamples (same for every model). */
+interface Measured {
+  quality: MeasuredQuality;
+  replicates: Replicates;
+}
+
+async function quality(model: GrassmannModel, ids: readonly number[], seqLen: number, bootstrap: (chunks: number) => ChunkBootstrap): Promise<Measured> {
   const e = await model.evaluate(ids, seqLen);
-  return { mean_nll: e.mean_nll, perplexity: e.perplexity, accuracy: e.accuracy, predictions: e.predictions };
+  const b = bootstrap(e.chunks);
+  const replicates = b.replicates(e.perChunk);
+  return {
+    quality: { mean_nll: e.mean_nll, perplexity: e.perplexity, accuracy: e.accuracy, predictions: e.predictions, interval: b.intervals(replicates), perChunk: e.perChunk },
+    replicates,
+  };
+}
+
+/** Whether two paths name the same file (after links), or two texts are equal. */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [ra, rb] = await Promise.all([a, b].map((p) => fs.realpath(p).catch(() => resolve(p))));
+  return ra === rb;
 }
 
 const rateLabel = (rate: number): string => String(Math.round(rate * 1000) / 1000);
@@ -233,6 +270,9 @@ export function checkPruneParams(p: PruneParams): void {
   }
   const rates = p.rates ?? DEFAULT_PRUNE.rates;
   if (rates.length === 0) throw new RangeError('--rates needs at least one rate');
+  const B = p.bootstrap ?? DEFAULT_PRUNE.bootstrap;
+  const [minB, maxB] = BOOTSTRAP_RESAMPLES_RANGE;
+  if (!Number.isInteger(B) || B < minB || B > maxB) throw new RangeError(`--bootstrap ${B} must be an integer in ${minB}..${maxB} (resamples of the evaluation chunks)`);
   for (const r of rates) if (!(r > 0 && r < 1)) throw new RangeError(`pruning rate ${r} must be between 0 and 1 (exclusive)`);
   const criteria = p.criteria ?? defaultCriteria(kind);
   if (criteria.length === 0) throw new RangeError('at least one criterion is needed');
@@ -251,6 +291,8 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
   const mode = p.mode ?? DEFAULT_PRUNE.mode;
   const scope = p.scope ?? DEFAULT_PRUNE.scope;
   const seed = p.seed ?? DEFAULT_PRUNE.seed;
+  const resamples = p.bootstrap ?? DEFAULT_PRUNE.bootstrap;
+  const bootstrapSeed = p.bootstrapSeed ?? seed;
   const referenceSamples = p.referenceSamples ?? DEFAULT_PRUNE.referenceSamples;
   if (!Number.isInteger(referenceSamples) || referenceSamples < 1) throw new RangeError(`--reference-samples ${referenceSamples} must be a positive integer`);
   const relevance: RelevanceOptions = { ...DEFAULT_RELEVANCE_OPTIONS, ...p.relevance };
@@ -282,7 +324,17 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
       const samples = chunks(referenceIds, seqLen, referenceSamples);
       if (samples.length === 0) throw new InputError(referencePath, `the reference text has ${referenceIds.length} tokens, fewer than one sample of ${seqLen}`);
       if (samples.length < referenceSamples) warnings.push(`the reference text holds ${samples.length} samples of ${seqLen} tokens, not ${referenceSamples}: using ${samples.length}`);
-      if (!p.reference) warnings.push('the reference samples are the first chunks of the data file, which is also the evaluation text (pass --reference for a separate set)');
+      // The units are scored on the reference samples; evaluating on the same text is not held out.
+      const notHeldOut = 'so the units are scored on text the steps are then evaluated on: the evaluation is not held out from the scoring';
+      if (!p.reference) {
+        warnings.push(`no --reference: the reference samples are the first ${samples.length} chunks of the evaluation text itself (${resolve(p.data)}), ${notHeldOut} (pass --reference with a separate text)`);
+      } else if (await sameFile(p.reference, p.data)) {
+        warnings.push(`--reference ${resolve(p.reference)} is the evaluation file itself: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
+      } else if (referenceText === dataText) {
+        warnings.push(`--reference ${resolve(p.reference)} has the same content as the evaluation file ${resolve(p.data)}: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
+      } else if (referenceText.trim().length > 0 && dataText.includes(referenceText)) {
+        warnings.push(`the reference text ${resolve(p.reference)} occurs inside the evaluation text ${resolve(p.data)}, ${notHeldOut}`);
+      }
       const model = await session.loadModel();
       warnings.push(...session.notices, ...model.warnings);
       const state = await readStateDict(session);
@@ -295,7 +347,20 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
       const progress = (message: string): void => cancellation?.progress({ done, total: totalWork, message });
 
       progress('evaluating the unpruned model');
-      const baseline = await quality(model, dataIds, seqLen);
+      // One bootstrap for every model: the chunks are the same, so are the resamples (paired).
+      let bootstrap: ChunkBootstrap | undefined;
+      const bootstrapFor = (chunks: number): ChunkBootstrap => {
+        bootstrap ??= new ChunkBootstrap(chunks, seqLen - 1, resamples, bootstrapSeed, BOOTSTRAP_LEVEL);
+        if (bootstrap.chunks !== chunks) throw new Error(`a step was evaluated on ${chunks} chunks, the baseline on ${bootstrap.chunks}`);
+        return bootstrap;
+      };
+      const measuredBaseline = await quality(model, dataIds, seqLen, bootstrapFor);
+      const baseline = measuredBaseline.quality;
+      const chunkCount = baseline.perChunk.nll.length;
+      if (baseline.predictions < SMALL_EVALUATION_PREDICTIONS) {
+        warnings.push(`the evaluation text gives only ${baseline.predictions} predictions (${chunkCount} chunks of ${seqLen} tokens), fewer than ${SMALL_EVALUATION_PREDICTIONS}: the 95% intervals rest on ${chunkCount} resampling units and are wide; use a longer evaluation text`);
+      }
+      const replicatesOf = new Map<PruneStep, Replicates>();
       done++;
       await fs.mkdir(staging, { recursive: true });
       const steps: PruneStep[] = [];
@@ -345,17 +410,35 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
             files.push(join(folder, ARCHITECTURE_FILE_NAME));
           }
           // The step's numbers: the written checkpoint, read back and evaluated like `eval`.
-          const metrics = await ModelSession.with(join(folder, 'model.safetensors'), { arch: spec.implementation.source !== 'built-in' ? join(folder, ARCHITECTURE_FILE_NAME) : undefined }, async (written) =>
-            quality(await written.loadModel(), dataIds, seqLen));
+          const measured = await ModelSession.with(join(folder, 'model.safetensors'), { arch: spec.implementation.source !== 'built-in' ? join(folder, ARCHITECTURE_FILE_NAME) : undefined }, async (written) =>
+            quality(await written.loadModel(), dataIds, seqLen, bootstrapFor));
+          const metrics = measured.quality;
+          const deltaNll = { value: metrics.mean_nll - baseline.mean_nll, interval: bootstrap!.differenceInterval(measured.replicates, measuredBaseline.replicates) };
           const remaining = units.map((u, l) => u.length - removed.filter((x) => x.layer === l).length);
-          const step: PruneStep = { criterion, rate, removed, remaining, ...metrics, output: join(out, name), files: files.map((f) => f.replace(staging, out)) };
+          const step: PruneStep = { criterion, rate, removed, remaining, ...metrics, output: join(out, name), files: files.map((f) => f.replace(staging, out)), deltaNll };
           await fs.writeFile(join(folder, 'pruning.json'), JSON.stringify({
             checkpoint: checkpointPath, criterion, rate, units: kind, mode, scope, referenceSamples: samples.length, seqLen,
-            relevance: criterion === 'lrp' ? relevance : undefined, baseline, metrics, remaining, removed,
+            relevance: criterion.startsWith('lrp') ? relevance : undefined, baseline, metrics, deltaNll, remaining, removed,
           }, null, 1) + '\n');
           steps.push(step);
+          replicatesOf.set(step, measured.replicates);
           done++;
           progress(`${criterion} ${Math.round(rate * 100)}%: perplexity ${metrics.perplexity.toFixed(2)}`);
+        }
+      }
+      const comparisons: CriterionComparison[] = [];
+      for (const rate of rates) {
+        const atRate = criteria.map((c) => steps.find((s) => s.criterion === c && s.rate === rate)!);
+        for (let i = 0; i < atRate.length; i++) {
+          for (let j = i + 1; j < atRate.length; j++) {
+            const [a, b] = [atRate[i], atRate[j]];
+            const interval = bootstrap!.differenceInterval(replicatesOf.get(a)!, replicatesOf.get(b)!);
+            const overlap = intervalsOverlap(a.interval.perplexity, b.interval.perplexity);
+            comparisons.push({
+              rate, a: a.criterion, b: b.criterion, deltaNll: { value: a.mean_nll - b.mean_nll, interval },
+              overlap, separable: !overlap, pairedExcludesZero: interval.low > 0 || interval.high < 0,
+            });
+          }
         }
       }
       report = {
@@ -373,6 +456,26 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
         relevance,
         baseline,
         steps,
+        conventions: [
+          ...scoringConventions(criteria),
+          ...(criteria.some((c) => c === 'lrp' || c === 'lrp-signed')
+            ? describeRules(spec.variant, relevance, new RuleBook(relevance, spec.layerShapes.length)).map((line) => `LRP ${line}`)
+            : []),
+        ],
+        bootstrap: {
+          method: 'percentile',
+          level: BOOTSTRAP_LEVEL,
+          resamples,
+          seed: bootstrapSeed,
+          unit: resamplingUnit(seqLen),
+          chunks: chunkCount,
+          predictionsPerChunk: seqLen - 1,
+          paired: true,
+          quantile: QUANTILE_RULE,
+          separability: SEPARABILITY_RULE,
+        },
+        comparisons,
+        notSeparable: comparisons.filter((c) => !c.separable).map((c) => ({ rate: c.rate, criteria: [c.a, c.b] as [PruneCriterion, PruneCriterion] })),
         unitsPerLayer: units.map((u) => u.length),
         output: out,
         backend: p.backend?.active ?? tf.getBackend(),

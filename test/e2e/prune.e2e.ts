@@ -1,8 +1,9 @@
 /**
  * "Grassmann Lens: Prune by Explanation…" in a real VS Code (code-server), driven with Playwright:
  * the palette flow on the fixture, the report webview's numbers against the CLI's
- * `prune --json` for the same parameters, the files written, opening a pruned checkpoint, and
- * cancelling a sweep from its progress notification (nothing is left behind).
+ * `prune --json` for the same parameters (perplexity, accuracy and their 95% bootstrap intervals,
+ * ΔNLL, the bands of the charts, the separability of the criteria), the files written, opening a
+ * pruned checkpoint, and cancelling a sweep from its progress notification (nothing is left behind).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,6 +117,12 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
   }
 
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  /** d3.format('.4~g') (the webview's formatValue): 4 significant digits, trailing zeros trimmed, a U+2212 minus sign. */
+  const g4 = (v: number): string => {
+    const t = v.toPrecision(4);
+    return (t.includes('e') ? t.replace(/\.?0+e/, 'e') : t.includes('.') ? t.replace(/\.?0+$/, '') : t).replace(/^-/, '\u2212');
+  };
+  const signedG4 = (v: number): string => `${v >= 0 ? '+' : ''}${g4(v)}`;
 
   it('runs the palette flow on best.pt: the report equals the CLI, the files are written, a pruned checkpoint opens', async () => {
     const expected = cliPrune(['lrp', 'magnitude'], [0.1, 0.3]);
@@ -150,7 +157,53 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
       const acc = Number(await row.getAttribute('data-accuracy'));
       assert.ok(close(ppl, want.perplexity), `${want.criterion} ${want.rate}: perplexity ${ppl} vs CLI ${want.perplexity}`);
       assert.ok(close(acc, want.accuracy), `${want.criterion} ${want.rate}: accuracy ${acc} vs CLI ${want.accuracy}`);
+      // The 95% intervals: exactly the CLI's numbers (same chunks, same seeded resamples), and shown as such.
+      assert.equal(Number(await row.getAttribute('data-perplexity-low')), want.interval.perplexity.low, `${want.criterion} ${want.rate}: perplexity low`);
+      assert.equal(Number(await row.getAttribute('data-perplexity-high')), want.interval.perplexity.high);
+      assert.equal(Number(await row.getAttribute('data-accuracy-low')), want.interval.accuracy.low);
+      assert.equal(Number(await row.getAttribute('data-delta-nll')), want.deltaNll.value);
+      assert.equal(Number(await row.getAttribute('data-delta-nll-low')), want.deltaNll.interval.low);
+      assert.equal(Number(await row.getAttribute('data-delta-nll-high')), want.deltaNll.interval.high);
+      assert.equal(await row.locator('td[data-column="perplexity-interval"]').innerText(), `[${g4(want.interval.perplexity.low)}, ${g4(want.interval.perplexity.high)}]`);
+      assert.equal(await row.locator('td[data-column="delta-nll-interval"]').innerText(), `[${signedG4(want.deltaNll.interval.low)}, ${signedG4(want.deltaNll.interval.high)}]`);
     }
+    // The unpruned model's interval in the summary, the bootstrap settings, and one band per criterion and chart.
+    const summary = await view.locator('#prune-summary').innerText();
+    assert.ok(summary.includes(`perplexity ${g4(expected.baseline.perplexity)} [${g4(expected.baseline.interval.perplexity.low)}, ${g4(expected.baseline.interval.perplexity.high)}]`), summary);
+    assert.match(summary, new RegExp(`95% percentile bootstrap: B = 1000 resamples of the ${expected.bootstrap.chunks} evaluation chunks`));
+    assert.equal(expected.bootstrap.resamples, 1000);
+    for (const chart of ['#prune-chart-perplexity', '#prune-chart-accuracy']) {
+      assert.equal(await view.locator(`${chart} path.band`).count(), expected.criteria.length, chart);
+    }
+    const point = view.locator(`#prune-chart-perplexity circle.point[data-criterion="${expected.steps[0].criterion}"][data-rate="${expected.steps[0].rate}"]`);
+    assert.equal(Number(await point.getAttribute('data-low')), expected.steps[0].interval.perplexity.low);
+    assert.equal(Number(await point.getAttribute('data-high')), expected.steps[0].interval.perplexity.high);
+    // The scoring conventions, as pruning.json states them (criteria, normalisation, LRP rules).
+    const conventions = await view.locator('#prune-conventions li').allInnerTexts();
+    assert.deepEqual(conventions, expected.conventions);
+    assert.ok(conventions.some((c) => c.includes('normalised per layer')), conventions.join('\n'));
+    // Separability: the rule, the pairs not separable at each rate, every pair's paired interval.
+    assert.match(await view.locator('#prune-separability-rule').innerText(), /not separable at a rate when their 95% perplexity intervals overlap/);
+    for (const rate of expected.rates) {
+      const item = view.locator(`#prune-not-separable li[data-rate="${rate}"]`);
+      const pairs = expected.notSeparable.filter((n) => n.rate === rate);
+      assert.equal(Number(await item.getAttribute('data-count')), pairs.length);
+      const shown = await item.innerText();
+      for (const n of pairs) assert.ok(shown.includes(n.criteria.join(' / ')), shown);
+      if (!pairs.length) assert.match(shown, /every pair separable/);
+    }
+    const comparisons = view.locator('#prune-comparisons tbody tr');
+    assert.equal(await comparisons.count(), expected.comparisons.length);
+    for (let i = 0; i < expected.comparisons.length; i++) {
+      const want = expected.comparisons[i];
+      const row = comparisons.nth(i);
+      assert.deepEqual([await row.getAttribute('data-a'), await row.getAttribute('data-b'), Number(await row.getAttribute('data-rate'))], [want.a, want.b, want.rate]);
+      assert.equal(Number(await row.getAttribute('data-low')), want.deltaNll.interval.low);
+      assert.equal(Number(await row.getAttribute('data-high')), want.deltaNll.interval.high);
+      assert.equal(await row.getAttribute('data-separable'), String(want.separable));
+    }
+    await view.locator('#prune-separability').scrollIntoViewIfNeeded();
+    await screenshot(page, SCENARIO, 'b-separability');
     // the unpruned reference line of both charts
     assert.ok(close(Number(await view.locator('#prune-chart-perplexity line.baseline[data-value]').getAttribute('data-value')), expected.baseline.perplexity));
     assert.ok(close(Number(await view.locator('#prune-chart-accuracy line.baseline[data-value]').getAttribute('data-value')), expected.baseline.accuracy));
@@ -176,7 +229,10 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
       assert.ok(existsSync(join(folder, 'config.json')), `${folder}/config.json`);
       const w = written.steps.find((x) => x.criterion === s.criterion && x.rate === s.rate)!;
       assert.ok(close(w.perplexity, s.perplexity));
+      assert.deepEqual(w.interval, s.interval, `${s.criterion} ${s.rate}: pruning.json's intervals are the CLI's`);
     }
+    assert.deepEqual(written.baseline.interval, expected.baseline.interval);
+    assert.deepEqual(written.notSeparable, expected.notSeparable);
     assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
 
     // "Reveal files" shows the selected step's folder (its pruning.json) in the explorer
