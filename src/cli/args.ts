@@ -57,6 +57,15 @@ export function intOption(args: ParsedArgs, name: string, min = 1): number | und
   return n;
 }
 
+/** An integer option of any value: for options whose range is known only once the model is open (--seq-len). */
+export function integerOption(args: ParsedArgs, name: string): number | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer, got '${v}'`);
+  return n;
+}
+
 export function flag(args: ParsedArgs, name: string): boolean {
   return args.options.get(name) === true;
 }

@@ -3,7 +3,7 @@
  * every verb is one call into src/core. Exit codes: 0 success, 1 bad input (one line on stderr
  * naming the file and the problem), 2 usage error.
  */
-import { flag, intOption, parseArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
+import { flag, integerOption, intOption, parseArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { isInputError, UsageError } from '../util/errors';
 import { jsonTerminalSafe, terminalSafe, terminalSafeLines } from '../util/safeText';
 import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, type BackendPreference } from '../model/backend';
@@ -15,13 +15,14 @@ import { installNativeBackend } from '../core/installNative';
 import { distancesOfText, featuresOfText, formatDistancesReport, formatFeaturesReport, parseMetric } from '../core/features';
 import { compareCheckpoints, driftOfCheckpoints, formatCompareReport, formatDriftReport } from '../core/drift';
 import { compareOnText, formatCompareTextReport } from '../core/compareText';
-import { GRASSMANN_METRICS } from '../geometry/angles';
+import { GRASSMANN_METRICS, METRIC_FORMULAS } from '../geometry/angles';
 import { startBackend } from '../core/operations';
 import type { Cancellation, Progress } from '../core/cancellation';
 import { formatRelevanceReport, relevanceOfText } from '../core/relevance';
 import { checkPruneParams, pruneSweep, type PruneParams } from '../pruning/sweep';
 import { formatPruneReport } from '../pruning/report';
 import { PRUNE_CRITERIA, PRUNE_UNITS, type PruneCriterion, type RelevanceOptions } from '../relevance/types';
+import { parseRuleOverrides, RULE_COMPOSITE_NAMES } from '../relevance/rules';
 
 const USAGE = `Usage: grassmann-lens <command> [options]
 
@@ -41,7 +42,7 @@ Commands:
       intermediate (tap) of the forward pass.
   eval <ckpt> --data F [--seq-len N] [--config C] [--tokenizer DIR] [--backend B] [--json]
       Perplexity: the whole file encoded once, cut into non-overlapping chunks of
-      seq-len tokens (default: the model's position table), remainder dropped.
+      seq-len tokens (2..the model's position table, the default), remainder dropped.
   features <ckpt> (--text T | --file F) [--layer L] [--window D] [--config C]
       [--tokenizer DIR] [--backend B] [--json]
       Per token plane (layer L, offset D; default all): Plücker area, degenerate flag,
@@ -51,8 +52,11 @@ Commands:
   distances <ckpt> (--text T | --file F) --layer L --window D [--metric M] [--config C]
       [--tokenizer DIR] [--backend B] [--json]
       Distances between the token planes of one layer and offset on Gr(2, r):
-      {metric, positions, matrix, angles}; M: ${GRASSMANN_METRICS.join(', ')}
-      (default geodesic). null in --json: a degenerate plane (or an infinite Martin distance).
+      {metric, positions, matrix, angles}; null in --json: a degenerate plane (or an
+      infinite Martin distance). M, from the principal angles theta (default geodesic):
+${GRASSMANN_METRICS.map((m) => `        ${m.padEnd(13)} ${METRIC_FORMULAS[m]}`).join('\n')}
+      chordal is the Procrustes distance; ||sin theta||_2, the chordal distance of
+      Conway, Hardin and Sloane, is projection here.
   drift <ckpt> <ckpt>... | <folder> [--all-subspaces] [--config C] [--json]
       How the weights move across checkpoints of one run (ordered by their epoch
       metadata, else by name): relative change of every tensor and principal angles
@@ -69,21 +73,33 @@ Commands:
       the mean |B - A| per layer (--json: the 'text' part).
   relevance <ckpt> (--text T | --file F) [--position P [--token-id K]]
       [--rule epsilon|zplus|gamma] [--epsilon E] [--gamma G] [--gate signal-take-all|half]
-      [--start logit|unit] [--config C] [--tokenizer DIR] [--backend B] [--json]
+      [--start logit|unit] [--composite uniform|epsilon-gamma|epsilon-plus]
+      [--rule-for WHERE=RULE]... [--epsilon-at every-denominator|linear-maps]
+      [--config C] [--tokenizer DIR] [--backend B] [--json]
       Layer-wise relevance propagation from the true next token at every position (or
       from one logit): relevance per input token, per FFN neuron, reduced dimension of z,
-      Plücker pair, window offset, gate dimension and layer, and the conservation report
-      (how much relevance each stage leaks through biases and eps).
+      Plücker pair, window offset, gate dimension and layer, and the signed account
+      start = input + biases + eps + rounding, per stage and per bias. --composite picks the
+      rule per block (epsilon-gamma: gamma in the lower half, epsilon above and at the head);
+      --rule-for overrides sites: head, layers:N[-M][/MAP+MAP] or MAP+MAP, MAP one of
+      lm_head, ffn.out, ffn.in, W_gate, W_plu, W_red (e.g. layers:0-1=gamma). --epsilon-at
+      linear-maps puts eps only in the linear maps (textbook); the default also stabilises
+      sums and LayerNorm rules.
   prune <ckpt> --data F [--reference F2] [--criterion C]... [--units ffn|reduced|windows]
       [--rates 0.1,0.3,0.5] [--mode structural|mask] [--scope global|per-layer]
-      [--reference-samples N] [--seq-len N] [--seed S] [--rule R] [--gate G] [--out DIR]
+      [--reference-samples N] [--seq-len N] [--seed S] [--bootstrap B] [--rule R] [--gate G] [--composite C]
+      [--rule-for WHERE=RULE]... [--epsilon-at P] [--out DIR]
       [--config C] [--tokenizer DIR] [--backend B] [--json]
-      Pruning by explaining: score units with each criterion C (lrp, magnitude, gradient,
-      taylor, wina, random; default lrp,magnitude,taylor, for windows lrp,gradient,taylor) on N chunks of the reference
+      Pruning by explaining: score units with each criterion C (lrp = |relevance|,
+      lrp-signed, magnitude, gradient, taylor = |a·dLoss/da|, taylor-logit, wina, random;
+      default lrp,magnitude,taylor, for windows lrp,gradient,taylor; scores are divided by
+      their layer's sum of |score|, lowest removed first) on N chunks of the reference
       text (default: the data file), remove the lowest at each rate, write each pruned
       checkpoint under DIR/<criterion>-<rate>/ and evaluate it on F like 'eval'
       (perplexity, top-1 accuracy). structural: a smaller model.safetensors + config.json;
-      mask: zeroed units, same shapes, plus model.pt for load_state_dict.
+      mask: zeroed units, same shapes, plus model.pt for load_state_dict. Every number has
+      a 95% percentile-bootstrap interval: B (default 1000) resamples of the evaluation
+      chunks, seeded with S, the same resamples for every model (paired ΔNLL intervals).
   backend [--backend B] [--json]
       Which compute backend would run, and why the faster ones are unavailable.
   install-gpu [--cpu] [--dir D]
@@ -115,12 +131,14 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
   relevance: {
     ...COMMON, text: { value: true }, file: { value: true }, position: { value: true }, 'token-id': { value: true },
     rule: { value: true }, epsilon: { value: true }, gamma: { value: true }, gate: { value: true }, start: { value: true },
+    composite: { value: true }, 'epsilon-at': { value: true }, 'rule-for': { value: true, repeat: true },
   },
   prune: {
     ...COMMON, data: { value: true }, reference: { value: true }, criterion: { value: true, repeat: true }, units: { value: true },
     rates: { value: true }, mode: { value: true }, scope: { value: true }, 'reference-samples': { value: true },
     'seq-len': { value: true }, seed: { value: true }, rule: { value: true }, gate: { value: true }, epsilon: { value: true },
-    gamma: { value: true }, start: { value: true }, out: { value: true },
+    gamma: { value: true }, start: { value: true }, out: { value: true }, bootstrap: { value: true },
+    composite: { value: true }, 'epsilon-at': { value: true }, 'rule-for': { value: true, repeat: true },
   },
   backend: COMMON,
   'install-gpu': { ...COMMON, cpu: { value: false }, dir: { value: true } },
@@ -158,6 +176,18 @@ function relevanceOptions(args: ParsedArgs): Partial<RelevanceOptions> {
   const gamma = numberOption(args, 'gamma');
   if (epsilon !== undefined && epsilon < 0) throw new UsageError('--epsilon must be >= 0');
   if (gamma !== undefined && gamma < 0) throw new UsageError('--gamma must be >= 0');
+  const composite = choice(args, 'composite', RULE_COMPOSITE_NAMES);
+  const placement = choice(args, 'epsilon-at', ['every-denominator', 'linear-maps'] as const);
+  const ruleFor = stringOption(args, 'rule-for');
+  if (composite) out.composite = composite;
+  if (placement) out.epsilonPlacement = placement;
+  if (ruleFor !== undefined) {
+    try {
+      out.overrides = parseRuleOverrides(ruleFor);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   if (rule) out.rule = rule;
   if (gate) out.gate = gate;
   if (start) out.start = start;
@@ -251,9 +281,10 @@ async function main(argv: string[]): Promise<number> {
       const data = stringOption(args, 'data');
       if (data === undefined) throw new UsageError('eval needs --data FILE');
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
-      const report = await evaluateFile(ckpt, { data, seqLen: intOption(args, 'seq-len'), config, arch, tokenizer, backend });
+      // --seq-len's range (2..the position table) is checked by evaluateFile once the model is open
+      const report = await evaluateFile(ckpt, { data, seqLen: integerOption(args, 'seq-len'), config, arch, tokenizer, backend });
       print(json, report, () =>
-        `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\naccuracy ${report.accuracy.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}`);
+        `mean_nll ${report.mean_nll.toFixed(6)}\nperplexity ${report.perplexity.toFixed(4)}\naccuracy ${report.accuracy.toFixed(4)}\nchunks ${report.chunks} x ${report.seq_len} tokens (${report.tokens_dropped} dropped)\nbackend ${report.backend}${report.warnings.map((w) => `\nwarning: ${w}`).join('')}`);
       return 0;
     }
     case 'features':
@@ -327,7 +358,7 @@ async function main(argv: string[]): Promise<number> {
         checkpoint: ckpt, data, reference: stringOption(args, 'reference'), criteria: criteria as PruneCriterion[] | undefined,
         units: choice(args, 'units', PRUNE_UNITS), rates, mode: choice(args, 'mode', ['structural', 'mask'] as const),
         scope: choice(args, 'scope', ['global', 'per-layer'] as const), referenceSamples: intOption(args, 'reference-samples', 1),
-        seqLen: intOption(args, 'seq-len', 2), seed: intOption(args, 'seed', 0), out: stringOption(args, 'out'),
+        seqLen: integerOption(args, 'seq-len'), seed: intOption(args, 'seed', 0), bootstrap: intOption(args, 'bootstrap', 1), out: stringOption(args, 'out'),
         relevance: relevanceOptions(args), config, arch, tokenizer, backend,
       };
       try {
@@ -336,7 +367,11 @@ async function main(argv: string[]): Promise<number> {
         if (e instanceof RangeError) throw new UsageError(e.message);
         throw e;
       }
-      const report = await pruneSweep(params, interruptible());
+      const report = await pruneSweep(params, interruptible()).catch((e: unknown) => {
+        // the sweep checks --seq-len against the position table once the model is open (a RangeError)
+        if (e instanceof RangeError && e.message.startsWith('--seq-len ')) throw new UsageError(e.message);
+        throw e;
+      });
       print(json, report, () => formatPruneReport(report));
       return 0;
     }

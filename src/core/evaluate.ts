@@ -1,8 +1,9 @@
 /** `eval`: perplexity of a text file under the model, with the reference protocol. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendReport } from '../model/backend';
-import { InputError } from '../util/errors';
-import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from './input';
+import { InputError, UsageError } from '../util/errors';
+import { degeneratePlanesWarning, reducedStateTaps } from './degeneratePlanes';
+import { MAX_EVAL_TEXT_BYTES, onlySpecialTokensWarning, readTextFileBounded } from './input';
 import { ModelSession } from './session';
 
 export interface EvalParams {
@@ -33,14 +34,21 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
   // Read whole by design, so bounded (MAX_EVAL_TEXT_BYTES, ./input.ts).
   const text = await readTextFileBounded(params.data, 'evaluation text', MAX_EVAL_TEXT_BYTES);
   return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
-    const seqLen = params.seqLen ?? session.spec.dims.maxPositions;
-    if (seqLen > session.spec.dims.maxPositions) {
-      throw new InputError(checkpointPath, `--seq-len ${seqLen} is longer than the model's position table (${session.spec.dims.maxPositions})`);
-    }
+    const Tmax = session.spec.dims.maxPositions;
+    const seqLen = params.seqLen ?? Tmax;
+    if (params.seqLen === undefined && Tmax < 2) throw new InputError(checkpointPath, `the model has ${Tmax} position: evaluation needs chunks of at least 2 tokens`);
+    // A chunk length outside the position table is the caller's mistake (the CLI: exit 2).
+    if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > Tmax) throw new UsageError(`--seq-len ${seqLen} must be an integer in 2..${Tmax} (the model's position table)`);
     // The protocol encodes the whole file once, with the special tokens, then cuts it.
-    const ids = session.encode(text).map((t) => t.id);
+    const tokens = session.encode(text);
+    const ids = tokens.map((t) => t.id);
     const model = await session.loadModel();
     const result = await model.evaluate(ids, seqLen);
+    // Near-degenerate planes, on a bounded sample: the first chunk (one more forward pass of seqLen tokens).
+    const sample = await model.forward(ids.slice(0, seqLen), { taps: reducedStateTaps(session.spec) });
+    const degenerate = degeneratePlanesWarning(session.spec, sample.taps, seqLen,
+      result.chunks > 1 ? `counted on the first chunk of ${seqLen} tokens only (of ${result.chunks})` : `counted on every plane of the one chunk of ${seqLen} tokens`);
+    const empty = onlySpecialTokensWarning(text, tokens);
     return {
       mean_nll: result.mean_nll,
       perplexity: result.perplexity,
@@ -50,7 +58,7 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
       tokens: ids.length,
       tokens_dropped: ids.length - result.chunks * seqLen,
       backend: params.backend?.active ?? tf.getBackend(),
-      warnings: [...session.notices, ...model.warnings],
+      warnings: [...session.notices, ...model.warnings, ...(empty ? [empty] : []), ...(degenerate ? [degenerate] : [])],
     };
   });
 }

@@ -98,7 +98,20 @@ export function tokensForModel(session: ModelSession, text: string): ModelTokens
   } else if (!complete) {
     warnings.push(`only the first ${charsRead} of the text's ${text.length} characters were tokenised (the limit is ${MAX_TOKENISED_CHARS}); they gave ${allTokens.length} tokens, fewer than the model's ${Tmax} positions`);
   }
+  const empty = onlySpecialTokensWarning(text, tokens);
+  if (empty) warnings.push(empty);
   return { tokens, ids: tokens.map((t) => t.id), truncated, warnings };
+}
+
+/**
+ * A warning when `text` gave no tokens of its own, only special ones (an empty or whitespace-only
+ * text becomes [CLS] [SEP] with a BERT tokenizer, and would otherwise be analysed silently); null
+ * otherwise. Costs nothing on an ordinary text: it stops at the first token that is not special.
+ */
+export function onlySpecialTokensWarning(text: string, tokens: readonly Token[]): string | null {
+  if (tokens.length === 0 || tokens.some((t) => !t.special)) return null;
+  const list = tokens.length <= 8 ? tokens.map((t) => t.text).join(' ') : `${tokens.length} special tokens`;
+  return text.trim() === '' ? `the text is empty (or only whitespace): analysing just ${list}` : `the text gave only special tokens: analysing just ${list}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
 import type { BackendReport } from '../model/backend';
 import { InputError } from '../util/errors';
+import { degeneratePlanesWarning, reducedStateTaps } from './degeneratePlanes';
 import { readInput, tokensForModel } from './input';
 import { ModelSession } from './session';
 
@@ -77,8 +78,10 @@ export async function runInSession(session: ModelSession, text: string, params: 
   const { tokens, ids, truncated, warnings } = tokensForModel(session, text);
   const model = await session.loadModel();
   const started = performance.now();
-  const result = await model.forward(ids, { taps: params.dump ? true : false });
+  // z of every layer rides along (for the near-degenerate-plane count) when not every tap is dumped
+  const result = await model.forward(ids, { taps: params.dump ? true : reducedStateTaps(spec) });
   const forwardMs = performance.now() - started;
+  const degenerate = degeneratePlanesWarning(spec, result.taps, ids.length, `counted on every plane of the ${ids.length} tokens`);
 
   const [T, V] = result.logitsShape;
   const next = nextTokens(result.logits, T, V, params.topK ?? 5, (id) => found.tokenizer.idToToken(id));
@@ -105,7 +108,7 @@ export async function runInSession(session: ModelSession, text: string, params: 
     next,
     truncated,
     dumped,
-    warnings: [...session.notices, ...model.warnings, ...warnings],
+    warnings: [...session.notices, ...model.warnings, ...warnings, ...(degenerate ? [degenerate] : [])],
     forwardMs,
   };
 }

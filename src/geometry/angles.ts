@@ -13,15 +13,20 @@ import { orthonormalRows, rowProducts, symmetricEigenvalues, type Matrix } from 
 export const GRASSMANN_METRICS = ['geodesic', 'chordal', 'projection', 'projection2', 'binetCauchy', 'fubiniStudy', 'martin'] as const;
 export type GrassmannMetric = (typeof GRASSMANN_METRICS)[number];
 
-/** What each metric is, for reports. */
+/**
+ * What each metric is, for reports and the CLI help: the formula of the principal angles and the
+ * name grassmann-math.md §3 gives it. `chordal` is the Procrustes distance (min over rotations of
+ * ||Q_A U - Q_B V||_F); ||sin theta||_2, which Conway, Hardin and Sloane call the chordal distance,
+ * is `projection` here.
+ */
 export const METRIC_FORMULAS: Record<GrassmannMetric, string> = {
   geodesic: '||theta||_2 (arc length)',
-  chordal: '2 ||sin(theta/2)||_2 (Procrustes)',
-  projection: '||sin theta||_2 = ||P_A - P_B||_F / sqrt 2',
-  projection2: 'sin theta_max',
-  binetCauchy: 'sqrt(1 - prod cos^2 theta)',
-  fubiniStudy: 'arccos(prod cos theta)',
-  martin: 'sqrt(-log prod cos^2 theta)',
+  chordal: '2 ||sin(theta/2)||_2 (chordal / Procrustes)',
+  projection: '||sin theta||_2 = ||P_A - P_B||_F / sqrt 2 (projection Frobenius)',
+  projection2: 'sin theta_max (projection 2-norm)',
+  binetCauchy: 'sqrt(1 - prod cos^2 theta) (Binet-Cauchy)',
+  fubiniStudy: 'arccos(prod cos theta) (Fubini-Study)',
+  martin: 'sqrt(-log prod cos^2 theta) (Martin)',
 };
 
 export function isGrassmannMetric(name: string): name is GrassmannMetric {
@@ -51,8 +56,9 @@ export function distanceFromAngles(metric: GrassmannMetric, angles: ArrayLike<nu
     default: {
       // sum log cos^2 = sum log1p(-sin^2)
       for (let i = 0; i < n; i++) sum += Math.log1p(-(Math.sin(angles[i]) ** 2));
-      if (metric === 'martin') return Math.sqrt(-sum);
-      const oneMinusProduct = -Math.expm1(sum); // 1 - prod cos^2
+      // max(0, .): +0 for equal subspaces, where -expm1(0) and sqrt(-0) would give -0
+      if (metric === 'martin') return Math.sqrt(Math.max(0, -sum));
+      const oneMinusProduct = Math.max(0, -Math.expm1(sum)); // 1 - prod cos^2
       return metric === 'binetCauchy' ? Math.sqrt(oneMinusProduct) : Math.atan2(Math.sqrt(oneMinusProduct), Math.exp(sum / 2));
     }
   }

@@ -6,8 +6,12 @@
  * the 2 x 2 matrix M = Q_B Q_A^T holds everything: its singular values are cos theta_1 >= cos
  * theta_2, and det M = <p_hat_A, p_hat_B> (Cauchy-Binet). When the smaller angle is below 45
  * degrees the sines come from S = Q_B - M Q_A instead (./angles.ts), so angles down to ~1e-8 rad
- * keep their relative accuracy. 2 x 2 symmetric eigenvalues are closed forms; no library call
- * per pair, so a whole T x T matrix is a loop of ~10 r flops per pair.
+ * keep their relative accuracy. A sine below the rounding error of the two bases,
+ * SINE_ROUNDING sqrt(r) (1/s_A + 1/s_B) with s the sine of the angle between a plane's two states
+ * (~1e-14 at r = 32 for well-separated states), is 0: the same plane spanned by other states gives
+ * angles of exactly 0 and a distance of exactly 0 in every metric, not float64 noise.
+ * 2 x 2 symmetric eigenvalues are closed forms; no library call per pair, so a whole T x T
+ * matrix is a loop of ~10 r flops per pair.
  *
  * Degenerate planes (z_t and z_s parallel or zero: sin of their angle below DEGENERATE_SINE) have
  * no well-defined direction; their rows and columns are NaN and they are listed.
@@ -26,8 +30,17 @@ export interface TokenPlanes {
   bases: Float64Array;
   /** True where the plane is degenerate. */
   degenerate: boolean[];
+  /** Sine of the angle between the plane's two states (0 for a degenerate plane): how well its basis is conditioned. */
+  stateSines: Float64Array;
   reducedDim: number;
 }
+
+/**
+ * Rounding error of a sine computed from two bases (float64 unit roundoff 2^-53 with a margin
+ * of 8): the bases (Gram-Schmidt twice) are accurate to ~sqrt(r) u / s, s the sine between a
+ * plane's two states; measured up to 1.5 sqrt(r) u (1/s_A + 1/s_B) for equal planes, r = 2..128.
+ */
+export const SINE_ROUNDING = 8 * 2 ** -53;
 
 /** Orthonormal bases of the planes span(z_t, z_s) of one offset; z is [T, r] row-major. */
 export function tokenPlanes(z: ArrayLike<number>, seqLen: number, reducedDim: number, offset: number, pairing: PairingRule): TokenPlanes {
@@ -35,6 +48,7 @@ export function tokenPlanes(z: ArrayLike<number>, seqLen: number, reducedDim: nu
   const { first, count } = validPositions(offset, seqLen, pairing);
   const bases = new Float64Array(count * 2 * r);
   const degenerate: boolean[] = [];
+  const stateSines = new Float64Array(count);
   const positions: number[] = [];
   const a = new Float64Array(r);
   const b = new Float64Array(r);
@@ -47,15 +61,18 @@ export function tokenPlanes(z: ArrayLike<number>, seqLen: number, reducedDim: nu
       a[i] = z[t * r + i];
       b[i] = z[s * r + i];
     }
-    const ok = orthonormalPair(a, b, bases, base);
-    degenerate.push(!ok);
-    if (!ok) bases.fill(NaN, base, base + 2 * r);
+    stateSines[row] = orthonormalPair(a, b, bases, base);
+    degenerate.push(stateSines[row] === 0);
+    if (stateSines[row] === 0) bases.fill(NaN, base, base + 2 * r);
   }
-  return { positions, bases, degenerate, reducedDim: r };
+  return { positions, bases, degenerate, stateSines, reducedDim: r };
 }
 
-/** Writes an orthonormal basis of span(a, b) at out[base..base+2r); false if the plane is degenerate. */
-export function orthonormalPair(a: Float64Array, b: Float64Array, out: Float64Array, base: number): boolean {
+/**
+ * Writes an orthonormal basis of span(a, b) at out[base..base+2r); returns the sine of the angle
+ * between a and b, or 0 if the plane is degenerate.
+ */
+export function orthonormalPair(a: Float64Array, b: Float64Array, out: Float64Array, base: number): number {
   const r = a.length;
   let aa = 0;
   let bb = 0;
@@ -63,7 +80,7 @@ export function orthonormalPair(a: Float64Array, b: Float64Array, out: Float64Ar
     aa += a[i] * a[i];
     bb += b[i] * b[i];
   }
-  if (aa === 0 || bb === 0) return false;
+  if (aa === 0 || bb === 0) return 0;
   const na = Math.sqrt(aa);
   for (let i = 0; i < r; i++) out[base + i] = a[i] / na;
   // w = b - (q1.b) q1, twice
@@ -76,9 +93,9 @@ export function orthonormalPair(a: Float64Array, b: Float64Array, out: Float64Ar
   let ww = 0;
   for (let i = 0; i < r; i++) ww += w[i] * w[i];
   const nw = Math.sqrt(ww);
-  if (!(nw >= DEGENERATE_SINE * Math.sqrt(bb))) return false;
+  if (!(nw >= DEGENERATE_SINE * Math.sqrt(bb))) return 0;
   for (let i = 0; i < r; i++) out[base + r + i] = w[i] / nw;
-  return true;
+  return nw / Math.sqrt(bb);
 }
 
 /** Eigenvalues (small, large) of the symmetric 2 x 2 [[p, q], [q, s]]. */
@@ -127,8 +144,12 @@ export function planeAngles(planes: TokenPlanes, i: number, j: number, out: Floa
       s11 += v * v;
     }
     const [sinSqSmall, sinSqLarge] = eigen2(s00, s01, s11);
+    // below the rounding error of the two bases, a sine is 0 (the planes share that direction)
+    const rounding = SINE_ROUNDING * Math.sqrt(r) * (1 / planes.stateSines[i] + 1 / planes.stateSines[j]);
     sin1 = Math.sqrt(Math.max(0, sinSqSmall));
     sin2 = Math.sqrt(Math.max(0, sinSqLarge));
+    if (sin1 < rounding) sin1 = 0;
+    if (sin2 < rounding) sin2 = 0;
   } else {
     sin1 = Math.sqrt(1 - cos1 * cos1);
     sin2 = Math.sqrt(1 - cos2 * cos2);

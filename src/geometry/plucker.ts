@@ -92,3 +92,18 @@ export function planesAtOffset(z: Float32Array, seqLen: number, offset: number, 
   }
   return { offset, first, count, coordinates, norms, degenerate };
 }
+
+/**
+ * How many of the planes of the given offsets are degenerate, by planesAtOffset's flag (the one
+ * features shows per plane), and how many planes there are: O(r^2) per plane.
+ */
+export function degeneratePlaneCount(z: Float32Array, seqLen: number, offsets: readonly number[], layout: PlaneLayout): { degenerate: number; planes: number } {
+  let degenerate = 0;
+  let planes = 0;
+  for (const offset of offsets) {
+    const p = planesAtOffset(z, seqLen, offset, layout);
+    planes += p.count;
+    for (const flagged of p.degenerate) if (flagged) degenerate++;
+  }
+  return { degenerate, planes };
+}
