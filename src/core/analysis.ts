@@ -13,7 +13,7 @@ import type { GrassmannMetric } from '../geometry/angles';
 import { pluckerResidual } from '../geometry/features';
 import { symmetricEigenvalues, matrix } from '../geometry/linalg';
 import { nearestPlanes, planeDistanceMatrix, tokenPlanes, type Neighbour } from '../geometry/planes';
-import { pairCount, planesAtOffset } from '../geometry/plucker';
+import { pairCount, planesAtOffset } from '../model/plucker';
 import type { TapValue } from '../model/grassmann';
 import { layerOffsetPlans, planeLayoutOf } from '../model/offsets';
 import { InputError } from '../util/errors';

@@ -3,7 +3,7 @@
  * features and distances flag each plane; these say how many there were per layer, with the
  * threshold, from the reduced states z of one forward pass.
  */
-import { DEGENERATE_SINE, degeneratePlaneCount } from '../geometry/plucker';
+import { DEGENERATE_SINE, degeneratePlaneCount } from '../model/plucker';
 import type { TapValue } from '../model/grassmann';
 import { layerOffsetPlans, planeLayoutOf } from '../model/offsets';
 import type { GrassmannSpec } from '../model/spec';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GRASSMANN_METRICS, isGrassmannMetric, METRIC_FORMULAS, type GrassmannMetric } from '../geometry/angles';
 import { blendBalance, offsetContributions, pluckerResidual, rowMeans } from '../geometry/features';
 import { planeDistanceMatrix, tokenPlanes } from '../geometry/planes';
-import { DEGENERATE_SINE, pairCount, planesAtOffset } from '../geometry/plucker';
+import { DEGENERATE_SINE, pairCount, planesAtOffset } from '../model/plucker';
 import type { MixOutput } from '../model/architecture';
 import type { BackendReport } from '../model/backend';
 import type { GrassmannModel, TapValue } from '../model/grassmann';

@@ -18,7 +18,7 @@
  */
 import { angleFromCosineAndSine, distanceFromAngles, type GrassmannMetric } from './angles';
 import { partnerPosition, validPositions } from '../model/offsets';
-import { DEGENERATE_SINE } from './plucker';
+import { DEGENERATE_SINE } from '../model/plucker';
 import type { PairingRule } from '../model/spec';
 
 export { DEGENERATE_SINE };

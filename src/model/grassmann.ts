@@ -31,7 +31,7 @@
  * and the wedge is bilinear, mean_d(p_hat_d) is one wedge z_t ^ m_t (m_t a weighted sum of the
  * partners), and by linearity mean_d(W_plu p_hat_d + b_plu) = W_plu mean_d(p_hat_d) + b_plu: one
  * matrix product per layer (./blockOps.ts). The per-offset coordinates exist only as taps, and
- * are computed on the host from the downloaded z (../geometry/plucker.ts), which is far cheaper
+ * are computed on the host from the downloaded z (./plucker.ts), which is far cheaper
  * than forming and downloading [T-d, r(r-1)/2] per offset on the backend.
  *
  * Matrix products run on the backend (XNNPACK on wasm). The other stages (LayerNorm, GELU, the
@@ -47,7 +47,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { readFloat32 } from '../checkpoint/tensorData';
 import type { Checkpoint } from '../checkpoint/types';
-import { pairCount, planesAtOffset } from '../geometry/plucker';
+import { pairCount, planesAtOffset } from './plucker';
 import { InputError } from '../util/errors';
 import { createBlockOps, type BlockOps, type BlockOpsKind, type PluckerWeights } from './blockOps';
 import { hostKernelsAvailable } from './hostKernels';

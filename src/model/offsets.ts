@@ -70,7 +70,7 @@ export function layerOffsetPlans(spec: Pick<GrassmannSpec, 'layerShapes' | 'vari
   });
 }
 
-/** How block `layer` of `spec` forms its planes (for ../geometry/plucker.ts planesAtOffset). */
+/** How block `layer` of `spec` forms its planes (for ./plucker.ts planesAtOffset). */
 export function planeLayoutOf(spec: Pick<GrassmannSpec, 'layerShapes' | 'variant'>, layer: number): { reducedDim: number; pairing: PairingRule; normFloor: number } {
   return { reducedDim: spec.layerShapes[layer].reducedDim, pairing: spec.variant.pairing, normFloor: spec.variant.pluckerEps };
 }

@@ -30,7 +30,7 @@ import type { Activation, Aggregation, ArchitectureOptions, BlockLayout, MixOutp
 import type { BlockStage, BlockWeights } from '../model/grassmann';
 import { MIX_OUTPUT_KERNELS } from '../model/layout';
 import type { OffsetPlan } from '../model/offsets';
-import type { OffsetPlanes } from '../geometry/plucker';
+import type { OffsetPlanes } from '../model/plucker';
 import type { GatePolicy, RelevanceOptions } from './types';
 import type { LinearRole, RuleBook } from './rules';
 

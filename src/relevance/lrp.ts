@@ -51,7 +51,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
-import { planesAtOffset } from '../geometry/plucker';
+import { planesAtOffset } from '../model/plucker';
 import { partnerPosition, planeLayoutOf, planOffsets } from '../model/offsets';
 import { AGGREGATION_RULES, BLOCK_LAYOUT_RULES, describeRules, mixingBack, type RuleContext } from './layoutRules';
 import { offsetTerms } from './offsetTerms';

@@ -9,7 +9,7 @@
  * (the gradient of a mask on the offset's term). p_hat = p / max(||p||, the model's Plücker eps).
  * Host, float64.
  */
-import { planesAtOffset, type OffsetPlanes } from '../geometry/plucker';
+import { planesAtOffset, type OffsetPlanes } from '../model/plucker';
 import { AGGREGATION_KERNELS } from '../model/layout';
 import { planeLayoutOf, planOffsets, type OffsetPlan } from '../model/offsets';
 import type { GrassmannSpec } from '../model/spec';

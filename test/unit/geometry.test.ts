@@ -17,7 +17,7 @@ import { EigenvalueDecomposition, Matrix as MlMatrix } from 'ml-matrix';
 import { distanceFromAngles, GRASSMANN_METRICS, principalAnglesOfRows, type GrassmannMetric } from '../../src/geometry/angles';
 import { matrix, orthonormalRows, rowProducts, singularValues, symmetricEigenvalues, type Matrix } from '../../src/geometry/linalg';
 import { nearestPlanes, planeAngles, planeDistanceMatrix, tokenPlanes } from '../../src/geometry/planes';
-import { planesAtOffset } from '../../src/geometry/plucker';
+import { planesAtOffset } from '../../src/model/plucker';
 import { antisymmetricMatrix, pairIndex, pluckerResidual } from '../../src/geometry/features';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';

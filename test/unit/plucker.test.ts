@@ -1,12 +1,12 @@
 /**
- * Plücker coordinates of token planes (src/geometry/plucker.ts) against the identities of
+ * Plücker coordinates of token planes (src/model/plucker.ts) against the identities of
  * grassmann-math.md §2; their parity with PyTorch is in parity.test.ts (layers.l.plucker.d taps).
  * Tolerance: 1e-6 (float32 outputs of float64 arithmetic, coordinates of unit vectors).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planesAtOffset, type PlaneLayout } from '../../src/geometry/plucker';
+import { planesAtOffset, type PlaneLayout } from '../../src/model/plucker';
 
 function layoutFor(r: number, pairing: 'previous' | 'next'): PlaneLayout {
   return { reducedDim: r, pairing };

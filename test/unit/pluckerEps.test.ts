@@ -4,14 +4,14 @@
  * between the two: z_0 = e_0, z_1 = e_0 + a e_1 with a = 5e-7; the plane at t = 1 is z_1 ^ z_0, so
  * p_01 = z_1,0 z_0,1 - z_1,1 z_0,0 = -a and ||p|| = a. With eps 1e-8, p_hat_01 = -1; with eps 1e-6,
  * p_hat_01 = -a / 1e-6 = -0.5. Checked in the taps'
- * routine (../../src/geometry/plucker.ts), the host kernel and the TensorFlow.js ops of g, and in
+ * routine (../../src/model/plucker.ts), the host kernel and the TensorFlow.js ops of g, and in
  * a whole model's g. Tolerance 1e-6 (the float32 rounding of a).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { planesAtOffset } from '../../src/geometry/plucker';
+import { planesAtOffset } from '../../src/model/plucker';
 import { pluckerMeanRows } from '../../src/model/hostKernels';
 import { createBlockOps } from '../../src/model/blockOps';
 import { DEFAULT_OPTIONS } from '../../src/model/architecture';

@@ -24,7 +24,7 @@ import { describeModel } from '../../src/model/spec';
 import { randomGrassmannWeights, seededRandom } from '../../src/model/synthetic';
 import { halfRule, linearRule, relevanceOf } from '../../src/relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions } from '../../src/relevance/types';
-import { planesAtOffset } from '../../src/geometry/plucker';
+import { planesAtOffset } from '../../src/model/plucker';
 import { rowMajorPairs } from '../../src/model/spec';
 import { maxAbs, maxRelDiff } from '../support/numeric';
 

@@ -58,7 +58,7 @@ import { openCheckpoint } from '../../src/checkpoint/open';
 import { writeSafetensors, type TensorToWrite } from '../../src/checkpoint/safetensorsWriter';
 import { readFloat32, readTensorRaw } from '../../src/checkpoint/tensorData';
 import type { Checkpoint } from '../../src/checkpoint/types';
-import { planesAtOffset } from '../../src/geometry/plucker';
+import { planesAtOffset } from '../../src/model/plucker';
 import type { ArchitectureOptions, MixOutput } from '../../src/model/architecture';
 import { createBlockOps } from '../../src/model/blockOps';
 import { GrassmannModel } from '../../src/model/grassmann';

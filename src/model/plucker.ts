@@ -10,8 +10,8 @@
  * Computed in float64 from the float32 states (each product is exact in float64, so p carries one
  * rounding), returned as float32.
  */
-import { partnerPosition, validPositions } from '../model/offsets';
-import type { PairingRule } from '../model/spec';
+import { partnerPosition, validPositions } from './offsets';
+import type { PairingRule } from './spec';
 
 /** The planes of one offset: rows are the positions t = first .. first + count - 1. */
 export interface OffsetPlanes {
