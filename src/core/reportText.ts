@@ -3,7 +3,7 @@
  * checkpoint editor shares with it. Only types come from the core: a value import would pull
  * TensorFlow.js into the extension host, which must stay thin.
  */
-import type { InspectReport } from '../core/inspect';
+import type { InspectReport } from './inspect';
 import type { ModelDims } from '../model/spec';
 
 export function formatCount(n: number): string {

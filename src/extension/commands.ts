@@ -4,12 +4,11 @@
  */
 import * as vscode from 'vscode';
 import { notificationText } from '../util/safeText';
-import { mkdir, writeFile, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { nativeInstallPlan, prepareNativeFolder } from '../core/nativeInstall';
 import { isInputError } from '../util/errors';
 import { BACKEND_NAMES, type BackendPreference } from '../model/backendReport';
 import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
-import { inspectReportText } from './reportText';
+import { inspectReportText } from '../core/reportText';
 import { openCheckpointTarget } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { PRUNE_COMMAND, pruneByExplanation } from './prune';
@@ -26,8 +25,6 @@ export const COMMANDS = {
   compareCheckpoints: COMPARE_COMMAND,
   describeArchitecture: DESCRIBE_ARCH_COMMAND,
 } as const;
-
-export const GPU_PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';
 
 
 export interface CommandContext {
@@ -157,26 +154,17 @@ export async function selectBackend(): Promise<void> {
   await config.update('backend', picked.label, target);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function installGpuBackend({ compute, output }: CommandContext): Promise<void> {
-  const dir = compute.nativeModulesDir;
+  // The CLI's install-gpu follows the same plan (../core/nativeInstall.ts): one folder, one package.json.
+  const plan = nativeInstallPlan({ gpu: true, dir: compute.nativeModulesDir });
   const proceed = 'Install';
   const answer = await vscode.window.showInformationMessage(
     'Install the CUDA compute backend?',
     {
       modal: true,
       detail:
-        `This runs \`npm install ${GPU_PACKAGE}\` in a terminal, in ${dir}.\n\n` +
-        'The package downloads libtensorflow (several hundred MB) during its install and needs Linux x64, ' +
-        'an NVIDIA driver, CUDA 11.2 and cuDNN 8.1 (see the tfjs-node-gpu README). ' +
+        `This runs \`npm install ${plan.package}\` in a terminal, in ${plan.dir}.\n\n` +
+        `The package needs ${plan.requirements}. ` +
         'Node.js and npm must be on the PATH. When it finishes, reload the window to use it; ' +
         'the status bar then shows "GL: tensorflow-gpu", or the reason it could not be loaded.',
     },
@@ -184,20 +172,15 @@ export async function installGpuBackend({ compute, output }: CommandContext): Pr
   );
   if (answer !== proceed) return;
 
-  await mkdir(dir, { recursive: true });
-  // A package.json keeps npm from installing into some parent folder's project.
-  const manifest = join(dir, 'package.json');
-  if (!(await exists(manifest))) {
-    await writeFile(manifest, JSON.stringify({ name: 'grassmann-lens-native-backends', private: true }, null, 2) + '\n');
-  }
-  output.appendLine(`Installing ${GPU_PACKAGE} into ${dir}`);
+  prepareNativeFolder(plan.dir);
+  output.appendLine(`Installing ${plan.package} into ${plan.dir}`);
 
   const task = new vscode.Task(
     { type: 'shell', id: 'grassmannLens.installGpuBackend' },
     vscode.TaskScope.Global,
     'Install GPU Backend (CUDA)',
     'Grassmann Lens',
-    new vscode.ShellExecution('npm', ['install', '--no-audit', '--no-fund', GPU_PACKAGE], { cwd: dir }),
+    new vscode.ShellExecution(plan.command, plan.args, { cwd: plan.dir }),
   );
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true };
   const execution = await vscode.tasks.executeTask(task);
@@ -209,12 +192,12 @@ export async function installGpuBackend({ compute, output }: CommandContext): Pr
     });
   });
   if (exitCode === 0) {
-    output.appendLine(`${GPU_PACKAGE} installed into ${dir}`);
+    output.appendLine(`${plan.package} installed into ${plan.dir}`);
     const reload = 'Reload Window';
-    const choice = await vscode.window.showInformationMessage(`${GPU_PACKAGE} is installed. Reload the window to start the compute worker with it.`, reload);
+    const choice = await vscode.window.showInformationMessage(`${plan.package} is installed. Reload the window to start the compute worker with it.`, reload);
     if (choice === reload) await vscode.commands.executeCommand('workbench.action.reloadWindow');
   } else {
-    const message = `npm install ${GPU_PACKAGE} in ${dir} failed (exit code ${exitCode ?? 'unknown'}); the terminal shows why.`;
+    const message = `npm install ${plan.package} in ${plan.dir} failed (exit code ${exitCode ?? 'unknown'}); the terminal shows why.`;
     output.appendLine(message);
     void vscode.window.showErrorMessage(message);
   }

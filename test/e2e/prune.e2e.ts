@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import type { PruneReport } from '../../src/relevance/types';
 import { ComputeClient } from '../../src/worker/client';
-import { formatCount } from '../../src/extension/reportText';
+import { formatCount } from '../../src/core/reportText';
 import {
   checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand, screenshot,
   startCodeServer, timed, UI_TIMEOUT_MS,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
-import { formatCount } from '../../src/extension/reportText';
+import { formatCount } from '../../src/core/reportText';
 import {
   activeWebview, answerFileDialog, answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace,
   notification, openQuick as openQuickIn, openScenarioPage, outputPanelText, repoRoot, runCommand, screenshot, squash,

@@ -1,6 +1,6 @@
 /**
  * The Overview's architecture diagram (webview/views/architecture.ts) and the summary rows
- * (src/extension/reportText.ts) follow each implementation's block layout: where the LayerNorms
+ * (src/core/reportText.ts) follow each implementation's block layout: where the LayerNorms
  * sit, the residuals, what the mixing returns, the aggregation, and what was assumed.
  */
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectCheckpoint, type InspectReport } from '../../src/core/inspect';
-import { inspectReportText, summaryRows } from '../../src/extension/reportText';
+import { inspectReportText, summaryRows } from '../../src/core/reportText';
 import { architectureDiagram } from '../../webview/views/architecture';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');

@@ -27,7 +27,7 @@ import { contiguousStrides, type TensorInfo } from '../../src/checkpoint/types';
 import { AnalysisCache } from '../../src/core/analysis';
 import { distancesOfText, featuresOfText, formatFeaturesReport } from '../../src/core/features';
 import { formatInspectReport, inspectCheckpoint } from '../../src/core/inspect';
-import { summaryRows } from '../../src/extension/reportText';
+import { summaryRows } from '../../src/core/reportText';
 import { configJsonForSpec, prunedConfigFor, prunedConfigJson } from '../../src/model/config';
 import { forwardFlops } from '../../src/model/flops';
 import { GrassmannModel } from '../../src/model/grassmann';

@@ -6,7 +6,7 @@
  */
 import type { InspectReport } from '../../src/core/inspect';
 import { BUILT_IN_ARCHITECTURES, DEFAULT_OPTIONS, type Activation, type ArchitectureOptions, type LayerRole, type GlobalRole } from '../../src/model/architecture';
-import { blockWindowsLabel, formatCount } from '../../src/extension/reportText';
+import { blockWindowsLabel, formatCount } from '../../src/core/reportText';
 
 export type PartKind = 'io' | 'norm' | 'mix' | 'ffn' | 'add';
 

@@ -5,7 +5,7 @@
 import * as d3 from 'd3';
 import type { InspectReport } from '../../src/core/inspect';
 import type { TensorSummary } from '../../src/core/analysis';
-import { formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/extension/reportText';
+import { formatCount, formatShape, formatValue as formatScalar, summaryRows } from '../../src/core/reportText';
 import { architectureDiagram, type PartKind } from './architecture';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from '../charts';
 import { clear, h, table } from '../dom';
