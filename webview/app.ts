@@ -5,9 +5,12 @@
  */
 import type { GrassmannMetric } from '../src/geometry/angles';
 import { isGrassmannMetric } from '../src/geometry/angles';
-import { isGatePolicy, isLinearRule, VIEWS, type HostMessage, type ViewName } from '../src/protocol';
+import type { AnalysisPiece } from '../src/core/analysis';
+import { isGatePolicy, isLinearRule, VIEWS, type EditorProtocol, type ViewName } from '../src/protocol/editor';
+import { RequestFailed, type SentRequest } from '../src/protocol/rpc';
+import type { DriftReport } from '../src/core/drift';
 import { clear, h } from './dom';
-import { nextRequestId, onHostMessage, post, savedState, saveState } from './host';
+import { connect, savedState, saveState } from './host';
 import { selectionKey, Store, type AppState } from './store';
 import { TokenStrip } from './tokens';
 import { DriftView } from './views/drift';
@@ -44,6 +47,7 @@ export class App {
   /** A token to pin once the run of its text arrives (a text editor's "Open in checkpoint view"). */
   private pinWhenRun: { text: string; position: number } | null = null;
   private readonly stripHolder = h('div', { class: 'strip-holder' });
+  private readonly host = connect<EditorProtocol>();
 
   constructor(private readonly root: HTMLElement) {
     const saved = savedState();
@@ -57,7 +61,7 @@ export class App {
       relevanceGate: isGatePolicy(saved.relevanceGate) ? saved.relevanceGate : 'signal-take-all',
       relevance: null,
     });
-    this.run = new RunView(this.store, (text) => this.analyze(text), () => post({ type: 'useSelection' }));
+    this.run = new RunView(this.store, (text) => this.analyze(text), () => this.host.send('useSelection', {}));
     this.strip = new TokenStrip(this.store, (t) => this.requestNearest(t));
     this.views = {
       overview: new OverviewView(this.store, (name) => this.requestTensor(name)),
@@ -65,7 +69,7 @@ export class App {
       plucker: new PluckerView(this.store),
       distances: new DistanceView(this.store),
       gates: new GatesView(this.store),
-      relevance: new RelevanceView(this.store, () => this.requestRelevance(), (requestId) => post({ type: 'cancel', requestId })),
+      relevance: new RelevanceView(this.store, () => this.requestRelevance(), (requestId) => this.host.cancel(requestId)),
       drift: new DriftView(() => this.requestDrift()),
     };
   }
@@ -85,14 +89,14 @@ export class App {
     document.body.append(this.strip.tooltip);
     this.stripHolder.append(this.strip.element);
     this.store.subscribe((state, previous) => this.render(state, previous));
-    onHostMessage((m) => this.onMessage(m));
+    this.listen();
     let resize: number | undefined;
     window.addEventListener('resize', () => {
       clearTimeout(resize);
       resize = window.setTimeout(() => this.redrawAll(), 200);
     });
     this.render(this.store.state, null);
-    post({ type: 'ready' });
+    this.host.send('ready', {});
   }
 
   private redrawAll(): void {
@@ -137,36 +141,38 @@ export class App {
   // ---------------------------------------------------------------------------------------------
 
   private analyze(text: string): void {
-    const requestId = nextRequestId();
     // A relevance report of the previous text (or of weights since re-read) no longer applies.
     const relevance = this.store.state.relevance;
-    if (relevance && relevance.data === null && relevance.error === null) post({ type: 'cancel', requestId: relevance.requestId });
+    if (relevance && relevance.data === null && relevance.error === null) this.host.cancel(relevance.requestId);
+    const request = this.host.request('analyze', { text }, { partial: (piece) => this.onPiece(request.id, piece) });
     this.store.update({
-      text, analysis: { requestId, text, run: null, layers: [], done: false, error: null },
+      text, analysis: { requestId: request.id, text, run: null, layers: [], done: false, error: null },
       pinned: null, hovered: null, highlighted: new Set(), planes: null, distances: null, nearest: null, relevance: null,
     });
-    post({ type: 'analyze', requestId, text });
+    request.answer.then(() => this.answer('analysis', request.id, { done: true }), (e) => this.failed(request.id, e));
   }
 
   /** Relevance of the Run tab's text under the view's rules (a newer request replaces the running one in the host). */
   private requestRelevance(): void {
     const s = this.store.state;
     if (!s.text) return;
-    const requestId = nextRequestId();
-    this.store.update({ relevance: { requestId, text: s.text, rule: s.relevanceRule, gate: s.relevanceGate, data: null, error: null } });
-    post({ type: 'relevance', requestId, text: s.text, rule: s.relevanceRule, gate: s.relevanceGate });
+    const request = this.host.request('relevance', { text: s.text, rule: s.relevanceRule, gate: s.relevanceGate });
+    this.store.update({ relevance: { requestId: request.id, text: s.text, rule: s.relevanceRule, gate: s.relevanceGate, data: null, error: null } });
+    request.answer.then((report) => this.answer('relevance', request.id, { data: report }), (e) => this.failed(request.id, e));
   }
 
   private requestTensor(name: string): void {
-    const requestId = nextRequestId();
-    this.store.update({ tensor: { requestId, name, data: null, error: null } });
-    post({ type: 'tensor', requestId, name });
+    const request = this.host.request('tensor', { name });
+    this.store.update({ tensor: { requestId: request.id, name, data: null, error: null } });
+    request.answer.then((summary) => this.answer('tensor', request.id, { data: summary }), (e) => this.failed(request.id, e));
   }
 
   private requestDrift(): void {
-    const requestId = nextRequestId();
-    this.store.update({ drift: { requestId, data: null, error: null, progress: null } });
-    post({ type: 'drift', requestId });
+    const request: SentRequest<DriftReport> = this.host.request('drift', {}, {
+      progress: (p) => this.answer('drift', request.id, { progress: `${p.done} of ${p.total}${p.message ? `: ${p.message}` : ''}` }),
+    });
+    this.store.update({ drift: { requestId: request.id, data: null, error: null, progress: null } });
+    request.answer.then((report) => this.answer('drift', request.id, { data: report }), (e) => this.failed(request.id, e));
   }
 
   private requestNearest(position: number): void {
@@ -178,11 +184,11 @@ export class App {
     if (features && !features.offsets.some((o) => o.offset === s.offset)) return;
     const key = `${selectionKey(text, s.layer, s.offset, s.metric)}#${position}`;
     if (s.nearest?.key === key) return;
-    const requestId = nextRequestId();
     // Deferred: called while the tooltip renders.
     queueMicrotask(() => {
-      this.store.update({ nearest: { key, requestId, data: null, error: null } });
-      post({ type: 'nearest', requestId, text, layer: s.layer, offset: s.offset, position, k: 5, metric: s.metric });
+      const request = this.host.request('nearest', { text, layer: s.layer, offset: s.offset, position, k: 5, metric: s.metric });
+      this.store.update({ nearest: { key, requestId: request.id, data: null, error: null } });
+      request.answer.then((neighbours) => this.answer('nearest', request.id, { data: neighbours }), (e) => this.failed(request.id, e));
     });
   }
 
@@ -207,18 +213,18 @@ export class App {
     const key = selectionKey(a.text, state.layer, state.offset);
     const wantsPlanes = state.view === 'plucker' || state.hovered !== null || state.pinned !== null;
     if (wantsPlanes && state.planes?.key !== key) {
-      const requestId = nextRequestId();
       queueMicrotask(() => {
-        this.store.update({ planes: { key, requestId, data: null, error: null } });
-        post({ type: 'planes', requestId, text: a.text, layer: state.layer, offset: state.offset });
+        const request = this.host.request('planes', { text: a.text, layer: state.layer, offset: state.offset });
+        this.store.update({ planes: { key, requestId: request.id, data: null, error: null } });
+        request.answer.then((planes) => this.answer('planes', request.id, { data: planes }), (e) => this.failed(request.id, e));
       });
     }
     if (state.view === 'distances' && state.distances?.key !== key) {
-      const requestId = nextRequestId();
       queueMicrotask(() => {
-        this.store.update({ distances: { key, requestId, data: null, error: null } });
         // geodesic: every metric is drawn from the principal angles that come with it
-        post({ type: 'distances', requestId, text: a.text, layer: state.layer, offset: state.offset, metric: 'geodesic' });
+        const request = this.host.request('distances', { text: a.text, layer: state.layer, offset: state.offset, metric: 'geodesic' });
+        this.store.update({ distances: { key, requestId: request.id, data: null, error: null } });
+        request.answer.then((distances) => this.answer('distances', request.id, { data: distances }), (e) => this.failed(request.id, e));
       });
     }
   }
@@ -227,85 +233,59 @@ export class App {
   // host messages
   // ---------------------------------------------------------------------------------------------
 
-  private onMessage(m: HostMessage): void {
-    const s = this.store.state;
-    switch (m.type) {
-      case 'model':
-        this.store.update({ model: m.model, modelError: null, tensor: null, drift: null, relevance: null });
-        // The last text runs again: after the view was rebuilt, or on the re-read weights.
-        if (s.text) this.analyze(s.text);
-        return;
-      case 'modelError':
-        this.store.update({ model: null, modelError: m.message });
-        return;
-      case 'runCheckpoint': {
-        if (!s.model) return;
-        const name = m.added.slice(m.added.lastIndexOf('/') + 1);
-        const saved = ['epoch', 'val_loss', 'val_ppl'].filter((k) => typeof m.metadata[k] === 'number' || typeof m.metadata[k] === 'string').map((k) => `${k} ${m.metadata[k]}`).join(', ');
-        this.store.update({ model: { ...s.model, siblings: m.siblings, watching: true }, notice: `${m.rewritten ? 'Rewritten' : 'New'} checkpoint in the watched run: ${name}${saved ? ` (${saved})` : ''}.` });
-        // The drift view follows the run: read it again with the new checkpoint (weights only).
-        if (m.siblings.length >= 2) this.requestDrift();
-        return;
+  private listen(): void {
+    const host = this.host;
+    host.on('model', ({ model }) => {
+      const s = this.store.state;
+      this.store.update({ model, modelError: null, tensor: null, drift: null, relevance: null });
+      // The last text runs again: after the view was rebuilt, or on the re-read weights.
+      if (s.text) this.analyze(s.text);
+    });
+    host.on('modelError', ({ message }) => this.store.update({ model: null, modelError: message }));
+    host.on('runCheckpoint', (m) => {
+      const s = this.store.state;
+      if (!s.model) return;
+      const name = m.added.slice(m.added.lastIndexOf('/') + 1);
+      const saved = ['epoch', 'val_loss', 'val_ppl'].filter((k) => typeof m.metadata[k] === 'number' || typeof m.metadata[k] === 'string').map((k) => `${k} ${m.metadata[k]}`).join(', ');
+      this.store.update({ model: { ...s.model, siblings: m.siblings, watching: true }, notice: `${m.rewritten ? 'Rewritten' : 'New'} checkpoint in the watched run: ${name}${saved ? ` (${saved})` : ''}.` });
+      // The drift view follows the run: read it again with the new checkpoint (weights only).
+      if (m.siblings.length >= 2) this.requestDrift();
+    });
+    host.on('notice', ({ message }) => this.store.update({ notice: message }));
+    host.on('selection', ({ text, source }) => {
+      this.store.update({ notice: `Running the selection from ${source}.` });
+      this.run.setText(text);
+    });
+    host.on('pinToken', (m) => {
+      // Run the text on the Run tab; the token is pinned when its run arrives.
+      this.tabs.setAttribute('selected-index', String(VIEWS.indexOf('run')));
+      this.store.update({ view: 'run', notice: `Token ${m.position} of a window of ${m.source}.` });
+      this.run.setText(m.text);
+      this.pinWhenRun = { text: m.text, position: m.position };
+    });
+    host.on('exported', ({ path }) => this.store.update({ notice: `Saved ${path}` }));
+  }
+
+  /** A piece of the analysis of request `requestId`: the run first, then each layer's features. */
+  private onPiece(requestId: number, piece: AnalysisPiece): void {
+    if (piece.kind === 'run') {
+      const pin = this.pinWhenRun;
+      if (this.answer('analysis', requestId, { run: piece.run }) && pin && pin.text === this.store.state.analysis?.text) {
+        if (pin.position < piece.run.tokens.length) this.store.update({ pinned: pin.position });
+        this.pinWhenRun = null;
       }
-      case 'notice':
-        this.store.update({ notice: m.message });
-        return;
-      case 'selection':
-        this.store.update({ notice: `Running the selection from ${m.source}.` });
-        this.run.setText(m.text);
-        return;
-      case 'pinToken':
-        // Run the text on the Run tab; the token is pinned when its run arrives.
-        this.tabs.setAttribute('selected-index', String(VIEWS.indexOf('run')));
-        this.store.update({ view: 'run', notice: `Token ${m.position} of a window of ${m.source}.` });
-        this.run.setText(m.text);
-        this.pinWhenRun = { text: m.text, position: m.position };
-        return;
-      case 'tensor':
-        this.answer('tensor', m.requestId, { data: m.summary });
-        return;
-      case 'run':
-        const pin = this.pinWhenRun;
-        if (this.answer('analysis', m.requestId, { run: m.run }) && pin && pin.text === this.store.state.analysis?.text) {
-          if (pin.position < m.run.tokens.length) this.store.update({ pinned: pin.position });
-          this.pinWhenRun = null;
-        }
-        return;
-      case 'layer':
-        if (s.analysis?.requestId === m.requestId) {
-          const layers = s.analysis.layers.slice();
-          layers[m.layer.layer] = m.layer;
-          this.store.update({ analysis: { ...s.analysis, layers } });
-        }
-        return;
-      case 'analysisDone':
-        this.answer('analysis', m.requestId, { done: true });
-        return;
-      case 'planes':
-        this.answer('planes', m.requestId, { data: m.planes });
-        return;
-      case 'distances':
-        this.answer('distances', m.requestId, { data: m.distances });
-        return;
-      case 'nearest':
-        this.answer('nearest', m.requestId, { data: m.neighbours });
-        return;
-      case 'drift':
-        this.answer('drift', m.requestId, { data: m.report });
-        return;
-      case 'relevance':
-        this.answer('relevance', m.requestId, { data: m.report });
-        return;
-      case 'progress':
-        this.answer('drift', m.requestId, { progress: `${m.done} of ${m.total}${m.message ? `: ${m.message}` : ''}` });
-        return;
-      case 'exported':
-        this.store.update({ notice: `Saved ${m.path}` });
-        return;
-      case 'error':
-        this.onError(m.requestId, m.cancelled ? 'Cancelled.' : m.message);
-        return;
+      return;
     }
+    const s = this.store.state;
+    if (s.analysis?.requestId === requestId) {
+      const layers = s.analysis.layers.slice();
+      layers[piece.layer.layer] = piece.layer;
+      this.store.update({ analysis: { ...s.analysis, layers } });
+    }
+  }
+
+  private failed(requestId: number, e: unknown): void {
+    this.onError(requestId, e instanceof RequestFailed && e.cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e));
   }
 
   /** Merges `patch` into the request slot `key` if it still waits for `requestId` (else the answer is stale). */

@@ -18,11 +18,13 @@ import './styles.css';
 import './compare.css';
 import * as d3 from 'd3';
 import type { ComparedToken, CompareTextReport, Difference } from '../src/core/compareText';
-import type { CompareHostMessage } from '../src/extension/compare';
+import type { CompareProtocol } from '../src/protocol/compare';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from './charts';
 import { clear, h, select } from './dom';
 import { exportJson, exportToolbar } from './export';
-import { post } from './host';
+import { connect } from './host';
+
+const host = connect<CompareProtocol>();
 
 type Quantity = 'area' | 'gate' | 'relevance';
 
@@ -73,18 +75,16 @@ class CompareApp {
   constructor(private readonly root: HTMLElement) {}
 
   start(): void {
-    window.addEventListener('message', (e: MessageEvent<CompareHostMessage>) => {
-      const m = e.data;
-      if (m?.type === 'report') {
-        this.report = m.report;
-        const first = m.report.text.planes[0];
-        this.choice = first ? { quantity: 'area', layer: first.layer, offset: first.offset } : { quantity: 'gate', layer: 0, offset: 1 };
-        this.render();
-      } else if (m?.type === 'exported') {
-        this.notice.textContent = `Saved ${m.path}`;
-      }
+    host.on('report', ({ report }) => {
+      this.report = report;
+      const first = report.text.planes[0];
+      this.choice = first ? { quantity: 'area', layer: first.layer, offset: first.offset } : { quantity: 'gate', layer: 0, offset: 1 };
+      this.render();
     });
-    post({ type: 'ready' });
+    host.on('exported', ({ path }) => {
+      this.notice.textContent = `Saved ${path}`;
+    });
+    host.send('ready', {});
   }
 
   private render(): void {

@@ -5,9 +5,17 @@
  * An exported SVG must look the same outside VS Code, where the theme's CSS variables do not
  * exist: the copy gets every element's computed fill, stroke and font written into it.
  */
-import type { ExportFormat } from '../src/protocol';
+import type { Protocol } from '../src/protocol/rpc';
+import type { ExportFormat, ExportRequest } from '../src/util/exportMessage';
 import { toCsv } from './csv';
-import { post } from './host';
+import { connect } from './host';
+
+/** The part of a page's protocol this module uses (the editor's and Compare's have it). */
+interface Exporting extends Protocol {
+  requests: Record<never, never>;
+  commands: { export: ExportRequest };
+  notifications: Record<never, never>;
+}
 
 const STYLE_PROPERTIES = ['fill', 'stroke', 'stroke-width', 'font-family', 'font-size', 'font-weight', 'opacity', 'visibility'];
 
@@ -51,7 +59,7 @@ export async function pngBase64(svg: SVGSVGElement, scale = 2): Promise<string> 
 }
 
 function send(filename: string, format: ExportFormat, content: string): void {
-  post({ type: 'export', filename, format, content });
+  connect<Exporting>().send('export', { filename, format, content });
 }
 
 export interface Exportable {

@@ -1,5 +1,9 @@
-/** The webview's side of src/protocol.ts: posting commands, receiving notifications, request ids. */
-import type { HostMessage, ViewMessage } from '../src/protocol';
+/**
+ * The webview's end of the one protocol (src/protocol/rpc.ts): the page's VS Code API handle
+ * (VS Code hands it out once per page, so it is acquired here and nowhere else), the page's one
+ * typed client, and the state VS Code keeps for the page.
+ */
+import { ViewClient, type Protocol } from '../src/protocol/rpc';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -10,19 +14,16 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const api = acquireVsCodeApi();
-let lastRequestId = 0;
+let client: ViewClient<Protocol> | undefined;
 
-export function post(message: ViewMessage): void {
-  api.postMessage(message);
-}
-
-/** A fresh id for a request; answers carry it back. */
-export function nextRequestId(): number {
-  return ++lastRequestId;
-}
-
-export function onHostMessage(handler: (message: HostMessage) => void): void {
-  window.addEventListener('message', (event: MessageEvent<HostMessage>) => handler(event.data));
+/** The page's client, typed by the page's protocol (src/protocol/editor.ts, compare.ts, prune.ts). */
+export function connect<P extends Protocol>(): ViewClient<P> {
+  client ??= new ViewClient<Protocol>((m) => api.postMessage(m), (handler) => {
+    const listener = (event: MessageEvent<unknown>): void => handler(event.data);
+    window.addEventListener('message', listener);
+    return { dispose: () => window.removeEventListener('message', listener) };
+  });
+  return client as unknown as ViewClient<P>;
 }
 
 /** What survives the webview being hidden and shown again (VS Code keeps it per editor). */

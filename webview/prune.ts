@@ -13,16 +13,12 @@ import './styles.css';
 import './prune.css';
 import * as d3 from 'd3';
 import type { Interval, PruneReport, PruneStep } from '../src/relevance/types';
-import type { PruneHostMessage, PruneViewMessage } from '../src/extension/prune';
+import type { PruneProtocol } from '../src/protocol/prune';
 import { clear, h } from './dom';
 import { createSvg, formatValue, widthOf } from './charts';
+import { connect } from './host';
 
-interface VsCodeApi {
-  postMessage(message: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const api = acquireVsCodeApi();
-const post = (m: PruneViewMessage): void => api.postMessage(m);
+const host = connect<PruneProtocol>();
 
 const UNIT_NAMES: Record<string, string> = { ffn: 'FFN neurons', reduced: 'reduced dimensions', windows: 'window offsets' };
 const percent = d3.format('.2%');
@@ -96,14 +92,12 @@ class PruneApp {
   constructor(private readonly root: HTMLElement) {}
 
   start(): void {
-    window.addEventListener('message', (e: MessageEvent<PruneHostMessage>) => {
-      if (e.data?.type === 'report') {
-        this.report = e.data.report;
-        this.selected = 0;
-        this.render();
-      }
+    host.on('report', ({ report }) => {
+      this.report = report;
+      this.selected = 0;
+      this.render();
     });
-    post({ type: 'ready' });
+    host.send('ready', {});
   }
 
   private render(): void {
@@ -259,9 +253,9 @@ class PruneApp {
     const s: PruneStep | undefined = r.steps[this.selected];
     if (!s) return void holder.append(h('p', { class: 'status' }, 'No steps.'));
     const open = h('vscode-button', { id: 'prune-open' }, 'Open pruned checkpoint');
-    open.addEventListener('click', () => post({ type: 'open', output: s.output }));
+    open.addEventListener('click', () => host.send('open', { output: s.output }));
     const reveal = h('vscode-button', { id: 'prune-reveal', secondary: true }, 'Reveal files');
-    reveal.addEventListener('click', () => post({ type: 'reveal', output: s.output }));
+    reveal.addEventListener('click', () => host.send('reveal', { output: s.output }));
     holder.append(
       h('h2', {}, `Removed by ${s.criterion} at rate ${s.rate}`),
       h('p', { class: 'path', id: 'prune-step-output' }, s.output),

@@ -4,7 +4,7 @@ import type { PlaneDistances, PlaneSet, TensorSummary, TextRun } from '../src/co
 import type { DriftReport } from '../src/core/drift';
 import type { GrassmannMetric } from '../src/geometry/angles';
 import type { Neighbour } from '../src/geometry/planes';
-import type { ModelInfo, ViewName } from '../src/protocol';
+import type { ModelInfo, ViewName } from '../src/protocol/editor';
 import type { RelevanceReport } from '../src/core/relevance';
 import type { GatePolicy, LinearRule } from '../src/relevance/types';
 

@@ -1,7 +1,8 @@
 /**
  * One checkpoint shown in a webview (the custom editor, or a panel for a Hugging Face-style
  * folder): the page, its Content-Security-Policy, and the translation of the view's requests
- * (src/protocol.ts) into compute-worker operations. All state of the open checkpoint lives here.
+ * (../protocol/editor.ts, served through ../protocol/rpc.ts) into compute-worker operations. All
+ * state of the open checkpoint lives here.
  *
  * A new request of a kind (analyze, distances, ...) cancels the previous one of that kind;
  * closing the editor cancels everything; a change of the file on disk drops the worker's cached
@@ -15,15 +16,36 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
 import { checkExportMessage } from '../util/exportMessage';
-import { isGatePolicy, isLinearRule, type HostMessage, type ModelInfo, type ViewMessage } from '../protocol';
+import { isGatePolicy, isLinearRule, type EditorProtocol, type ModelInfo } from '../protocol/editor';
+import type { ProgressNote, RequestContext, RequestName, ViewHost } from '../protocol/rpc';
 import type { AnalysisPiece } from '../core/analysis';
 import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
+import { serveWebview } from './webviewHost';
 
 /** A changed checkpoint is read again after this long without further changes. */
 const RELOAD_QUIET_MS = 600;
 
 /** Requests slower than this show a progress notification with a Cancel button. */
 const PROGRESS_DELAY_MS = 700;
+
+/** What each request of the view does, for its notification and its error message. */
+const REQUEST_TITLES: Record<RequestName<EditorProtocol>, string> = {
+  tensor: 'reading the tensor',
+  analyze: 'running the text through the model',
+  planes: 'computing Plücker coordinates',
+  distances: 'computing Grassmann distances',
+  nearest: 'finding the nearest planes',
+  drift: 'following the checkpoints of the run',
+  relevance: 'explaining the text (relevance)',
+};
+
+/** A request the view should not have made (shown to the user as it is). */
+class Refused extends Error {}
+
+const isCancellation = (e: unknown): boolean => {
+  const name = asError(e).name;
+  return name === 'CancelledError' || name === 'OperationCancelled';
+};
 
 /** What a panel needs of the watched training runs (src/extension/runs.ts). */
 export interface RunEvents {
@@ -102,8 +124,8 @@ export class CheckpointPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** A token to pin once the view has its model (asked for before the view was ready). */
   private pendingPin: { text: string; position: number; source: string } | undefined;
-  /** The running request of each kind, to cancel when a newer one arrives. */
-  private readonly running = new Map<string, { requestId: number; abort: AbortController }>();
+  /** The view's end of the protocol: a new request of a kind supersedes the running one of that kind. */
+  private readonly host: ViewHost<EditorProtocol>;
   private disposed = false;
   private viewReady = false;
   private model: ModelInfo | undefined;
@@ -122,7 +144,8 @@ export class CheckpointPanel implements vscode.Disposable {
       localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')],
     };
     webview.html = panelHtml(webview, ctx.extensionUri, name);
-    this.disposables.push(webview.onDidReceiveMessage((m: ViewMessage) => void this.onMessage(m)));
+    this.host = this.serve(webview);
+    this.disposables.push({ dispose: () => this.host.dispose() });
     // A folder model is its weights and config (not, say, the charts exported into it).
     const pattern = isFolder
       ? new vscode.RelativePattern(vscode.Uri.file(path), '{*.safetensors,*.pt,*.pth,*.bin,*.ckpt,config.json,model.safetensors.index.json}')
@@ -147,7 +170,7 @@ export class CheckpointPanel implements vscode.Disposable {
     if (this.model) this.model = { ...this.model, siblings, watching: true };
     const metadata: Record<string, string | number | boolean | null> = {};
     for (const [k, v] of Object.entries(e.metadata)) if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) metadata[k] = v as string | number | boolean | null;
-    this.post({ type: 'runCheckpoint', added: e.path, rewritten: e.rewritten, siblings, metadata });
+    this.host.notify('runCheckpoint', { added: e.path, rewritten: e.rewritten, siblings, metadata });
   }
 
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -159,10 +182,6 @@ export class CheckpointPanel implements vscode.Disposable {
   private scheduleReload(): void {
     clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => void this.reload(), RELOAD_QUIET_MS);
-  }
-
-  private post(message: HostMessage): void {
-    if (!this.disposed) void this.webview.postMessage(message);
   }
 
   private errorText(e: unknown, what: string): string {
@@ -181,41 +200,44 @@ export class CheckpointPanel implements vscode.Disposable {
         siblingCheckpoints(this.path, this.isFolder),
       ]);
       this.model = { name: basename(this.path), report, backend, siblings, watching: this.ctx.runs?.isWatched(this.runFolder) ?? false };
-      this.post({ type: 'model', model: this.model });
+      this.host.notify('model', { model: this.model });
       if (this.pendingPin) {
-        this.post({ type: 'pinToken', ...this.pendingPin });
+        this.host.notify('pinToken', this.pendingPin);
         this.pendingPin = undefined;
       }
     } catch (e) {
-      this.post({ type: 'modelError', message: this.errorText(e, `Opening ${this.path}`) });
+      this.host.notify('modelError', { message: this.errorText(e, `Opening ${this.path}`) });
     }
   }
 
   private async reload(): Promise<void> {
     if (this.disposed) return;
-    for (const { abort } of this.running.values()) abort.abort();
-    this.running.clear();
+    this.host.cancelAll();
     await this.ctx.compute.request('forget', { path: this.path }).catch(() => undefined);
     if (!this.viewReady) return;
-    this.post({ type: 'notice', message: `${basename(this.path)} changed on disk and was read again.` });
+    this.host.notify('notice', { message: `${basename(this.path)} changed on disk and was read again.` });
     await this.loadModel();
   }
 
   /**
-   * Runs one request of `kind`: cancels the previous one of that kind, forwards progress and
-   * partial results, shows a cancellable notification when it takes a while.
+   * Runs one request's work: forwards progress, and shows a cancellable notification when it takes
+   * a while (its Cancel stops the work as the view's cancel does).
    */
-  private async run<T>(kind: string, requestId: number, title: string, work: (signal: AbortSignal, onPartial: (d: unknown) => void, onProgress: (p: { done: number; total: number; message?: string }) => void) => Promise<T>, onPartial?: (d: unknown) => void): Promise<T | undefined> {
-    this.running.get(kind)?.abort.abort();
+  private async withNotification<T, D>(
+    method: RequestName<EditorProtocol>,
+    ctx: RequestContext<D>,
+    work: (signal: AbortSignal, onProgress: (p: ProgressNote) => void) => Promise<T>,
+  ): Promise<T> {
     const abort = new AbortController();
-    this.running.set(kind, { requestId, abort });
+    if (ctx.signal.aborted) abort.abort();
+    ctx.signal.addEventListener('abort', () => abort.abort(), { once: true });
     let finished = false;
     let markFinished = (): void => undefined;
     const whenFinished = new Promise<void>((resolve) => (markFinished = resolve));
-    let report: ((p: { done: number; total: number; message?: string }) => void) | undefined;
+    let report: ((p: ProgressNote) => void) | undefined;
     const timer = setTimeout(() => {
       if (finished) return;
-      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: ${title}`, cancellable: true }, (progress, token) => {
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: ${REQUEST_TITLES[method]}`, cancellable: true }, (progress, token) => {
         token.onCancellationRequested(() => abort.abort());
         let last = 0;
         report = (p) => {
@@ -227,105 +249,70 @@ export class CheckpointPanel implements vscode.Disposable {
       });
     }, PROGRESS_DELAY_MS);
     try {
-      return await work(abort.signal, (d) => onPartial?.(d), (p) => {
+      return await work(abort.signal, (p) => {
         report?.(p);
-        this.post({ type: 'progress', requestId, ...p });
+        ctx.progress(p);
       });
-    } catch (e) {
-      const err = asError(e);
-      const cancelled = err.name === 'CancelledError' || err.name === 'OperationCancelled';
-      this.post({ type: 'error', requestId, message: cancelled ? 'cancelled' : this.errorText(e, title), cancelled });
-      return undefined;
     } finally {
       finished = true;
       markFinished();
       clearTimeout(timer);
-      if (this.running.get(kind)?.abort === abort) this.running.delete(kind);
     }
   }
 
-  private async onMessage(m: ViewMessage): Promise<void> {
+  /** The view's requests and commands (checked, not trusted: they come from a page that renders file contents). */
+  private serve(webview: vscode.Webview): ViewHost<EditorProtocol> {
     const compute = this.ctx.compute;
     const ref = { path: this.path };
-    switch (m.type) {
-      case 'ready':
-        this.viewReady = true;
-        await this.loadModel();
-        return;
-      case 'cancel':
-        for (const [kind, r] of this.running) if (r.requestId === m.requestId) {
-          r.abort.abort();
-          this.running.delete(kind);
-        }
-        return;
-      case 'tensor': {
-        const summary = await this.run('tensor', m.requestId, `reading ${m.name}`, (signal) => compute.request('tensor', { ...ref, name: m.name }, { signal }));
-        if (summary) this.post({ type: 'tensor', requestId: m.requestId, summary });
-        return;
-      }
-      case 'analyze': {
-        const done = await this.run('analyze', m.requestId, 'running the text through the model', (signal, onPartial, onProgress) =>
-          compute.request('analyze', { ...ref, text: m.text }, { signal, onPartial, onProgress }), (data) => {
-          const piece = data as AnalysisPiece;
-          if (piece.kind === 'run') this.post({ type: 'run', requestId: m.requestId, run: piece.run });
-          else this.post({ type: 'layer', requestId: m.requestId, layer: piece.layer });
-        });
-        if (done) this.post({ type: 'analysisDone', requestId: m.requestId });
-        return;
-      }
-      case 'useSelection': {
-        const editor = this.ctx.lastTextEditor();
-        if (!editor) {
-          this.post({ type: 'notice', message: 'No text editor to take a selection from: open a file, select some text, then try again.' });
-          return;
-        }
-        const selected = editor.selections.map((s) => editor.document.getText(s)).join('\n');
-        const text = selected.trim() ? selected : editor.document.lineAt(editor.selection.active.line).text;
-        this.post({ type: 'selection', text, source: `${basename(editor.document.uri.fsPath)}${selected.trim() ? '' : `, line ${editor.selection.active.line + 1}`}` });
-        return;
-      }
-      case 'planes': {
-        const planes = await this.run('planes', m.requestId, 'computing Plücker coordinates', (signal) => compute.request('planes', { ...ref, text: m.text, layer: m.layer, offset: m.offset }, { signal }));
-        if (planes) this.post({ type: 'planes', requestId: m.requestId, planes });
-        return;
-      }
-      case 'distances': {
-        const distances = await this.run('distances', m.requestId, 'computing Grassmann distances', (signal) =>
-          compute.request('planeDistances', { ...ref, text: m.text, layer: m.layer, offset: m.offset, metric: m.metric }, { signal }));
-        if (distances) this.post({ type: 'distances', requestId: m.requestId, distances });
-        return;
-      }
-      case 'nearest': {
-        const neighbours = await this.run('nearest', m.requestId, 'finding the nearest planes', (signal) =>
-          compute.request('nearest', { ...ref, text: m.text, layer: m.layer, offset: m.offset, position: m.position, k: m.k, metric: m.metric }, { signal }));
-        if (neighbours) this.post({ type: 'nearest', requestId: m.requestId, layer: m.layer, offset: m.offset, position: m.position, neighbours });
-        return;
-      }
-      case 'drift': {
-        const paths = this.model?.siblings ?? [];
-        if (paths.length < 2) {
-          this.post({ type: 'error', requestId: m.requestId, message: `No run to follow: ${dirname(this.path)} holds fewer than two checkpoints.` });
-          return;
-        }
-        const report = await this.run('drift', m.requestId, `following ${paths.length} checkpoints`, (signal, _p, onProgress) => compute.request('drift', { paths }, { signal, onProgress }));
-        if (report) this.post({ type: 'drift', requestId: m.requestId, report });
-        return;
-      }
-      case 'relevance': {
-        // checked, not trusted: they become the worker's options
-        if (!isLinearRule(m.rule) || !isGatePolicy(m.gate)) {
-          this.post({ type: 'error', requestId: m.requestId, message: `Unknown relevance rule '${m.rule}' or gate policy '${m.gate}'.` });
-          return;
-        }
-        const report = await this.run('relevance', m.requestId, 'explaining the text (relevance)', (signal) =>
-          compute.request('relevance', { checkpoint: this.path, text: m.text, rule: m.rule, gate: m.gate }, { signal }));
-        if (report) this.post({ type: 'relevance', requestId: m.requestId, report });
-        return;
-      }
-      case 'export':
-        await this.export(m);
-        return;
+    return serveWebview<EditorProtocol>(webview, {
+      requests: {
+        tensor: ({ name }, ctx) => this.withNotification('tensor', ctx, (signal) => compute.request('tensor', { ...ref, name }, { signal })),
+        analyze: async ({ text }, ctx) => {
+          await this.withNotification('analyze', ctx, (signal, onProgress) =>
+            compute.request('analyze', { ...ref, text }, { signal, onProgress, onPartial: (data) => ctx.partial(data as AnalysisPiece) }));
+          return null;
+        },
+        planes: ({ text, layer, offset }, ctx) => this.withNotification('planes', ctx, (signal) => compute.request('planes', { ...ref, text, layer, offset }, { signal })),
+        distances: ({ text, layer, offset, metric }, ctx) => this.withNotification('distances', ctx, (signal) =>
+          compute.request('planeDistances', { ...ref, text, layer, offset, metric }, { signal })),
+        nearest: ({ text, layer, offset, position, k, metric }, ctx) => this.withNotification('nearest', ctx, (signal) =>
+          compute.request('nearest', { ...ref, text, layer, offset, position, k, metric }, { signal })),
+        drift: async (_params, ctx) => {
+          const paths = this.model?.siblings ?? [];
+          if (paths.length < 2) throw new Refused(`No run to follow: ${dirname(this.path)} holds fewer than two checkpoints.`);
+          return this.withNotification('drift', ctx, (signal, onProgress) => compute.request('drift', { paths }, { signal, onProgress }));
+        },
+        relevance: async ({ text, rule, gate }, ctx) => {
+          // checked, not trusted: they become the worker's options
+          if (!isLinearRule(rule) || !isGatePolicy(gate)) throw new Refused(`Unknown relevance rule '${String(rule)}' or gate policy '${String(gate)}'.`);
+          return this.withNotification('relevance', ctx, (signal) => compute.request('relevance', { checkpoint: this.path, text, rule, gate }, { signal }));
+        },
+      },
+      commands: {
+        ready: async () => {
+          this.viewReady = true;
+          await this.loadModel();
+        },
+        useSelection: () => this.sendSelection(),
+        export: (m) => this.export(m),
+      },
+      describeError: (method, e, signal) => {
+        const cancelled = signal.aborted || isCancellation(e);
+        return { cancelled, message: cancelled ? 'cancelled' : e instanceof Refused ? e.message : this.errorText(e, REQUEST_TITLES[method]) };
+      },
+      onInvalid: (problem) => this.ctx.output.appendLine(`Checkpoint view of ${this.path}: dropped a message: ${problem}`),
+    });
+  }
+
+  private sendSelection(): void {
+    const editor = this.ctx.lastTextEditor();
+    if (!editor) {
+      this.host.notify('notice', { message: 'No text editor to take a selection from: open a file, select some text, then try again.' });
+      return;
     }
+    const selected = editor.selections.map((s) => editor.document.getText(s)).join('\n');
+    const text = selected.trim() ? selected : editor.document.lineAt(editor.selection.active.line).text;
+    this.host.notify('selection', { text, source: `${basename(editor.document.uri.fsPath)}${selected.trim() ? '' : `, line ${editor.selection.active.line + 1}`}` });
   }
 
   /** Checked, not trusted (as Compare's): types, size, format, and a bare file name (../util/exportMessage.ts). */
@@ -345,7 +332,7 @@ export class CheckpointPanel implements vscode.Disposable {
     if (!target) return;
     try {
       await vscode.workspace.fs.writeFile(target, bytes);
-      this.post({ type: 'exported', path: target.fsPath });
+      this.host.notify('exported', { path: target.fsPath });
     } catch (e) {
       void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
     }
@@ -353,7 +340,7 @@ export class CheckpointPanel implements vscode.Disposable {
 
   /** Runs `text` on the Run tab and pins the token at `position` (now, or once the view has its model). */
   pinToken(text: string, position: number, source: string): void {
-    if (this.viewReady && this.model) this.post({ type: 'pinToken', text, position, source });
+    if (this.viewReady && this.model) this.host.notify('pinToken', { text, position, source });
     else this.pendingPin = { text, position, source };
   }
 
@@ -361,8 +348,6 @@ export class CheckpointPanel implements vscode.Disposable {
     CheckpointPanel.alive.delete(this);
     this.disposed = true;
     clearTimeout(this.reloadTimer);
-    for (const { abort } of this.running.values()) abort.abort();
-    this.running.clear();
     for (const d of this.disposables) d.dispose();
   }
 }

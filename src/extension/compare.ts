@@ -13,7 +13,9 @@ import { basename, dirname, join } from 'node:path';
 import { isInputError } from '../util/errors';
 import { checkExportMessage } from '../util/exportMessage';
 import type { CompareTextParams, CompareTextReport } from '../core/compareText';
-import type { ExportFormat } from '../protocol';
+import type { CompareProtocol } from '../protocol/compare';
+import type { ViewHost } from '../protocol/rpc';
+import { serveWebview } from './webviewHost';
 import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri } from './computeService';
 import type { CommandContext } from './commands';
 import { panelHtml } from './checkpointPanel';
@@ -24,14 +26,6 @@ export const COMPARE_REPORT_VIEW_TYPE = 'grassmannLens.compareReport';
 const TITLE = 'Compare Checkpoints';
 const STEPS = 3;
 const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
-
-/** Messages of the report webview (webview/compare.ts); the export message is the checkpoint editor's. */
-export type CompareViewMessage =
-  | { type: 'ready' }
-  | { type: 'export'; filename: string; format: ExportFormat; content: string };
-export type CompareHostMessage =
-  | { type: 'report'; report: CompareTextReport }
-  | { type: 'exported'; path: string };
 
 interface Choice extends vscode.QuickPickItem {
   path?: string;
@@ -187,48 +181,40 @@ export class CompareReportPanel {
     return new CompareReportPanel(panel, ctx, report, title);
   }
 
-  private disposed = false;
+  private readonly host: ViewHost<CompareProtocol>;
 
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly ctx: CommandContext, private readonly report: CompareTextReport, title: string) {
     panel.webview.html = panelHtml(panel.webview, ctx.panels.extensionUri, title, 'compare');
-    const sub = panel.webview.onDidReceiveMessage((m: CompareViewMessage) => void this.onMessage(m));
-    panel.onDidDispose(() => {
-      this.disposed = true;
-      sub.dispose();
+    this.host = serveWebview<CompareProtocol>(panel.webview, {
+      requests: {},
+      commands: {
+        ready: () => this.host.notify('report', { report: this.report }),
+        export: (m) => this.export(m),
+      },
+      onInvalid: (problem) => this.ctx.output.appendLine(`Compare view: dropped a message: ${problem}`),
     });
+    panel.onDidDispose(() => this.host.dispose());
   }
 
-  private post(m: CompareHostMessage): void {
-    if (!this.disposed) void this.panel.webview.postMessage(m);
-  }
-
-  private async onMessage(m: CompareViewMessage): Promise<void> {
-    switch (m.type) {
-      case 'ready':
-        this.post({ type: 'report', report: this.report });
-        return;
-      case 'export': {
-        // checked, not trusted: the name becomes a file name beside checkpoint A (../util/exportMessage.ts)
-        const checked = checkExportMessage(m);
-        if ('problem' in checked) {
-          void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
-          return;
-        }
-        const { filename, format, bytes } = checked;
-        const target = await vscode.window.showSaveDialog({
-          defaultUri: vscode.Uri.file(join(dirname(this.report.a), filename)),
-          filters: { [format.toUpperCase()]: [format] },
-          title: `Export ${filename}`,
-        });
-        if (!target) return;
-        try {
-          await vscode.workspace.fs.writeFile(target, bytes);
-          this.post({ type: 'exported', path: target.fsPath });
-        } catch (e) {
-          void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
-        }
-        return;
-      }
+  /** Checked, not trusted: the name becomes a file name beside checkpoint A (../util/exportMessage.ts). */
+  private async export(m: unknown): Promise<void> {
+    const checked = checkExportMessage(m);
+    if ('problem' in checked) {
+      void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
+      return;
+    }
+    const { filename, format, bytes } = checked;
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(join(dirname(this.report.a), filename)),
+      filters: { [format.toUpperCase()]: [format] },
+      title: `Export ${filename}`,
+    });
+    if (!target) return;
+    try {
+      await vscode.workspace.fs.writeFile(target, bytes);
+      this.host.notify('exported', { path: target.fsPath });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
     }
   }
 }

@@ -19,18 +19,14 @@ import { asError, isCheckpointUri } from './computeService';
 import type { CommandContext } from './commands';
 import { CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
 import { panelHtml } from './checkpointPanel';
+import type { PruneProtocol } from '../protocol/prune';
+import type { ViewHost } from '../protocol/rpc';
+import { serveWebview } from './webviewHost';
 
 export const PRUNE_COMMAND = 'grassmannLens.pruneByExplanation';
 export const PRUNE_REPORT_VIEW_TYPE = 'grassmannLens.pruneReport';
 const TITLE = 'Prune by Explanation';
 const STEPS = 7;
-
-/** Messages of the report webview (webview/prune.ts). */
-export type PruneViewMessage =
-  | { type: 'ready' }
-  | { type: 'open'; output: string }
-  | { type: 'reveal'; output: string };
-export type PruneHostMessage = { type: 'report'; report: PruneReport };
 
 const CRITERIA: { id: PruneCriterion; detail: string }[] = [
   { id: 'lrp', detail: '|relevance| (LRP) of the unit on the reference samples' },
@@ -359,10 +355,20 @@ export class PruneReportPanel {
     return new PruneReportPanel(panel, ctx, report, title);
   }
 
+  private readonly host: ViewHost<PruneProtocol>;
+
   private constructor(private readonly panel: vscode.WebviewPanel, private readonly ctx: CommandContext, private readonly report: PruneReport, title: string) {
     panel.webview.html = panelHtml(panel.webview, ctx.panels.extensionUri, title, 'prune');
-    const sub = panel.webview.onDidReceiveMessage((m: PruneViewMessage) => void this.onMessage(m));
-    panel.onDidDispose(() => sub.dispose());
+    this.host = serveWebview<PruneProtocol>(panel.webview, {
+      requests: {},
+      commands: {
+        ready: () => this.host.notify('report', { report: this.report }),
+        open: ({ output }) => this.open(output),
+        reveal: ({ output }) => this.reveal(output),
+      },
+      onInvalid: (problem) => this.ctx.output.appendLine(`Pruning report: dropped a message: ${problem}`),
+    });
+    panel.onDidDispose(() => this.host.dispose());
   }
 
   /** Only folders of this report are opened or revealed (the view's messages are not trusted further). */
@@ -371,34 +377,26 @@ export class PruneReportPanel {
     return this.report.steps.find((s) => s.output === output)?.output;
   }
 
-  private async onMessage(m: PruneViewMessage): Promise<void> {
-    switch (m.type) {
-      case 'ready':
-        void this.panel.webview.postMessage({ type: 'report', report: this.report } satisfies PruneHostMessage);
-        return;
-      case 'open': {
-        const folder = this.ownFolder(m.output);
-        if (!folder) return;
-        const file = vscode.Uri.file(join(folder, 'model.safetensors'));
-        try {
-          await vscode.commands.executeCommand('vscode.openWith', file, CHECKPOINT_VIEW_TYPE, { viewColumn: vscode.ViewColumn.Beside });
-        } catch (e) {
-          void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${file.fsPath}: ${notificationText(asError(e).message)}`);
-        }
-        return;
-      }
-      case 'reveal': {
-        const folder = this.ownFolder(m.output);
-        if (!folder) return;
-        const uri = vscode.Uri.file(folder);
-        const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
-        const target = inWorkspace ? vscode.Uri.file(join(folder, 'pruning.json')) : uri;
-        if (inWorkspace && (await exists(target.fsPath))) await vscode.commands.executeCommand('revealInExplorer', target);
-        else if (inWorkspace) await vscode.commands.executeCommand('revealInExplorer', uri);
-        else await vscode.commands.executeCommand('revealFileInOS', uri);
-        this.ctx.output.appendLine(`Pruned files: ${folder} (${relative(dirname(this.report.output), folder) || basename(folder)})`);
-        return;
-      }
+  private async open(output: unknown): Promise<void> {
+    const folder = typeof output === 'string' ? this.ownFolder(output) : undefined;
+    if (!folder) return;
+    const file = vscode.Uri.file(join(folder, 'model.safetensors'));
+    try {
+      await vscode.commands.executeCommand('vscode.openWith', file, CHECKPOINT_VIEW_TYPE, { viewColumn: vscode.ViewColumn.Beside });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Grassmann Lens: cannot open ${file.fsPath}: ${notificationText(asError(e).message)}`);
     }
+  }
+
+  private async reveal(output: unknown): Promise<void> {
+    const folder = typeof output === 'string' ? this.ownFolder(output) : undefined;
+    if (!folder) return;
+    const uri = vscode.Uri.file(folder);
+    const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
+    const target = inWorkspace ? vscode.Uri.file(join(folder, 'pruning.json')) : uri;
+    if (inWorkspace && (await exists(target.fsPath))) await vscode.commands.executeCommand('revealInExplorer', target);
+    else if (inWorkspace) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else await vscode.commands.executeCommand('revealFileInOS', uri);
+    this.ctx.output.appendLine(`Pruned files: ${folder} (${relative(dirname(this.report.output), folder) || basename(folder)})`);
   }
 }

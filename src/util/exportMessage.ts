@@ -1,12 +1,19 @@
 /**
  * The `export` message a webview sends (a chart or table to save), checked on the host: the
  * webview renders data from untrusted files, so its messages are input, not instructions.
- * No VS Code import (unit-tested): src/extension/checkpointPanel.ts and compare.ts use it.
+ * No VS Code import (unit-tested): every view's `export` command (src/protocol/) is checked with it.
  */
-import type { ExportFormat } from '../protocol';
 import { safeFileName } from './safeText';
 
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['svg', 'png', 'csv', 'json'];
+export const EXPORT_FORMATS = ['svg', 'png', 'csv', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** The message: save `content` (text, or base64 for PNG) as `filename`. */
+export interface ExportRequest {
+  filename: string;
+  format: ExportFormat;
+  content: string;
+}
 
 /** The largest export accepted (characters of the message's content). */
 export const MAX_EXPORT_CHARS = 64 << 20;

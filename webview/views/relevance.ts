@@ -11,7 +11,7 @@
  * Numbers carry their full precision in data attributes (String(v)), as the CLI's --json has them.
  */
 import type { RelevanceReport } from '../../src/core/relevance';
-import { RELEVANCE_GATES, RELEVANCE_RULES } from '../../src/protocol';
+import { RELEVANCE_GATES, RELEVANCE_RULES } from '../../src/protocol/editor';
 import type { GatePolicy, LayerRelevance, LinearRule } from '../../src/relevance/types';
 import { drawBars, drawGroupedBars, formatValue, widthOf } from '../charts';
 import { clear, h, select } from '../dom';
