@@ -74,7 +74,14 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(path, code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? String(e)})`);
   }
-  const stat = await handle.stat();
+  let stat: Stats;
+  try {
+    stat = await handle.stat();
+  } catch (e) {
+    await handle.close().catch(() => {});
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(path, `cannot open (${code ?? String(e)})`);
+  }
   if (!stat.isFile()) {
     await handle.close();
     throw new InputError(path, stat.isDirectory() ? 'is a folder, expected a file' : `is ${fileKind(stat)}, not a regular file: only regular files are opened`);

@@ -11,7 +11,7 @@ import { MAX_JSON_DEPTH, nullPrototype, parseJsonBounded, previewJson, scanJson 
 import { openFileSource } from './fileSource';
 import { stripPrefixes } from './stateDict';
 import {
-  contiguousStrides, DTYPE_SIZE, elementCount, isDType,
+  contiguousStrides, DTYPE_SIZE, isDType,
   type ByteSource, type Checkpoint, type ScalarValue, type TensorInfo,
 } from './types';
 
@@ -42,9 +42,14 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsFi
   try {
     return await parseHeader(source);
   } catch (e) {
-    await source.close();
+    await closeAll([source]);
     throw e;
   }
+}
+
+/** Closes every source; a failure to close one does not stop the others or hide the error being thrown. */
+async function closeAll(sources: readonly ByteSource[]): Promise<void> {
+  await Promise.allSettled(sources.map((s) => s.close()));
 }
 
 async function parseHeader(source: ByteSource): Promise<SafetensorsFile> {
@@ -119,16 +124,42 @@ async function parseHeader(source: ByteSource): Promise<SafetensorsFile> {
       storage: { source, byteOffset: dataStart + info.begin, byteLength: info.end - info.begin, key: name },
     });
   }
-  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i].begin < spans[i - 1].end) {
-      throw new InputError(path, `tensors ${quoteName(spans[i - 1].name)} and ${quoteName(spans[i].name)} overlap in the data area`);
-    }
-  }
+  checkTiling(path, spans, dataSize);
   // The file order of tensors is their data order (as written), which is how users think of them.
   tensors.sort((a, b) => a.storage.byteOffset - b.storage.byteOffset);
   return { source, tensors, metadata, dataStart };
 }
+
+/**
+ * The tensors must tile the data area exactly, as the reference reader (huggingface/safetensors,
+ * `Metadata::validate` and `read_metadata`) demands: sorted by (begin, end), the first begins at 0,
+ * each next one begins where the previous one ends (else `InvalidOffset`), and the last one ends
+ * at the end of the file (else `MetadataIncompleteBuffer`). No gaps, no overlaps, no trailing bytes.
+ * Ends past the data area were refused before (as a truncated file).
+ */
+function checkTiling(path: string, spans: Array<{ name: string; begin: number; end: number }>, dataSize: number): void {
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let prev: { name: string; begin: number; end: number } | undefined;
+  for (const span of spans) {
+    const expected = prev ? prev.end : 0;
+    if (prev && span.begin < expected) {
+      throw new InputError(path, `tensors ${quoteName(prev.name)} and ${quoteName(span.name)} overlap in the data area: ${quoteName(prev.name)} has data_offsets [${prev.begin}, ${prev.end}], ${quoteName(span.name)} has [${span.begin}, ${span.end}]`);
+    }
+    if (span.begin !== expected) {
+      throw new InputError(path, prev
+        ? `tensor ${quoteName(span.name)} has data_offsets [${span.begin}, ${span.end}] but the previous tensor ${quoteName(prev.name)} ends at ${prev.end}: bytes ${prev.end}-${span.begin} of the data area belong to no tensor`
+        : `tensor ${quoteName(span.name)} has data_offsets [${span.begin}, ${span.end}] but the first tensor must begin at 0: bytes 0-${span.begin} of the data area belong to no tensor`);
+    }
+    prev = span;
+  }
+  const covered = prev ? prev.end : 0;
+  if (covered !== dataSize) {
+    throw new InputError(path, `the data area has ${dataSize} bytes but the tensors cover only ${covered}${prev ? ` (the last, ${quoteName(prev.name)}, ends there)` : ' (the header lists none)'}: ${dataSize - covered} trailing bytes belong to no tensor`);
+  }
+}
+
+/** Largest value of the reference's 64-bit `usize`: element counts and byte sizes must fit. */
+const U64_MAX = (1n << 64n) - 1n;
 
 function validateEntry(path: string, name: string, entry: unknown) {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
@@ -148,8 +179,19 @@ function validateEntry(path: string, name: string, entry: unknown) {
     throw new InputError(path, `tensor ${quoteName(name)} has invalid data_offsets ${previewJson(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  const expected = elementCount(shape as number[]) * DTYPE_SIZE[dtype];
-  if (end - begin !== expected) {
+  // Checked at every multiplication, in order, as the reference does (`ValidationOverflow`).
+  let elements = 1n;
+  for (const d of shape as number[]) {
+    elements *= BigInt(d);
+    if (elements > U64_MAX) {
+      throw new InputError(path, `tensor ${quoteName(name)} has shape ${previewJson(shape)} whose element count overflows 64 bits`);
+    }
+  }
+  const expected = elements * BigInt(DTYPE_SIZE[dtype]);
+  if (expected > U64_MAX) {
+    throw new InputError(path, `tensor ${quoteName(name)} has shape ${previewJson(shape)} x ${dtype} whose size in bytes overflows 64 bits`);
+  }
+  if (BigInt(end - begin) !== expected) {
     throw new InputError(path, `tensor ${quoteName(name)} spans ${end - begin} bytes but shape ${previewJson(shape)} x ${dtype} needs ${expected}`);
   }
   return { dtype, shape: shape as number[], begin, end };
@@ -158,7 +200,14 @@ function validateEntry(path: string, name: string, entry: unknown) {
 /** Opens one .safetensors file as a checkpoint (header only). */
 export async function openSafetensors(path: string): Promise<Checkpoint> {
   const file = await readSafetensorsHeader(path);
-  const { tensors, warnings } = unwrapNames(file.tensors);
+  let unwrapped: ReturnType<typeof unwrapNames>;
+  try {
+    unwrapped = unwrapNames(file.tensors);
+  } catch (e) {
+    await closeAll([file.source]);
+    throw e;
+  }
+  const { tensors, warnings } = unwrapped;
   return {
     path,
     format: 'safetensors',
@@ -211,17 +260,18 @@ export async function openShardedSafetensors(indexPath: string): Promise<Checkpo
   try {
     for (const s of shardNames) shards.push(await readSafetensorsHeader(join(dir, s)));
   } catch (e) {
-    await Promise.all(shards.map((f) => f.source.close()));
+    await closeAll(shards.map((f) => f.source));
     throw e;
   }
   const tensors = new Map<string, TensorInfo>();
   const metadata = Object.create(null) as Record<string, ScalarValue>;
   const warnings: string[] = [];
-  const indexMeta = isPlainObject(index) ? index.metadata : undefined;
-  if (isPlainObject(indexMeta)) {
-    for (const [k, v] of Object.entries(indexMeta)) if (isScalar(v)) metadata[k] = v;
-  }
+  let unwrapped: ReturnType<typeof unwrapNames>;
   try {
+    const indexMeta = isPlainObject(index) ? index.metadata : undefined;
+    if (isPlainObject(indexMeta)) {
+      for (const [k, v] of Object.entries(indexMeta)) if (isScalar(v)) metadata[k] = v;
+    }
     for (const shard of shards) {
       for (const [k, v] of Object.entries(shard.metadata)) metadata[k] = v;
       for (const t of shard.tensors) {
@@ -238,11 +288,11 @@ export async function openShardedSafetensors(indexPath: string): Promise<Checkpo
     for (const [name, shard] of weightMap) {
       if (!tensors.has(name)) throw new InputError(indexPath, `tensor ${quoteName(name)} is listed in the index but missing from shard ${shard}`);
     }
+    unwrapped = unwrapNames([...tensors.values()]);
   } catch (e) {
-    await Promise.all(shards.map((f) => f.source.close()));
+    await closeAll(shards.map((f) => f.source));
     throw e;
   }
-  const unwrapped = unwrapNames([...tensors.values()]);
   return {
     path: indexPath,
     format: 'safetensors-sharded',
