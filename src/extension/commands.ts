@@ -24,7 +24,11 @@ export const COMMANDS = {
   pruneByExplanation: PRUNE_COMMAND,
   compareCheckpoints: COMPARE_COMMAND,
   describeArchitecture: DESCRIBE_ARCH_COMMAND,
+  openExample: 'grassmannLens.openExample',
 } as const;
+
+/** The example checkpoint the extension ships (media/example/, a copy of the tiny-grassmann fixture's weights, config and tokenizer). */
+export const EXAMPLE_CHECKPOINT = ['media', 'example', 'model.safetensors'] as const;
 
 
 export interface CommandContext {
@@ -128,6 +132,16 @@ export async function openCheckpoint({ panels }: CommandContext, target?: unknow
   }
 }
 
+/** Opens the bundled example checkpoint in the checkpoint editor (the walkthrough's first step). */
+export async function openExample({ panels }: CommandContext): Promise<void> {
+  const uri = vscode.Uri.joinPath(panels.extensionUri, ...EXAMPLE_CHECKPOINT);
+  try {
+    await openCheckpointTarget(panels, uri);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Grassmann Lens: cannot open the example checkpoint ${uri.fsPath}: ${notificationText(asError(e).message)}`);
+  }
+}
+
 export async function selectBackend(): Promise<void> {
   const config = vscode.workspace.getConfiguration('grassmannLens');
   const current = config.get<BackendPreference>('backend', 'auto');
@@ -210,6 +224,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackend(ctx)),
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackend()),
     vscode.commands.registerCommand(COMMANDS.openCheckpoint, (target?: unknown) => openCheckpoint(ctx, target)),
+    vscode.commands.registerCommand(COMMANDS.openExample, () => openExample(ctx)),
     vscode.commands.registerCommand(COMMANDS.pruneByExplanation, (target?: unknown) => pruneByExplanation(ctx, target)),
     // from the explorer: the clicked file and the selection (two checkpoints selected: A and B)
     vscode.commands.registerCommand(COMMANDS.compareCheckpoints, (target?: unknown, selection?: unknown) => compareCheckpoints(ctx, target, selection)),

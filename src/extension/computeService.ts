@@ -1,6 +1,7 @@
 /**
- * Owns the one compute worker of the extension host. The worker is (re)started from the
- * settings; everything else asks this object for the backend report or an inspection.
+ * Owns the one compute worker of the extension host. The worker starts on first use (the first
+ * request, inspection or backend report), not on activation, and is restarted from the settings;
+ * everything else asks this object for the backend report or an inspection.
  */
 import * as vscode from 'vscode';
 import { isAbsolute, join } from 'node:path';
@@ -84,6 +85,11 @@ export class ComputeService implements vscode.Disposable {
     return this.settings.nativeModulesDir;
   }
 
+  /** True once the worker has been started (by its first use); until then nothing runs. */
+  get started(): boolean {
+    return this.client !== undefined;
+  }
+
   /** Starts the worker and probes its backend; the probe runs in the worker, not on this thread. */
   start(): void {
     const generation = ++this.generation;
@@ -106,11 +112,15 @@ export class ComputeService implements vscode.Disposable {
     );
   }
 
-  /** Restarts the worker when a setting that shapes it changed. */
+  /** Restarts the worker when a setting that shapes it changed (a worker not started yet stays so). */
   async reconfigure(settings: ComputeSettings): Promise<void> {
     if (settings.backend === this.settings.backend && settings.nativeModulesDir === this.settings.nativeModulesDir) return;
     this.settings = settings;
     const old = this.client;
+    if (!old) {
+      this.current = { kind: 'starting', preference: settings.backend };
+      return;
+    }
     this.start();
     await old?.dispose();
   }

@@ -1,7 +1,11 @@
 /**
  * Extension entry: wires VS Code events to the compute worker. Activated by its commands
- * (contributed, so implicit), by opening a checkpoint in the Grassmann Lens editor, and in
- * workspaces that hold checkpoints (so a checkpoint opened with the window gets its editor).
+ * (contributed, so implicit), by opening a checkpoint in the Grassmann Lens editor, in
+ * workspaces that hold checkpoints (so a checkpoint opened with the window gets its editor), and
+ * by a Python file (the CodeLens over `torch.save` calls, for a training repo with no checkpoint
+ * yet). Activation stays cheap: it registers providers and commands only. The compute worker
+ * (and TensorFlow.js, which only the worker loads) starts on first use, and the backend's status
+ * bar item shows from then on.
  */
 import * as vscode from 'vscode';
 import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
@@ -66,8 +70,8 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     }),
   );
 
-  status.update(compute.state);
-  compute.start();
+  // No compute.start() here: the first request starts the worker (ComputeService), and its state
+  // change shows the status bar item.
   void reopenCheckpointsShownAsText();
   return { backendReport: () => compute.backendReport() };
 }

@@ -397,6 +397,9 @@ export class TextAnalysisController implements vscode.Disposable {
   private updateStatus(): void {
     const editor = vscode.window.activeTextEditor;
     const b = editor && this.bindings.get(editor.document.uri.toString());
+    // Context keys for the commands' `when` clauses (package.json contributes.menus.commandPalette).
+    this.setContext('grassmannLens.textBound', this.bindings.size > 0);
+    this.setContext('grassmannLens.activeTextBound', b !== undefined);
     if (!b) {
       this.status.hide();
       return;
@@ -408,6 +411,14 @@ export class TextAnalysisController implements vscode.Disposable {
       : `${b.state === 'running' ? '$(sync~spin)' : '$(symbol-color)'} GL: ${label}`;
     this.status.tooltip = this.legend(b, settings);
     this.status.show();
+  }
+
+  private readonly contextValues = new Map<string, boolean>();
+
+  private setContext(key: string, value: boolean): void {
+    if (this.contextValues.get(key) === value) return;
+    this.contextValues.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
   }
 
   /** The status bar item's tooltip: the model, the windows, and what each colour means. */

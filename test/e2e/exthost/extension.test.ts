@@ -58,7 +58,7 @@ export function defineExtensionSuite(): void {
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
         'grassmannLens.analyzeText', 'grassmannLens.clearTextAnalysis', 'grassmannLens.colorTokensBy', 'grassmannLens.compareCheckpoints',
-        'grassmannLens.describeArchitecture', 'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openLatestCheckpoint',
+        'grassmannLens.describeArchitecture', 'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openExample', 'grassmannLens.openLatestCheckpoint',
         'grassmannLens.pruneByExplanation', 'grassmannLens.selectBackend', 'grassmannLens.showBackend', 'grassmannLens.stopWatchingRun',
         'grassmannLens.toggleTokenColors', 'grassmannLens.watchTrainingRun',
       ]);
@@ -78,7 +78,7 @@ export function defineExtensionSuite(): void {
       assert.equal(vscode.workspace.getConfiguration('grassmannLens').get('backend'), 'auto');
     });
 
-    it('probes a real backend on activation', async () => {
+    it('probes a real backend on first use', async () => {
       const report = await api.backendReport();
       assert.ok(BACKENDS.includes(report.active), `active backend ${report.active}`);
       assert.ok(report.reason.length > 0);
