@@ -10,8 +10,7 @@ import { fileKind, fileSourceWarnings, requireRegularFile } from './fileSource';
 import { openSafetensors, openShardedSafetensors } from './safetensors';
 import { openTorchCheckpoint } from './torch';
 import type { ByteSource, Checkpoint } from './types';
-
-export const CHECKPOINT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
+import { CHECKPOINT_EXTENSIONS, isCheckpointName } from './files';
 
 /** Weight files looked for in a folder, in order of preference (safetensors never runs code). */
 const FOLDER_WEIGHTS = [
@@ -92,9 +91,9 @@ async function openFolder(dir: string): Promise<Checkpoint> {
   const names = new Set(await fs.readdir(dir));
   const weights = FOLDER_WEIGHTS.find((n) => names.has(n))
     ?? [...names].sort().find((n) => n.endsWith('.safetensors'))
-    ?? [...names].sort().find((n) => CHECKPOINT_EXTENSIONS.some((ext) => n.endsWith(ext)));
+    ?? [...names].sort().find(isCheckpointName);
   if (!weights) {
-    throw new InputError(dir, `no weights in this folder (looked for ${FOLDER_WEIGHTS.join(', ')}, *.safetensors, *.pt, *.pth, *.bin, *.ckpt)`);
+    throw new InputError(dir, `no weights in this folder (looked for ${FOLDER_WEIGHTS.join(', ')}, ${CHECKPOINT_EXTENSIONS.map((e) => `*.${e}`).join(', ')})`);
   }
   const ck = await openCheckpoint(join(dir, weights));
   return { ...ck, path: dir };

@@ -5,7 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CHECKPOINT_EXTENSIONS, openCheckpoint } from '../checkpoint/open';
+import { openCheckpoint } from '../checkpoint/open';
+import { CHECKPOINT_EXTENSIONS, checkpointsInFolder, compareNames as naturalCompare } from '../checkpoint/files';
 import { readFloat32 } from '../checkpoint/tensorData';
 import type { Checkpoint, TensorInfo } from '../checkpoint/types';
 import { distanceFromAngles } from '../geometry/angles';
@@ -122,8 +123,6 @@ export interface DriftReport {
 }
 
 /** Numbers inside names compare as numbers: epoch_2 < epoch_10. */
-const naturalCompare = (a: string, b: string): number => a.localeCompare(b, undefined, { numeric: true });
-
 async function checkpointFiles(paths: string[]): Promise<string[]> {
   if (paths.length === 1) {
     const path = paths[0];
@@ -134,9 +133,9 @@ async function checkpointFiles(paths: string[]): Promise<string[]> {
       throw new InputError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
     }
     if (isFolder) {
-      const files = (await fs.readdir(path)).filter((n) => CHECKPOINT_EXTENSIONS.some((ext) => n.endsWith(ext))).sort(naturalCompare);
-      if (files.length < 2) throw new InputError(path, `drift needs at least two checkpoints; this folder has ${files.length} (${CHECKPOINT_EXTENSIONS.join(', ')})`);
-      return files.map((f) => join(path, f));
+      const files = await checkpointsInFolder(path);
+      if (files.length < 2) throw new InputError(path, `drift needs at least two checkpoints; this folder has ${files.length} (${CHECKPOINT_EXTENSIONS.map((e) => `.${e}`).join(', ')})`);
+      return files;
     }
   }
   if (paths.length < 2) throw new UsageError('drift needs at least two checkpoints, or a folder of them');

@@ -16,7 +16,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CHECKPOINT_EXTENSIONS, openCheckpoint } from '../checkpoint/open';
+import { openCheckpoint } from '../checkpoint/open';
+import { compareNames, isCheckpointName } from '../checkpoint/files';
 import { isInputError } from '../util/errors';
 
 export interface RunWatchOptions {
@@ -51,10 +52,6 @@ interface Candidate {
   timer?: NodeJS.Timeout;
 }
 
-export function isCheckpointName(name: string): boolean {
-  const lower = name.toLowerCase();
-  return CHECKPOINT_EXTENSIONS.some((ext) => lower.endsWith(ext)) && !lower.startsWith('.');
-}
 
 /** The checkpoint files of a folder with their size and mtime, oldest first (ties by name); none if it cannot be read. */
 export async function checkpointsOldestFirst(folder: string): Promise<{ path: string; size: number; mtimeMs: number }[]> {
@@ -74,7 +71,7 @@ export async function checkpointsOldestFirst(folder: string): Promise<{ path: st
       // removed meanwhile
     }
   }
-  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path, undefined, { numeric: true }));
+  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || compareNames(a.path, b.path));
 }
 
 export class RunWatcher {

@@ -12,14 +12,14 @@
 import * as vscode from 'vscode';
 import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
 import { checkExportMessage } from '../util/exportMessage';
 import { isGatePolicy, isLinearRule, type EditorProtocol, type ModelInfo } from '../protocol/editor';
 import type { ProgressNote, RequestContext, RequestName, ViewHost } from '../protocol/rpc';
 import type { AnalysisPiece } from '../core/analysis';
-import { CHECKPOINT_EXTENSIONS, asError, type ComputeService } from './computeService';
+import { asError, type ComputeService } from './computeService';
+import { CHECKPOINT_PATTERNS, checkpointsInFolder } from '../checkpoint/files';
 import { serveWebview } from './webviewHost';
 
 /** A changed checkpoint is read again after this long without further changes. */
@@ -102,14 +102,8 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
 
 /** Checkpoint files beside `path` (including it), in name order. */
 async function siblingCheckpoints(path: string, isFolder: boolean): Promise<string[]> {
-  const dir = isFolder ? path : dirname(path);
-  try {
-    const names = (await fs.readdir(dir)).filter((n) => CHECKPOINT_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(`.${ext}`)));
-    names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    return names.length >= 2 ? names.map((n) => join(dir, n)) : [];
-  } catch {
-    return [];
-  }
+  const found = await checkpointsInFolder(isFolder ? path : dirname(path));
+  return found.length >= 2 ? found : [];
 }
 
 export class CheckpointPanel implements vscode.Disposable {
@@ -148,7 +142,7 @@ export class CheckpointPanel implements vscode.Disposable {
     this.disposables.push({ dispose: () => this.host.dispose() });
     // A folder model is its weights and config (not, say, the charts exported into it).
     const pattern = isFolder
-      ? new vscode.RelativePattern(vscode.Uri.file(path), '{*.safetensors,*.pt,*.pth,*.bin,*.ckpt,config.json,model.safetensors.index.json}')
+      ? new vscode.RelativePattern(vscode.Uri.file(path), `{${CHECKPOINT_PATTERNS.join(',')},config.json,model.safetensors.index.json}`)
       : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
     // Its architecture description beside it (Describe Model Architecture…, edited by hand).
     const description = new vscode.RelativePattern(vscode.Uri.file(isFolder ? path : dirname(path)), 'grassmann-lens.arch.json');

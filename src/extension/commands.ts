@@ -7,7 +7,8 @@ import { notificationText } from '../util/safeText';
 import { nativeInstallPlan, prepareNativeFolder } from '../core/nativeInstall';
 import { isInputError } from '../util/errors';
 import { BACKEND_NAMES, type BackendPreference } from '../model/backendReport';
-import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
+import { asError, isCheckpointUri, type ComputeService } from './computeService';
+import { CHECKPOINT_FILTERS } from '../checkpoint/files';
 import { inspectReportText } from '../core/reportText';
 import { openCheckpointTarget } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
@@ -61,7 +62,7 @@ async function pickCheckpoint(): Promise<vscode.Uri | undefined> {
     canSelectMany: false,
     canSelectFolders: false,
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    filters: { Checkpoints: [...CHECKPOINT_EXTENSIONS] },
+    filters: CHECKPOINT_FILTERS,
   });
   return picked?.[0];
 }

@@ -8,7 +8,6 @@
  */
 import * as vscode from 'vscode';
 import { notificationText } from '../util/safeText';
-import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isInputError } from '../util/errors';
 import { checkExportMessage } from '../util/exportMessage';
@@ -16,7 +15,8 @@ import type { CompareTextParams, CompareTextReport } from '../core/compareText';
 import type { CompareProtocol } from '../protocol/compare';
 import type { ViewHost } from '../protocol/rpc';
 import { serveWebview } from './webviewHost';
-import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri } from './computeService';
+import { asError, isCheckpointUri } from './computeService';
+import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB, checkpointsInFolder } from '../checkpoint/files';
 import type { CommandContext } from './commands';
 import { panelHtml } from './checkpointPanel';
 import { browse, label, pickOne, rankText } from './prune';
@@ -32,7 +32,6 @@ interface Choice extends vscode.QuickPickItem {
   action?: 'browse' | 'selection' | 'type';
 }
 
-const CHECKPOINT_FILTERS = { Checkpoints: [...CHECKPOINT_EXTENSIONS] };
 
 /** Checkpoint files on disk among the command's arguments: (clicked, selected[]) from the explorer. */
 export function checkpointArguments(target?: unknown, selection?: unknown): string[] {
@@ -50,7 +49,7 @@ function activeCheckpoint(): string | undefined {
 
 async function pickA(): Promise<string | undefined> {
   const current = activeCheckpoint();
-  const found = await vscode.workspace.findFiles(`**/*.{${CHECKPOINT_EXTENSIONS.join(',')}}`, '**/{node_modules,.git}/**', 500);
+  const found = await vscode.workspace.findFiles(`**/${CHECKPOINT_GLOB}`, '**/{node_modules,.git}/**', 500);
   found.sort((a, b) => label(a).localeCompare(label(b), undefined, { numeric: true }));
   const items: Choice[] = [];
   if (current) items.push({ label: label(vscode.Uri.file(current)), description: 'open in the editor', path: current });
@@ -63,13 +62,7 @@ async function pickA(): Promise<string | undefined> {
 
 /** Checkpoint files beside `path` (not it), in natural name order. */
 async function siblings(path: string): Promise<string[]> {
-  try {
-    const names = (await fs.readdir(dirname(path))).filter((n) => CHECKPOINT_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(`.${ext}`)));
-    names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    return names.map((n) => join(dirname(path), n)).filter((p) => p !== path);
-  } catch {
-    return [];
-  }
+  return (await checkpointsInFolder(dirname(path))).filter((p) => p !== path);
 }
 
 async function pickB(a: string): Promise<string | undefined> {

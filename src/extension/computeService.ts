@@ -9,12 +9,12 @@ import { ComputeClient, type RequestOptions } from '../worker/client';
 import type { MethodName, ParamsOf, ResultOf } from '../worker/protocol';
 import type { BackendPreference, BackendReport } from '../model/backendReport';
 import type { InspectReport } from '../core/inspect';
+import { isCheckpointName } from '../checkpoint/files';
 
-export const CHECKPOINT_EXTENSIONS = ['pt', 'pth', 'bin', 'ckpt', 'safetensors'] as const;
+export { CHECKPOINT_EXTENSIONS } from '../checkpoint/files';
 
 export function isCheckpointUri(uri: vscode.Uri): boolean {
-  const dot = uri.path.lastIndexOf('.');
-  return dot >= 0 && (CHECKPOINT_EXTENSIONS as readonly string[]).includes(uri.path.slice(dot + 1).toLowerCase());
+  return isCheckpointName(uri.path);
 }
 
 export type BackendState =

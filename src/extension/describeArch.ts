@@ -12,7 +12,8 @@ import { architectureFileBeside, architectureFileText } from '../model/archFile'
 import { ARCHITECTURE_FILE_NAME } from '../model/architecture';
 import { formatDescribeArchReport } from '../core/describeArchReport';
 import { isInputError } from '../util/errors';
-import { CHECKPOINT_EXTENSIONS, asError, isCheckpointUri, type ComputeService } from './computeService';
+import { asError, isCheckpointUri, type ComputeService } from './computeService';
+import { CHECKPOINT_FILTERS } from '../checkpoint/files';
 
 export const DESCRIBE_ARCH_COMMAND = 'grassmannLens.describeArchitecture';
 
@@ -41,7 +42,7 @@ export async function describeArchitecture(ctx: { compute: ComputeService; outpu
       canSelectMany: false,
       canSelectFolders: false,
       defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-      filters: { Checkpoints: [...CHECKPOINT_EXTENSIONS] },
+      filters: CHECKPOINT_FILTERS,
     });
     uri = picked?.[0];
   }

@@ -8,6 +8,7 @@
  * bar item shows from then on.
  */
 import * as vscode from 'vscode';
+import { isCheckpointName } from '../checkpoint/files';
 import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
 import { BackendStatus } from './backendStatus';
 import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
@@ -85,7 +86,7 @@ async function reopenCheckpointsShownAsText(): Promise<void> {
   for (const group of vscode.window.tabGroups.all) {
     for (const tab of group.tabs) {
       if (!(tab.input instanceof vscode.TabInputText) || tab.input.uri.scheme !== 'file') continue;
-      if (!/\.(pt|pth|ckpt|safetensors)$/i.test(tab.input.uri.path)) continue;
+      if (!isCheckpointName(tab.input.uri.path) || tab.input.uri.path.toLowerCase().endsWith('.bin')) continue;
       const { uri } = tab.input;
       const options = { viewColumn: group.viewColumn, preserveFocus: !tab.isActive };
       await vscode.window.tabGroups.close(tab);

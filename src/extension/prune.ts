@@ -7,6 +7,7 @@
  * a rate, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
  */
 import * as vscode from 'vscode';
+import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB } from '../checkpoint/files';
 import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -127,7 +128,7 @@ export async function browse(title: string, filters: Record<string, string[]>, n
 
 async function pickCheckpoint(target?: vscode.Uri): Promise<string | undefined> {
   const current = target ?? activeCheckpoint();
-  const found = await vscode.workspace.findFiles('**/*.{pt,pth,safetensors,bin}', '**/{node_modules,.git}/**', 500);
+  const found = await vscode.workspace.findFiles(`**/${CHECKPOINT_GLOB}`, '**/{node_modules,.git}/**', 500);
   found.sort((a, b) => label(a).localeCompare(label(b), undefined, { numeric: true }));
   const items: PathItem[] = [];
   if (current) items.push({ label: label(current), description: 'open in the editor', path: current.fsPath });
@@ -135,7 +136,7 @@ async function pickCheckpoint(target?: vscode.Uri): Promise<string | undefined> 
   items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
   const picked = await pickOne(step(1), 'Checkpoint to prune', items, items[0]);
   if (!picked) return undefined;
-  if (picked.action === 'browse') return browse('Checkpoint to prune', { Checkpoints: ['pt', 'pth', 'safetensors', 'bin', 'ckpt'] });
+  if (picked.action === 'browse') return browse('Checkpoint to prune', CHECKPOINT_FILTERS);
   return picked.path;
 }
 

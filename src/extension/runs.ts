@@ -6,6 +6,7 @@
  * clicking it stops watching. "Open Latest Checkpoint" opens the newest file of a folder.
  */
 import * as vscode from 'vscode';
+import { CHECKPOINT_EXTENSIONS } from '../checkpoint/files';
 import { markdownCode, markdownText, notificationText, terminalSafe } from '../util/safeText';
 import { basename, join, resolve } from 'node:path';
 import { RunWatcher, checkpointsOldestFirst, type CheckpointEvent } from '../core/runWatch';
@@ -198,7 +199,7 @@ export async function openLatestCheckpoint(target?: unknown): Promise<void> {
   if (!folder) return;
   const paths = await existingCheckpoints(folder);
   if (!paths.length) {
-    void vscode.window.showInformationMessage(`${folder} holds no checkpoint yet (.pt, .pth, .bin, .ckpt, .safetensors).`);
+    void vscode.window.showInformationMessage(`${folder} holds no checkpoint yet (${CHECKPOINT_EXTENSIONS.map((e) => `.${e}`).join(', ')}).`);
     return;
   }
   await openBeside(paths[paths.length - 1]);

@@ -7,6 +7,7 @@
  * in ./textTokens.ts.
  */
 import * as vscode from 'vscode';
+import { UNAMBIGUOUS_CHECKPOINT_GLOB } from '../checkpoint/files';
 import { basename, dirname } from 'node:path';
 import type { TextAnalysis, TextAnalysisPiece, TextWindowAnalysis } from '../core/textAnalysis';
 import type { GrassmannMetric } from '../geometry/angles';
@@ -479,7 +480,7 @@ async function chooseCheckpoint(): Promise<string | undefined> {
     );
     return picked?.path;
   }
-  const files = await vscode.workspace.findFiles('**/*.{pt,pth,ckpt,safetensors}', '**/node_modules/**', 200);
+  const files = await vscode.workspace.findFiles(`**/${UNAMBIGUOUS_CHECKPOINT_GLOB}`, '**/node_modules/**', 200);
   if (files.length > 0) {
     const browse = { label: '$(folder-opened) Browse…', description: 'another checkpoint file or model folder', path: undefined as string | undefined };
     const items = files
