@@ -8,6 +8,7 @@ import { isGrassmannMetric } from '../src/geometry/angles';
 import type { AnalysisPiece } from '../src/core/analysis';
 import { isGatePolicy, isLinearRule, VIEWS, type EditorProtocol, type ViewName } from '../src/protocol/editor';
 import { RequestFailed, type SentRequest } from '../src/protocol/rpc';
+import { DEFAULT_RELEVANCE_OPTIONS } from '../src/relevance/types';
 import type { DriftReport } from '../src/core/drift';
 import { clear, h } from './dom';
 import { connect, savedState, saveState } from './host';
@@ -57,8 +58,8 @@ export class App {
       pinned: null, hovered: null, highlighted: new Set(), layer: saved.layer ?? 0, offset: saved.offset ?? 1,
       metric: isGrassmannMetric(saved.metric ?? '') ? (saved.metric as GrassmannMetric) : 'geodesic',
       planes: null, distances: null, nearest: null, tensor: null, drift: null,
-      relevanceRule: isLinearRule(saved.relevanceRule) ? saved.relevanceRule : 'epsilon',
-      relevanceGate: isGatePolicy(saved.relevanceGate) ? saved.relevanceGate : 'signal-take-all',
+      relevanceRule: isLinearRule(saved.relevanceRule) ? saved.relevanceRule : DEFAULT_RELEVANCE_OPTIONS.rule,
+      relevanceGate: isGatePolicy(saved.relevanceGate) ? saved.relevanceGate : DEFAULT_RELEVANCE_OPTIONS.gate,
       relevance: null,
     });
     this.run = new RunView(this.store, (text) => this.analyze(text), () => this.host.send('useSelection', {}));

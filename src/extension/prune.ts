@@ -16,6 +16,7 @@ import { basename, dirname, extname, join, relative } from 'node:path';
 import { isInputError } from '../util/errors';
 import type { PruneCriterion, PruneMode, PruneReport, PruneUnitKind } from '../relevance/types';
 import type { PruneParams } from '../pruning/sweep';
+import { criteriaChoices, DEFAULT_PRUNE, formatRates, modeChoices, parseRates, UNIT_CHOICES } from '../pruning/choices';
 import { asError, isCheckpointUri } from './computeService';
 import type { CommandContext } from './commands';
 import { CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
@@ -29,40 +30,7 @@ export const PRUNE_REPORT_VIEW_TYPE = 'grassmannLens.pruneReport';
 const TITLE = 'Prune by Explanation';
 const STEPS = 7;
 
-const CRITERIA: { id: PruneCriterion; detail: string }[] = [
-  { id: 'lrp', detail: '|relevance| (LRP) of the unit on the reference samples' },
-  { id: 'lrp-signed', detail: 'signed relevance: units with negative relevance go first' },
-  { id: 'magnitude', detail: 'weight norm of the unit' },
-  { id: 'taylor', detail: 'first-order Taylor: |activation × gradient of the loss|' },
-  { id: 'taylor-logit', detail: 'first-order Taylor with the gradient of the true-token logits' },
-  { id: 'gradient', detail: 'mean absolute gradient at the unit' },
-  { id: 'wina', detail: 'activation magnitude × weight norm (WINA)' },
-  { id: 'random', detail: 'random scores (a baseline), from the seed' },
-];
-const DEFAULT_CRITERIA: PruneCriterion[] = ['lrp', 'magnitude', 'taylor'];
-const NO_WEIGHTS: PruneCriterion[] = ['magnitude', 'wina'];
-
-const UNITS: { id: PruneUnitKind; label: string; detail: string }[] = [
-  { id: 'ffn', label: 'FFN neurons', detail: 'hidden neurons of each block\'s feed-forward layer' },
-  { id: 'reduced', label: 'Reduced dimensions', detail: 'dimensions of z = W_red h (each removes its Plücker pairs)' },
-  { id: 'windows', label: 'Window offsets', detail: 'the offsets each block mixes over (structural only)' },
-];
-
 const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
-
-/** Parses "0.1, 0.3 0.5" into rates, or says what is wrong. */
-export function parseRates(text: string): { rates?: number[]; error?: string } {
-  const parts = text.split(/[\s,;]+/).filter(Boolean);
-  if (parts.length === 0) return { error: 'Enter at least one rate, e.g. 0.1, 0.3, 0.5' };
-  const rates: number[] = [];
-  for (const p of parts) {
-    const r = Number(p);
-    if (!Number.isFinite(r)) return { error: `"${p}" is not a number` };
-    if (!(r > 0 && r < 1)) return { error: `rate ${p} must be between 0 and 1 (exclusive): it is the fraction of units removed` };
-    rates.push(r);
-  }
-  return { rates: [...new Set(rates)].sort((a, b) => a - b) };
-}
 
 async function exists(path: string): Promise<boolean> {
   return fs.access(path).then(() => true, () => false);
@@ -184,13 +152,13 @@ async function pickData(checkpoint: string, ctx: CommandContext): Promise<DataCh
 }
 
 async function pickUnits(): Promise<PruneUnitKind | undefined> {
-  const items = UNITS.map((u) => ({ label: u.label, description: u.id, detail: u.detail, id: u.id }));
+  const items = UNIT_CHOICES.map((u) => ({ label: u.label, description: u.id, detail: u.detail, id: u.id }));
   const picked = await pickOne(step(3), 'Units to remove', items, items[0]);
   return picked?.id;
 }
 
 function pickCriteria(units: PruneUnitKind): Promise<PruneCriterion[] | undefined> {
-  const available = CRITERIA.filter((c) => units !== 'windows' || !NO_WEIGHTS.includes(c.id));
+  const { offered, selected } = criteriaChoices(units);
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { id: PruneCriterion }>();
     qp.title = step(4);
@@ -199,8 +167,8 @@ function pickCriteria(units: PruneUnitKind): Promise<PruneCriterion[] | undefine
       : 'Criteria to rank the units by (one sweep per criterion)';
     qp.canSelectMany = true;
     qp.ignoreFocusOut = true;
-    qp.items = available.map((c) => ({ label: c.id, detail: c.detail, id: c.id }));
-    qp.selectedItems = qp.items.filter((i) => DEFAULT_CRITERIA.includes(i.id));
+    qp.items = offered.map((c) => ({ label: c.id, detail: c.detail, id: c.id }));
+    qp.selectedItems = qp.items.filter((i) => selected.includes(i.id));
     let done = false;
     qp.onDidAccept(() => {
       if (qp.selectedItems.length === 0) {
@@ -223,7 +191,7 @@ async function pickRates(): Promise<number[] | undefined> {
   const text = await vscode.window.showInputBox({
     title: step(5),
     prompt: 'Pruning rates: fractions of the units to remove, separated by commas',
-    value: '0.1, 0.3, 0.5',
+    value: formatRates(DEFAULT_PRUNE.rates),
     ignoreFocusOut: true,
     validateInput: (v) => parseRates(v).error,
   });
@@ -231,12 +199,11 @@ async function pickRates(): Promise<number[] | undefined> {
 }
 
 async function pickMode(units: PruneUnitKind): Promise<PruneMode | undefined> {
-  const items: (vscode.QuickPickItem & { id: PruneMode })[] = [
-    { label: 'structural', detail: 'smaller matrices and a config.json with the new sizes (faster, loads in Grassmann Lens and HF-style code)', id: 'structural' },
-  ];
-  if (units !== 'windows') {
-    items.push({ label: 'mask', detail: 'same shapes, removed units zeroed (loads into the original PyTorch module); adds model.pt', id: 'mask' });
-  }
+  const details: Record<PruneMode, string> = {
+    structural: 'smaller matrices and a config.json with the new sizes (faster, loads in Grassmann Lens and HF-style code)',
+    mask: 'same shapes, removed units zeroed (loads into the original PyTorch module); adds model.pt',
+  };
+  const items: (vscode.QuickPickItem & { id: PruneMode })[] = modeChoices(units).map((id) => ({ label: id, detail: details[id], id }));
   const placeholder = units === 'windows'
     ? 'Mode: structural only (window offsets have no weights, so mask mode cannot remove them)'
     : 'How the pruned checkpoints are written';
@@ -290,8 +257,8 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
     const out = await pickOutput(checkpoint);
     if (!out) return;
     const settings = vscode.workspace.getConfiguration('grassmannLens');
-    const referenceSamples = settings.get<number>('prune.referenceSamples', 8);
-    const bootstrap = settings.get<number>('prune.bootstrapResamples', 1000);
+    const referenceSamples = settings.get<number>('prune.referenceSamples', DEFAULT_PRUNE.referenceSamples);
+    const bootstrap = settings.get<number>('prune.bootstrapResamples', DEFAULT_PRUNE.bootstrap);
     const params: PruneParams = { checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples, bootstrap };
     const report = await runPrune(ctx, params);
     if (report) PruneReportPanel.show(ctx, report);
@@ -303,7 +270,7 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
 /** Runs the sweep under a cancellable notification; undefined when cancelled or failed (the user is told). */
 export async function runPrune(ctx: CommandContext, params: PruneParams): Promise<PruneReport | undefined> {
   const name = basename(params.checkpoint);
-  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, ${params.bootstrap ?? 1000} bootstrap resamples, into ${params.out}`);
+  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, ${params.bootstrap ?? DEFAULT_PRUNE.bootstrap} bootstrap resamples, into ${params.out}`);
   try {
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: pruning ${name}`, cancellable: true },

@@ -30,6 +30,8 @@ import { throwIfCancelled, type Cancellation } from '../core/cancellation';
 import { relevanceOf } from '../relevance/lrp';
 import { targetGradients } from '../relevance/gradients';
 import type { PruneCriterion, PruneUnitKind, RelevanceOptions } from '../relevance/types';
+import { criterionApplies } from './choices';
+export { criterionApplies };
 
 /** Weights the static criteria read, by state-dict key (float32, row-major). */
 export type WeightLookup = (name: string) => Float32Array;
@@ -40,13 +42,6 @@ export function unitsOfLayer(spec: GrassmannSpec, layer: number, kind: PruneUnit
   if (kind === 'ffn') return Array.from({ length: shape.ffDim }, (_, i) => i);
   if (kind === 'reduced') return Array.from({ length: shape.reducedDim }, (_, i) => i);
   return [...new Set(shape.windowSizes)].sort((a, b) => a - b);
-}
-
-export function criterionApplies(criterion: PruneCriterion, kind: PruneUnitKind): string | null {
-  if (kind === 'windows' && (criterion === 'magnitude' || criterion === 'wina')) {
-    return `criterion ${criterion} does not apply to window offsets: an offset has no weights of its own (use lrp, gradient, taylor or random)`;
-  }
-  return null;
 }
 
 /** Sum of squares of W_plu columns per reduced dimension (the pairs containing it). */

@@ -41,12 +41,13 @@ import { InputError } from '../util/errors';
 import { throwIfCancelled, type Cancellation } from '../core/cancellation';
 import { ModelSession } from '../core/session';
 import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from '../core/input';
-import { criterionApplies, normalisePerLayer, scoreUnits, scoringConventions, unitsOfLayer } from './criteria';
+import { normalisePerLayer, scoreUnits, scoringConventions, unitsOfLayer } from './criteria';
+import { criterionApplies, DEFAULT_PRUNE, defaultCriteria } from './choices';
 import { describeRules } from '../relevance/layoutRules';
 import { RuleBook } from '../relevance/rules';
 import { pruneStateDict, selectUnits } from './apply';
 import {
-  BOOTSTRAP_LEVEL, BOOTSTRAP_RESAMPLES_RANGE, ChunkBootstrap, DEFAULT_BOOTSTRAP_RESAMPLES, QUANTILE_RULE, SEPARABILITY_RULE,
+  BOOTSTRAP_LEVEL, BOOTSTRAP_RESAMPLES_RANGE, ChunkBootstrap, QUANTILE_RULE, SEPARABILITY_RULE,
   SMALL_EVALUATION_PREDICTIONS, intervalsOverlap, resamplingUnit, type Replicates,
 } from './bootstrap';
 import {
@@ -96,16 +97,7 @@ export interface PruneParams {
   backend?: BackendReport;
 }
 
-export const DEFAULT_PRUNE = {
-  criteria: ['lrp', 'magnitude', 'taylor'] as PruneCriterion[],
-  units: 'ffn' as PruneUnitKind,
-  rates: [0.1, 0.3, 0.5],
-  mode: 'structural' as PruneMode,
-  scope: 'global' as PruneScope,
-  referenceSamples: 8,
-  seed: 1,
-  bootstrap: DEFAULT_BOOTSTRAP_RESAMPLES,
-};
+export { DEFAULT_PRUNE, defaultCriteria };
 
 /** A text read whole (at most MAX_EVAL_TEXT_BYTES: see ../core/input.ts). */
 async function readText(path: string, what: string): Promise<string> {
@@ -258,10 +250,6 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 
 const rateLabel = (rate: number): string => String(Math.round(rate * 1000) / 1000);
 
-/** Criteria run when none are given: the paper's comparison, without the weight criteria for offsets. */
-export function defaultCriteria(units: PruneUnitKind): PruneCriterion[] {
-  return units === 'windows' ? ['lrp', 'gradient', 'taylor'] : [...DEFAULT_PRUNE.criteria];
-}
 
 export function checkPruneParams(p: PruneParams): void {
   const kind = p.units ?? DEFAULT_PRUNE.units;
