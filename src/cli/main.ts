@@ -7,7 +7,8 @@ import { flag, integerOption, intOption, parseArgs, stringOption, type OptionSpe
 import { isInputError, UsageError } from '../util/errors';
 import { jsonTerminalSafe, terminalSafe, terminalSafeLines } from '../util/safeText';
 import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, type BackendPreference } from '../model/backend';
-import { inspectCheckpoint, formatInspectReport } from '../core/inspect';
+import { inspectCheckpoint } from '../core/inspect';
+import { inspectReportText } from '../core/reportText';
 import { describeArchitecture, formatDescribeArchReport } from '../core/describeArch';
 import { runText, formatRunReport } from '../core/run';
 import { evaluateFile } from '../core/evaluate';
@@ -254,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'inspect': {
       const report = await inspectCheckpoint(onePositional(args, 'checkpoint'), { config, arch });
-      print(json, report, () => formatInspectReport(report));
+      print(json, report, () => inspectReportText(report));
       return 0;
     }
     case 'describe-arch': {

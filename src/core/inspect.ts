@@ -10,7 +10,6 @@ function optionsOf(variant: GrassmannVariant): ArchitectureOptions {
   return options;
 }
 import { ModelSession } from './session';
-import { terminalSafe } from '../util/safeText';
 
 export interface InspectReport {
   path: string;
@@ -95,41 +94,3 @@ export function inspectSession(session: ModelSession): InspectReport {
   return report;
 }
 
-export function formatInspectReport(r: InspectReport): string {
-  const lines: string[] = [];
-  lines.push(`${r.path}`);
-  lines.push(`  format        ${r.format}${r.files.length > 1 || r.files[0] !== r.path ? ` (${r.files.join(', ')})` : ''}`);
-  if (r.recognised && r.dims) {
-    const d = r.dims;
-    const impl = r.implementation;
-    lines.push(`  architecture  ${r.architecture}${impl ? ` — ${impl.label} (${impl.source === 'built-in' ? 'built-in description' : `described by ${impl.source}`})` : ''}`);
-    (r.layout ?? []).forEach((line, i) => lines.push(`  ${i === 0 ? 'block         ' : '              '}${line}`));
-    const shapes = r.layerShapes ?? [];
-    if (r.uniformLayers === false) {
-      // A structurally pruned model: r, f and the windows per block.
-      lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, max positions ${d.maxPositions}; per block:`);
-      shapes.forEach((s, l) => {
-        lines.push(`    block ${String(l).padEnd(4)} r ${s.reducedDim} (${s.pairCount} Plücker pairs), ff ${s.ffDim}, windows ${s.windowSizes.length ? `[${s.windowSizes.join(', ')}]` : 'none (g = 0)'}`);
-      });
-    } else {
-      lines.push(`  dims          vocab ${d.vocabSize}, d ${d.modelDim}, layers ${d.layers}, r ${d.reducedDim} (${d.pairCount} Plücker pairs), ff ${d.ffDim}, max positions ${d.maxPositions}`);
-    }
-    lines.push(`  windows       [${r.windowSizes!.join(', ')}]${r.windowSource === 'assumed' ? ' (assumed)' : ''} — ${r.windowNote}`);
-    lines.push(`  lm_head       ${r.tiedLmHead ? 'tied to the token embedding' : 'separate'}`);
-    for (const a of r.assumed ?? []) lines.push(`  assumed       ${a}`);
-  } else {
-    lines.push('  architecture  not recognised (tensors can still be inspected)');
-    for (const m of r.missing) lines.push(`    - ${terminalSafe(m)}`);
-  }
-  lines.push(`  parameters    ${r.parameterCount.toLocaleString('en-US')}`);
-  const meta = Object.entries(r.metadata);
-  // Names, metadata and warnings come from the file: each shown escaped and cut (../util/safeText.ts).
-  if (meta.length) lines.push(`  metadata      ${terminalSafe(meta.map(([k, v]) => `${terminalSafe(k, 200)}=${terminalSafe(v, 200)}`).join(', '))}`);
-  for (const w of r.warnings) lines.push(`  warning       ${terminalSafe(w)}`);
-  lines.push(`  tensors (${r.tensors.length})`);
-  const names = r.tensors.map((t) => terminalSafe(t.name, 500));
-  let width = 4;
-  for (const n of names) width = Math.max(width, Math.min(n.length, 80));
-  r.tensors.forEach((t, i) => lines.push(`    ${names[i].padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]`));
-  return lines.join('\n');
-}

@@ -1,10 +1,11 @@
 /**
- * Plain-text rendering of an InspectReport for the Output channel, and the value formatters the
- * checkpoint editor shares with it. Only types come from the core: a value import would pull
- * TensorFlow.js into the extension host, which must stay thin.
+ * Plain-text rendering of an InspectReport (the CLI and the Output channel), and the value
+ * formatters the checkpoint editor shares with it. Only types come from the rest of the core: a
+ * value import would pull TensorFlow.js into the extension host, which must stay thin.
  */
 import type { InspectReport } from './inspect';
 import type { ModelDims } from '../model/spec';
+import { terminalSafe } from '../util/safeText';
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
@@ -106,35 +107,42 @@ function table(rows: string[][], indent: string): string[] {
   return rows.map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
 }
 
+/**
+ * The inspect report as text: the CLI's `inspect` and the Output channel's Inspect Checkpoint
+ * print this one rendering. Everything that comes from the file (names, metadata, warnings,
+ * dtypes, paths) is escaped and cut (../util/safeText.ts), so no file can forge a line of it or
+ * write control sequences to a terminal.
+ */
 export function inspectReportText(report: InspectReport): string {
-  const lines = [`Checkpoint: ${report.path}`];
+  const safe = (v: unknown, max = 2000): string => terminalSafe(v, max);
+  const lines = [`Checkpoint: ${safe(report.path)}`];
   for (const [label, value] of summaryRows(report)) {
-    const [first, ...more] = value.split('\n');
+    const [first, ...more] = value.split('\n').map((l) => safe(l));
     if (label === 'Assumed') {
       // every line marked, as the windows' "(assumed)"
-      lines.push('Assumed (not in a config):', ...value.split('\n').map((a) => `  (assumed) ${a}`));
+      lines.push('Assumed (not in a config):', ...[first, ...more].map((a) => `  (assumed) ${a}`));
     } else if (more.length) {
       lines.push(`${label}:`, ...[first, ...more].map((l) => `  ${l}`));
     } else {
-      lines.push(`${label}: ${value}`);
+      lines.push(`${label}: ${first}`);
     }
   }
   if (report.missing.length) {
     lines.push('Not recognised because:');
-    for (const m of report.missing) lines.push(`  - ${m}`);
+    for (const m of report.missing) lines.push(`  - ${safe(m)}`);
   }
   const metadata = Object.entries(report.metadata);
   if (metadata.length) {
     lines.push('Metadata:');
-    lines.push(...table(metadata.map(([k, v]) => [k, formatValue(v)]), '  '));
+    lines.push(...table(metadata.map(([k, v]) => [safe(k, 200), safe(formatValue(v), 200)]), '  '));
   }
   if (report.warnings.length) {
     lines.push('Warnings:');
-    for (const w of report.warnings) lines.push(`  ! ${w}`);
+    for (const w of report.warnings) lines.push(`  ! ${safe(w)}`);
   }
-  lines.push(`Tensors (${report.tensors.length}):`);
+  lines.push(`Tensors (${formatCount(report.tensors.length)}):`);
   if (report.tensors.length) {
-    const rows = [['name', 'dtype', 'shape'], ...report.tensors.map((t) => [t.name, t.dtype, formatShape(t.shape)])];
+    const rows = [['name', 'dtype', 'shape'], ...report.tensors.map((t) => [safe(t.name, 500), safe(t.dtype, 40), formatShape(t.shape)])];
     lines.push(...table(rows, '  '));
   }
   return lines.join('\n');

@@ -13,6 +13,7 @@ import { openSafetensors } from '../../src/checkpoint/safetensors';
 import { readFloat32 } from '../../src/checkpoint/tensorData';
 import { writeTorchCheckpoint } from '../../src/checkpoint/torchWriter';
 import { randomGrassmannWeights } from '../../src/model/synthetic';
+import { inspectReportText } from '../../src/core/reportText';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -65,7 +66,18 @@ test('inspect: window list from --config, else marked assumed when no config.jso
   const report = JSON.parse(r.stdout);
   assert.equal(report.windowSource, 'assumed');
   assert.ok(report.windowSizes.length > 0);
-  assert.match(gl('inspect', join(lone, 'model.safetensors')).stdout, /windows .*\(assumed\)/);
+  assert.match(gl('inspect', join(lone, 'model.safetensors')).stdout, /^Windows: \[.*\] \(assumed\)/m);
+});
+
+test('inspect prints the one rendering the Output channel shows too (inspectReportText of its --json report)', () => {
+  for (const file of [join(tiny, 'checkpoints/best.pt'), join(tiny, 'model.safetensors')]) {
+    const text = gl('inspect', file);
+    const json = gl('inspect', file, '--json');
+    assert.equal(text.code, 0, text.stderr);
+    assert.equal(text.stdout, `${inspectReportText(JSON.parse(json.stdout))}\n`);
+    assert.match(text.stdout, /^Checkpoint: .*\nFormat: /);
+    assert.match(text.stdout, /^Architecture: GrassmannGPT/m);
+  }
 });
 
 test('every bad input: exit 1, one line naming the file and the problem, no stack trace', () => {
