@@ -17,7 +17,7 @@ import { distancesOfText, featuresOfText, formatDistancesReport, formatFeaturesR
 import { compareCheckpoints, driftOfCheckpoints, formatCompareReport, formatDriftReport } from '../core/drift';
 import { compareOnText, formatCompareTextReport } from '../core/compareText';
 import { GRASSMANN_METRICS, METRIC_FORMULAS } from '../geometry/angles';
-import { startBackend } from '../core/operations';
+import { startBackend } from '../worker/operations';
 import type { Cancellation, Progress } from '../core/cancellation';
 import { formatRelevanceReport, relevanceOfText } from '../core/relevance';
 import { checkPruneParams, pruneSweep, type PruneParams } from '../pruning/sweep';

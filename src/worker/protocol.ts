@@ -2,7 +2,7 @@
  * Messages between a caller (extension host, bench) and the compute worker thread.
  * Every request names a method of `ComputeMethods`; its params and result types come from there.
  */
-import type { ComputeMethods } from '../core/operations';
+import type { ComputeMethods } from './operations';
 
 export type MethodName = keyof ComputeMethods;
 export type ParamsOf<M extends MethodName> = Parameters<ComputeMethods[M]>[0];

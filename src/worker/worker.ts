@@ -3,7 +3,7 @@
  * event loop — the VS Code extension host, shared by every extension — never waits on compute.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createOperations, type Cancellation } from '../core/operations';
+import { createOperations, type Cancellation } from './operations';
 import type { FromWorker, SerializedError, ToWorker, WorkerOptions } from './protocol';
 
 if (!parentPort) throw new Error('worker.ts must run in a worker thread');

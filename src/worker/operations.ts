@@ -3,22 +3,22 @@
  * serves to the extension host. Each method is one call into the modules above.
  */
 import { initBackend, type BackendReport } from '../model/backend';
-import type { WorkerOptions } from '../worker/protocol';
-import type { Cancellation } from './cancellation';
-import { inspectCheckpoint } from './inspect';
-import { draftArchitecture } from './describeArch';
-import { runText, type RunParams } from './run';
-import { evaluateFile, type EvalParams } from './evaluate';
-import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesParams } from './features';
-import { compareCheckpoints, driftOfCheckpoints, type CompareParams, type DriftParams } from './drift';
-import { compareOnText, type CompareTextParams } from './compareText';
-import { AnalysisCache, type ModelRef, type TextRef } from './analysis';
+import type { WorkerOptions } from './protocol';
+import type { Cancellation } from '../core/cancellation';
+import { inspectCheckpoint } from '../core/inspect';
+import { draftArchitecture } from '../core/describeArch';
+import { runText, type RunParams } from '../core/run';
+import { evaluateFile, type EvalParams } from '../core/evaluate';
+import { distancesOfText, featuresOfText, type DistancesParams, type FeaturesParams } from '../core/features';
+import { compareCheckpoints, driftOfCheckpoints, type CompareParams, type DriftParams } from '../core/drift';
+import { compareOnText, type CompareTextParams } from '../core/compareText';
+import { AnalysisCache, type ModelRef, type TextRef } from '../core/analysis';
 import type { GrassmannMetric } from '../geometry/angles';
-import { relevanceOfText, type RelevanceParams } from './relevance';
+import { relevanceOfText, type RelevanceParams } from '../core/relevance';
 import { pruneSweep, type PruneParams } from '../pruning/sweep';
-import { TextAnalyses, type TextAnalysisParams } from './textAnalysis';
+import { TextAnalyses, type TextAnalysisParams } from '../core/textAnalysis';
 
-export type { Cancellation } from './cancellation';
+export type { Cancellation } from '../core/cancellation';
 
 /** Initialises the TensorFlow.js backend for this thread. */
 export function startBackend(opts: WorkerOptions): Promise<BackendReport> {
