@@ -103,7 +103,8 @@ export function summaryRows(report: InspectReport): [string, string][] {
 }
 
 function table(rows: string[][], indent: string): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  // a loop, not Math.max(...): a checkpoint may list 250,000 tensors (more arguments than the stack holds)
+  const widths = rows[0].map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   return rows.map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
 }
 
@@ -134,7 +135,7 @@ export function inspectReportText(report: InspectReport): string {
   const metadata = Object.entries(report.metadata);
   if (metadata.length) {
     lines.push('Metadata:');
-    lines.push(...table(metadata.map(([k, v]) => [safe(k, 200), safe(formatValue(v), 200)]), '  '));
+    for (const line of table(metadata.map(([k, v]) => [safe(k, 200), safe(formatValue(v), 200)]), '  ')) lines.push(line);
   }
   if (report.warnings.length) {
     lines.push('Warnings:');
@@ -143,7 +144,7 @@ export function inspectReportText(report: InspectReport): string {
   lines.push(`Tensors (${formatCount(report.tensors.length)}):`);
   if (report.tensors.length) {
     const rows = [['name', 'dtype', 'shape'], ...report.tensors.map((t) => [safe(t.name, 500), safe(t.dtype, 40), formatShape(t.shape)])];
-    lines.push(...table(rows, '  '));
+    for (const line of table(rows, '  ')) lines.push(line); // no spread: 250,000 rows would overflow the stack
   }
   return lines.join('\n');
 }
