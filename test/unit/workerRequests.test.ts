@@ -91,10 +91,11 @@ async function cancelThenShort(long: (signal: AbortSignal) => Promise<unknown>, 
   return { shortMs, stoppedMs: performance.now() - cancelledAt, error };
 }
 
-for (const [name, long] of [
-  ['relevance', (signal?: AbortSignal) => client.request('relevance', { checkpoint: big, text }, { signal, untilStopped: true })],
-  ['eval', (signal?: AbortSignal) => client.request('eval', { checkpoint: big, data: evalFile }, { signal, untilStopped: true })],
-] as const) {
+const longRequests: [string, (signal?: AbortSignal) => Promise<unknown>][] = [
+  ['relevance', (signal) => client.request('relevance', { checkpoint: big, text }, { signal, untilStopped: true })],
+  ['eval', (signal) => client.request('eval', { checkpoint: big, data: evalFile }, { signal, untilStopped: true })],
+];
+for (const [name, long] of longRequests) {
   test(`a cancelled ${name} stops in the worker and the next request does not wait for it`, async () => {
     await long(); // the model opened and loaded, its transposes made
     const uncancelled = await timed(() => long());
