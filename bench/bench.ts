@@ -12,6 +12,7 @@
  *
  *   npm run bench                 everything
  *   npm run bench -- --quick      skip the slow plain-CPU backend on the paper-size model
+ *   npm run bench -- --requests   only the worker-request section (Explain twice, cancel, yield cost)
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -32,10 +33,11 @@ import { ModelSession } from '../src/core/session';
 import { distanceFromAngles, GRASSMANN_METRICS } from '../src/geometry/angles';
 import { planeDistanceMatrix, tokenPlanes } from '../src/geometry/planes';
 import { loadTokenizer } from '../src/tokenizer';
-import { relevanceOf } from '../src/relevance/lrp';
+import { relevanceOf, relevanceOfAsync } from '../src/relevance/lrp';
+import { yieldToEventLoop } from '../src/core/cancellation';
 import { targetGradients } from '../src/relevance/gradients';
 import { DEFAULT_RELEVANCE_OPTIONS } from '../src/relevance/types';
-import { ComputeClient } from '../src/worker/client';
+import { CancelledError, ComputeClient } from '../src/worker/client';
 import { paperModelFiles, paperRunFiles, PAPER_WINDOWS } from './paperModel';
 import { measureWasmSimdPeak, type SimdPeak } from './simdPeak';
 
@@ -46,6 +48,8 @@ const dataDir = join(root, 'bench/.data');
 const quick = process.argv.includes('--quick');
 /** `npm run bench -- --relevance`: only the paper-size relevance section. */
 const onlyRelevance = process.argv.includes('--relevance');
+/** `npm run bench -- --requests`: only the paper-size worker-request section. */
+const onlyRequests = process.argv.includes('--requests');
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -179,6 +183,87 @@ async function relevanceBench(path: string, ids: number[], repeats: number): Pro
   }
 }
 
+/**
+ * The checkpoint editor's requests through the worker, as the editor sends them (issue 15):
+ * Explain (relevance) pressed twice on the same checkpoint and text — the second reads no weights —
+ * and a cancelled request, which frees the worker within about one block; then what the yields
+ * between blocks (one setImmediate each) cost in the bench's own thread.
+ */
+async function requestsBench(checkpoint: string, text: string, tokenizerDir: string, ids: number[]): Promise<void> {
+  const backend = await initBackend({ preference: 'wasm', wasmDir: distDir });
+  // Weight load alone (what a first press includes and a second does not), here on the same backend.
+  const loads: number[] = [];
+  let perBlock: number[] = [];
+  let forwardMs = 0;
+  for (let i = 0; i < 3; i++) {
+    const session = await ModelSession.open(checkpoint, { tokenizer: tokenizerDir });
+    loads.push((await timed(() => session.loadModel()))[1]);
+    if (i === 2) {
+      const model = await session.loadModel();
+      await model.forward(ids);
+      forwardMs = (await timed(() => model.forward(ids)))[1];
+      // One block's forward: the time between two pauses of a block-by-block pass.
+      let last = 0;
+      const gaps: number[] = [];
+      await model.forward(ids, { pause: async () => { if (last) gaps.push(performance.now() - last); await yieldToEventLoop(); last = performance.now(); } });
+      gaps.push(performance.now() - last);
+      perBlock = gaps;
+      // The cost of yielding: the same passes with and without a pause (one setImmediate) per block.
+      const pause = () => yieldToEventLoop();
+      // Alternated, so that drift of the machine's speed falls on both alike.
+      const alternate = async (rounds: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> => {
+        await a();
+        await b();
+        const [ta, tb]: number[][] = [[], []];
+        for (let k = 0; k < rounds; k++) {
+          ta.push((await timed(a))[1]);
+          tb.push((await timed(b))[1]);
+        }
+        return [median(ta), median(tb)];
+      };
+      const [plain, stepwise] = await alternate(7, () => model.forward(ids), () => model.forward(ids, { pause }));
+      const [lrp, lrpStepwise] = await alternate(7, async () => relevanceOf(model, ids, { kind: 'next-token' }), () => relevanceOfAsync(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS, { pause }));
+      const yields = await medianMs(5, async () => { for (let k = 0; k < 1000; k++) await yieldToEventLoop(); });
+      console.log(`  yield cost (${backend.active}/${backend.threads}t, T=${ids.length}, median): forward ${fmt(plain)} in one tf.tidy, ${fmt(stepwise)} block by block with ${PAPER_DIMS.layers} yields (${(((stepwise - plain) / plain) * 100).toFixed(1)}%); ` +
+        `relevance ${fmt(lrp)}, ${fmt(lrpStepwise)} with ${2 * PAPER_DIMS.layers} yields (${(((lrpStepwise - lrp) / lrp) * 100).toFixed(1)}%); one setImmediate ${((yields / 1000) * 1000).toFixed(1)} us`);
+    }
+    await session.close();
+  }
+  console.log(`  weight load (open session, loadModel) in this thread: median ${fmt(median(loads))}; forward ${fmt(forwardMs)}, one block ${fmt(median(perBlock))} (median; the largest step, the last block with the head's logits, ${fmt(Math.max(...perBlock))})`);
+
+  const client = new ComputeClient({ workerPath: join(distDir, 'worker.js'), backend: 'wasm', wasmDir: distDir });
+  try {
+    const workerBackend = await client.backend();
+    const request = { checkpoint, text, tokenizer: tokenizerDir };
+    const [first, firstMs] = await timed(() => client.request('relevance', request));
+    const [second, secondMs] = await timed(() => client.request('relevance', request));
+    const loaded = await client.request('cachedModel', { path: checkpoint, tokenizer: tokenizerDir });
+    const [, thirdMs] = await timed(() => client.request('relevance', request));
+    console.log(`  Explain pressed twice (worker ${workerBackend.active}/${workerBackend.threads}t, T=${first.length}): first ${fmt(firstMs)} (of which LRP ${fmt(first.seconds * 1000)}; ` +
+      `open + weight load + messages ${fmt(firstMs - first.seconds * 1000)}), second ${fmt(secondMs)} (LRP ${fmt(second.seconds * 1000)}; no weights read: model cached ${loaded}), third ${fmt(thirdMs)}`);
+
+    // Cancel a relevance request part-way, send the next at once: how long until the worker serves it.
+    const stops: number[] = [];
+    const nexts: number[] = [];
+    for (const at of [0.2, 0.45, 0.7]) {
+      const abort = new AbortController();
+      const running = client.request('relevance', request, { signal: abort.signal, untilStopped: true }).then(() => 'finished', (e: unknown) => (e instanceof CancelledError ? 'cancelled' : String(e)));
+      await new Promise((resolve) => setTimeout(resolve, secondMs * at));
+      const cancelledAt = performance.now();
+      abort.abort();
+      await client.request('cachedModel', { path: checkpoint, tokenizer: tokenizerDir }); // answered as soon as the worker turns its event loop
+      nexts.push(performance.now() - cancelledAt);
+      const outcome = await running;
+      stops.push(performance.now() - cancelledAt);
+      if (outcome !== 'cancelled') console.log(`  (the request cancelled at ${at * 100}% ended: ${outcome})`);
+    }
+    console.log(`  a cancelled relevance (${fmt(secondMs)} uncancelled), cancelled at 20/45/70%: next request served ${nexts.map(fmt).join(', ')} after the cancel; ` +
+      `the cancelled one stopped ${stops.map(fmt).join(', ')} after; one block's forward ${fmt(median(perBlock))}, the whole LRP / ${2 * PAPER_DIMS.layers} blocks ${fmt(second.seconds * 1000 / (2 * PAPER_DIMS.layers))}`);
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** Distances, features and drift (src/geometry) at the sizes of the issue. */
 async function geometryBench(paperCheckpoint: string, text: string, tokenizerDir: string): Promise<void> {
   console.log('\n== geometry (float64, one thread of JavaScript) ==');
@@ -249,6 +334,11 @@ async function main(): Promise<void> {
   const paperIds = Array.from({ length: PAPER_DIMS.maxPositions }, (_, i) => evalIds[i % evalIds.length]);
   const paperFlops = forwardFlops({ ...PAPER_DIMS, pairCount: (PAPER_DIMS.reducedDim * (PAPER_DIMS.reducedDim - 1)) / 2 }, 256, PAPER_WINDOWS);
   console.log(`  FLOPs per forward: nominal ${(paperFlops.nominal.total / 1e9).toFixed(2)} G (paper's equations), executed ${(paperFlops.executed.total / 1e9).toFixed(2)} G`);
+  if (onlyRequests) {
+    console.log('\n== worker requests as the checkpoint editor sends them, paper size ==');
+    await requestsBench(paperSt, tokenizer.decode(paperIds.slice(1, 255)), tiny, paperIds);
+    return;
+  }
   if (onlyRelevance) {
     console.log('\n== relevance (LRP) vs forward, paper size ==');
     await relevanceBench(paperSt, paperIds, 3);
@@ -266,6 +356,9 @@ async function main(): Promise<void> {
 
   console.log('\n== relevance (LRP) vs forward, paper size ==');
   await relevanceBench(paperSt, paperIds, quick ? 3 : 5);
+
+  console.log('\n== worker requests as the checkpoint editor sends them, paper size ==');
+  await requestsBench(paperSt, tokenizer.decode(paperIds.slice(1, 255)), tiny, paperIds);
 
   console.log('\n== event loop of the caller while the worker computes (paper size, T=256) ==');
   const text = tokenizer.decode(paperIds.slice(1, 255));

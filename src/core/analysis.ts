@@ -17,12 +17,12 @@ import { pairCount, planesAtOffset } from '../model/plucker';
 import type { TapValue } from '../model/grassmann';
 import { layerOffsetPlans, planeLayoutOf } from '../model/offsets';
 import { InputError } from '../util/errors';
-import { throwIfCancelled, type Cancellation } from './cancellation';
+import { OperationCancelled, pauseFor, throwIfCancelled, type Cancellation } from './cancellation';
 import { checkLayer, layerFeatures, offsetsFor, type LayerFeatures, type TokenInfo } from './features';
 import { inspectSession, type InspectReport } from './inspect';
 import { tokensForModel } from './input';
 import { nextTokens, type NextToken } from './run';
-import { ModelSession, type SessionOptions } from './session';
+import { ModelSession, type SessionOptions, type SessionProvider } from './session';
 
 export interface ModelRef {
   path: string;
@@ -108,7 +108,8 @@ interface CachedRun {
   features: Map<number, LayerFeatures>;
 }
 
-const SESSIONS_KEPT = 2;
+/** The editor's model, and a Compare's two beside it. */
+const SESSIONS_KEPT = 3;
 const RUNS_KEPT = 4;
 const HISTOGRAM_BINS = 60;
 const SPECTRUM_MAX_SIDE = 1024;
@@ -172,82 +173,141 @@ async function singularValuesOnBackend(values: Float32Array, m: number, n: numbe
   return Array.from(eigen, (v) => Math.sqrt(Math.max(0, v))).reverse();
 }
 
+/** An opened model in the cache, and the requests using it (it is closed once dropped and unused). */
+interface HeldSession {
+  session: Promise<ModelSession>;
+  users: number;
+  dropped: boolean;
+}
+
 export class AnalysisCache {
-  private readonly sessions = new Map<string, Promise<ModelSession>>();
+  private readonly sessions = new Map<string, HeldSession>();
   private readonly runs = new Map<string, Promise<CachedRun>>();
 
   private sessionKey(ref: ModelRef): string {
     return JSON.stringify([ref.path, ref.config ?? '', ref.tokenizer ?? '', ref.arch ?? '']);
   }
 
-  /** The opened model for `ref` (kept for the next request; the two most recent stay open). */
-  async session(ref: ModelRef): Promise<ModelSession> {
+  /** The cache entry of `ref`, opened if need be (most recently used last; the oldest beyond SESSIONS_KEPT dropped). */
+  private held(ref: ModelRef): HeldSession {
     const key = this.sessionKey(ref);
-    let session = this.sessions.get(key);
-    if (!session) {
-      const options: SessionOptions = { config: ref.config, arch: ref.arch, tokenizer: ref.tokenizer };
-      session = ModelSession.open(ref.path, options);
-      session.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, session);
-      while (this.sessions.size > SESSIONS_KEPT) {
-        const [oldest, old] = this.sessions.entries().next().value as [string, Promise<ModelSession>];
-        this.sessions.delete(oldest);
-        this.dropRuns(oldest);
-        void old.then((s) => s.close(), () => undefined);
-      }
-    } else {
-      // most recently used last
+    let held = this.sessions.get(key);
+    if (held) {
       this.sessions.delete(key);
-      this.sessions.set(key, session);
+      this.sessions.set(key, held);
+      return held;
     }
-    return session;
+    const options: SessionOptions = { config: ref.config, arch: ref.arch, tokenizer: ref.tokenizer };
+    const opened: HeldSession = { session: ModelSession.open(ref.path, options), users: 0, dropped: false };
+    opened.session.catch(() => {
+      if (this.sessions.get(key) === opened) this.sessions.delete(key);
+    });
+    this.sessions.set(key, opened);
+    while (this.sessions.size > SESSIONS_KEPT) {
+      const [oldest, old] = this.sessions.entries().next().value as [string, HeldSession];
+      void this.drop(oldest, old);
+    }
+    held = opened;
+    return held;
+  }
+
+  /** Forgets an entry; it is closed now, or when the last request using it is done. */
+  private async drop(key: string, held: HeldSession): Promise<void> {
+    if (this.sessions.get(key) === held) this.sessions.delete(key);
+    this.dropRuns(key);
+    held.dropped = true;
+    if (held.users === 0) await held.session.then((s) => s.close(), () => undefined);
+  }
+
+  /**
+   * Runs `fn` with the opened model for `ref`, kept for the next request. While `fn` runs the
+   * model stays open even if the file changes (forget) or newer models push it out: it is
+   * closed when `fn` is done.
+   */
+  async use<T>(ref: ModelRef, fn: (session: ModelSession) => Promise<T>): Promise<T> {
+    const held = this.held(ref);
+    held.users++;
+    try {
+      return await fn(await held.session);
+    } finally {
+      held.users--;
+      if (held.dropped && held.users === 0) await held.session.then((s) => s.close(), () => undefined);
+    }
+  }
+
+  /** The opened model for `ref`, kept for the next request (not held: `use` holds it across awaits). */
+  session(ref: ModelRef): Promise<ModelSession> {
+    return this.held(ref).session;
+  }
+
+  /** The cache as a SessionProvider (./session.ts), for the operations that take one. */
+  readonly provider: SessionProvider = (path, options, fn) => this.use({ path, config: options.config, arch: options.arch, tokenizer: options.tokenizer }, fn);
+
+  /** Whether `ref`'s model is open with its weights loaded (the next request reads no weights). */
+  async loaded(ref: ModelRef): Promise<boolean> {
+    const held = this.sessions.get(this.sessionKey(ref));
+    return held ? held.session.then((s) => s.modelLoaded, () => false) : false;
   }
 
   private dropRuns(sessionKey: string): void {
     for (const key of [...this.runs.keys()]) if (key.startsWith(sessionKey)) this.runs.delete(key);
   }
 
-  /** Closes and forgets everything opened from `path` (it changed on disk). */
+  /** Closes and forgets everything opened from `path` (it changed on disk); one in use closes after its last request. */
   async forget(path: string): Promise<void> {
-    for (const [key, session] of [...this.sessions]) {
+    for (const [key, held] of [...this.sessions]) {
       if (JSON.parse(key)[0] !== path) continue;
-      this.sessions.delete(key);
-      this.dropRuns(key);
-      await session.then((s) => s.close(), () => undefined);
+      await this.drop(key, held);
     }
   }
 
   async inspect(ref: ModelRef): Promise<InspectReport> {
-    return inspectSession(await this.session(ref));
+    return this.use(ref, async (session) => inspectSession(session));
   }
 
-  async tensor(ref: ModelRef & { name: string }): Promise<TensorSummary> {
-    const session = await this.session(ref);
-    const info = session.checkpoint.tensors.get(ref.name);
-    if (!info) throw new InputError(session.checkpoint.path, `has no tensor ${ref.name}`);
-    return summariseTensor(info.name, info.dtype, info.shape, await readFloat32(info));
+  async tensor(ref: ModelRef & { name: string }, control?: Cancellation): Promise<TensorSummary> {
+    return this.use(ref, async (session) => {
+      const info = session.checkpoint.tensors.get(ref.name);
+      if (!info) throw new InputError(session.checkpoint.path, `has no tensor ${ref.name}`);
+      const values = await readFloat32(info);
+      await pauseFor(control)?.();
+      return summariseTensor(info.name, info.dtype, info.shape, values);
+    });
   }
 
-  /** One forward pass of `text` (cached): tokens, next tokens, loss, and the taps the views need. */
-  private async textRun(ref: TextRef): Promise<CachedRun> {
+  /**
+   * One forward pass of `text` (cached): tokens, next tokens, loss, and the taps the views need.
+   * The pass belongs to every request that waits on it: if the request that started it is
+   * cancelled, a waiting request that is not starts it again.
+   */
+  private async textRun(session: ModelSession, ref: TextRef, control?: Cancellation): Promise<CachedRun> {
     const key = this.sessionKey(ref) + '\0' + ref.text;
-    let run = this.runs.get(key);
-    if (!run) {
-      run = this.computeRun(ref);
-      run.catch(() => this.runs.delete(key));
-      this.runs.set(key, run);
-      while (this.runs.size > RUNS_KEPT) this.runs.delete(this.runs.keys().next().value as string);
+    for (;;) {
+      let run = this.runs.get(key);
+      if (!run) {
+        const computing = this.computeRun(session, ref, control);
+        run = computing;
+        computing.catch(() => {
+          if (this.runs.get(key) === computing) this.runs.delete(key);
+        });
+        this.runs.set(key, computing);
+        while (this.runs.size > RUNS_KEPT) this.runs.delete(this.runs.keys().next().value as string);
+      }
+      try {
+        return await run;
+      } catch (e) {
+        if (e instanceof OperationCancelled && !control?.cancelled) continue;
+        throw e;
+      }
     }
-    return run;
   }
 
-  private async computeRun(ref: TextRef): Promise<CachedRun> {
-    const session = await this.session(ref);
+  private async computeRun(session: ModelSession, ref: TextRef, control?: Cancellation): Promise<CachedRun> {
     const spec = session.spec;
     const { tokens, ids, truncated, warnings } = tokensForModel(session, ref.text);
     const model = await session.loadModel();
     const tapNames = ['nll', ...Array.from({ length: spec.dims.layers }, (_, l) => ['z', 'mix_in', 'g', 'alpha'].map((n) => `layers.${l}.${n}`)).flat()];
-    const result = await model.forward(ids, { taps: tapNames });
+    const result = await model.forward(ids, { taps: tapNames, pause: pauseFor(control) });
     const [T, V] = result.logitsShape;
     const tokenizer = session.tokenizer.tokenizer;
     const next = nextTokens(result.logits, T, V, 5, (id) => tokenizer.idToToken(id));
@@ -275,77 +335,84 @@ export class AnalysisCache {
   /**
    * Runs `text` and streams its results: first the run (tokens, next tokens, loss), then the
    * features of each layer as soon as it is computed (control.partial), then resolves with all
-   * layers. Cancelled between layers.
+   * layers. Cancelled between layers (of the forward pass too).
    */
   async analyze(ref: TextRef, control?: Cancellation): Promise<{ run: TextRun; layers: LayerFeatures[] }> {
-    const cached = await this.textRun(ref);
-    throwIfCancelled(control);
-    const first: AnalysisPiece = { kind: 'run', run: cached.run };
-    control?.partial?.(first);
-    const session = await this.session(ref);
-    const model = await session.loadModel();
-    const T = cached.run.ids.length;
-    const plans = layerOffsetPlans(session.spec, T); // each block's own offsets
-    const layers: LayerFeatures[] = [];
-    for (let l = 0; l < cached.run.layers; l++) {
+    return this.use(ref, async (session) => {
+      const cached = await this.textRun(session, ref, control);
       throwIfCancelled(control);
-      let features = cached.features.get(l);
-      if (!features) {
-        features = await layerFeatures(model, cached.taps, T, l, plans[l].offsets, { alphaPerDimension: false, coordinates: false, residuals: false });
-        cached.features.set(l, features);
+      const first: AnalysisPiece = { kind: 'run', run: cached.run };
+      control?.partial?.(first);
+      const model = await session.loadModel();
+      const T = cached.run.ids.length;
+      const plans = layerOffsetPlans(session.spec, T); // each block's own offsets
+      const pause = pauseFor(control);
+      const layers: LayerFeatures[] = [];
+      for (let l = 0; l < cached.run.layers; l++) {
+        throwIfCancelled(control);
+        let features = cached.features.get(l);
+        if (!features) {
+          await pause?.();
+          features = await layerFeatures(model, cached.taps, T, l, plans[l].offsets, { alphaPerDimension: false, coordinates: false, residuals: false });
+          cached.features.set(l, features);
+        }
+        layers.push(features);
+        const piece: AnalysisPiece = { kind: 'layer', layer: features };
+        control?.partial?.(piece);
+        control?.progress({ done: l + 1, total: cached.run.layers, message: `layer ${l}` });
       }
-      layers.push(features);
-      const piece: AnalysisPiece = { kind: 'layer', layer: features };
-      control?.partial?.(piece);
-      control?.progress({ done: l + 1, total: cached.run.layers, message: `layer ${l}` });
-    }
-    return { run: cached.run, layers };
+      return { run: cached.run, layers };
+    });
   }
 
   /**
    * z of (text, layer), the block's reduced dimension, and the offset checked against the block's
    * window list and the text's length.
    */
-  private async layerStates(ref: TextRef & { layer: number; offset: number }): Promise<{ session: ModelSession; z: Float32Array; T: number; offset: number; r: number }> {
-    const session = await this.session(ref);
-    checkLayer(session, ref.layer);
-    const cached = await this.textRun(ref);
-    const T = cached.run.ids.length;
-    const [offset] = offsetsFor(session, T, ref.offset, ref.layer);
-    return { session, z: cached.taps.get(`layers.${ref.layer}.z`)!.data, T, offset, r: session.spec.layerShapes[ref.layer].reducedDim };
+  private async layerStates<T>(ref: TextRef & { layer: number; offset: number }, control: Cancellation | undefined, fn: (s: { session: ModelSession; z: Float32Array; T: number; offset: number; r: number }) => T): Promise<T> {
+    return this.use(ref, async (session) => {
+      checkLayer(session, ref.layer);
+      const cached = await this.textRun(session, ref, control);
+      const T = cached.run.ids.length;
+      const [offset] = offsetsFor(session, T, ref.offset, ref.layer);
+      await pauseFor(control)?.();
+      return fn({ session, z: cached.taps.get(`layers.${ref.layer}.z`)!.data, T, offset, r: session.spec.layerShapes[ref.layer].reducedDim });
+    });
   }
 
   /** The planes of one (layer, offset) of a text: p_hat, areas, residuals. */
-  async planes(ref: TextRef & { layer: number; offset: number }): Promise<PlaneSet> {
-    const { session, z, T, offset, r } = await this.layerStates(ref);
-    const planes = planesAtOffset(z, T, offset, planeLayoutOf(session.spec, ref.layer));
-    const P = pairCount(r);
-    const residual = new Float64Array(planes.count);
-    for (let i = 0; i < planes.count; i++) residual[i] = pluckerResidual(planes.coordinates, i * P, r);
-    return {
-      layer: ref.layer, offset, positions: Array.from({ length: planes.count }, (_, i) => planes.first + i), reducedDim: r, pairCount: P,
-      coordinates: planes.coordinates, norms: planes.norms, residual, degenerate: planes.degenerate,
-    };
+  async planes(ref: TextRef & { layer: number; offset: number }, control?: Cancellation): Promise<PlaneSet> {
+    return this.layerStates(ref, control, ({ session, z, T, offset, r }) => {
+      const planes = planesAtOffset(z, T, offset, planeLayoutOf(session.spec, ref.layer));
+      const P = pairCount(r);
+      const residual = new Float64Array(planes.count);
+      for (let i = 0; i < planes.count; i++) residual[i] = pluckerResidual(planes.coordinates, i * P, r);
+      return {
+        layer: ref.layer, offset, positions: Array.from({ length: planes.count }, (_, i) => planes.first + i), reducedDim: r, pairCount: P,
+        coordinates: planes.coordinates, norms: planes.norms, residual, degenerate: planes.degenerate,
+      };
+    });
   }
 
   /** The T x T distance matrix of one (layer, offset) of a text. */
-  async distances(ref: TextRef & { layer: number; offset: number; metric: GrassmannMetric }): Promise<PlaneDistances> {
-    const { session, z, T, offset, r } = await this.layerStates(ref);
-    const m = planeDistanceMatrix(tokenPlanes(z, T, r, offset, session.spec.variant.pairing), ref.metric);
-    return { layer: ref.layer, offset, metric: ref.metric, positions: m.positions, matrix: m.matrix, angles: m.angles, degenerate: m.degenerate };
+  async distances(ref: TextRef & { layer: number; offset: number; metric: GrassmannMetric }, control?: Cancellation): Promise<PlaneDistances> {
+    return this.layerStates(ref, control, ({ session, z, T, offset, r }) => {
+      const m = planeDistanceMatrix(tokenPlanes(z, T, r, offset, session.spec.variant.pairing), ref.metric);
+      return { layer: ref.layer, offset, metric: ref.metric, positions: m.positions, matrix: m.matrix, angles: m.angles, degenerate: m.degenerate };
+    });
   }
 
   /** The k planes nearest to the plane at `position` (without the whole matrix). */
-  async nearest(ref: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }): Promise<Neighbour[]> {
-    const { session, z, T, offset, r } = await this.layerStates(ref);
-    const planes = tokenPlanes(z, T, r, offset, session.spec.variant.pairing);
-    return planes.positions.includes(ref.position) ? nearestPlanes(planes, ref.position, ref.k, ref.metric) : [];
+  async nearest(ref: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, control?: Cancellation): Promise<Neighbour[]> {
+    return this.layerStates(ref, control, ({ session, z, T, offset, r }) => {
+      const planes = tokenPlanes(z, T, r, offset, session.spec.variant.pairing);
+      return planes.positions.includes(ref.position) ? nearestPlanes(planes, ref.position, ref.k, ref.metric) : [];
+    });
   }
 
   async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
+    const all = [...this.sessions];
     this.runs.clear();
-    for (const s of all) await s.then((x) => x.close(), () => undefined);
+    for (const [key, held] of all) await this.drop(key, held);
   }
 }

@@ -19,7 +19,7 @@ import { compareCheckpoints, formatCompareReport, type CompareReport } from './d
 import { featuresInSession, type TokenInfo } from './features';
 import { readInput, type TextInput } from './input';
 import { relevanceInSession, type RelevanceReport } from './relevance';
-import { ModelSession } from './session';
+import { freshSession, type ModelSession, type SessionProvider } from './session';
 
 export interface CompareTextParams extends TextInput {
   config?: string;
@@ -136,7 +136,11 @@ export function inputRelevance(r: RelevanceReport): number[] {
   return r.tokens.map((v, i) => v + r.positionEmbedding[i]);
 }
 
-export async function compareOnText(pathA: string, pathB: string, params: CompareTextParams, control?: Cancellation): Promise<CompareTextReport> {
+/**
+ * The models come from `sessions` (default: opened and closed here; the worker lends its cached
+ * ones). Cancelled between steps, and between blocks of each forward and backward pass.
+ */
+export async function compareOnText(pathA: string, pathB: string, params: CompareTextParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<CompareTextReport> {
   const started = Date.now();
   const total = 5;
   const step = (done: number, message: string) => {
@@ -147,18 +151,15 @@ export async function compareOnText(pathA: string, pathB: string, params: Compar
   step(0, 'comparing the weights');
   const weights = await compareCheckpoints({ a: pathA, b: pathB, config: params.config, arch: params.arch, tensor: params.tensor, with: params.with });
   const options = { config: params.config, arch: params.arch, tokenizer: params.tokenizer };
-  const sessionA = await ModelSession.open(pathA, options);
-  let sessionB: ModelSession | undefined;
-  try {
-    sessionB = await ModelSession.open(pathB, options);
+  return sessions(pathA, options, (sessionA) => sessions(pathB, options, async (sessionB) => {
     checkSameVocabulary(sessionA, sessionB);
     checkSameTokens(sessionA, sessionB, text);
     const relevanceOptions: RelevanceOptions = { ...DEFAULT_RELEVANCE_OPTIONS };
     const run = async (session: ModelSession, name: 'A' | 'B', done: number) => {
       step(done, `${name}: features`);
-      const features = await featuresInSession(session, text, { backend: params.backend });
+      const features = await featuresInSession(session, text, { backend: params.backend }, control);
       step(done + 1, `${name}: relevance`);
-      const relevance = features.tokens.length >= 2 ? await relevanceInSession(session, text, { ...relevanceOptions, backend: params.backend }) : null;
+      const relevance = features.tokens.length >= 2 ? await relevanceInSession(session, text, { ...relevanceOptions, backend: params.backend }, control) : null;
       return { features, relevance };
     };
     const A = await run(sessionA, 'A', 1);
@@ -233,10 +234,7 @@ export async function compareOnText(pathA: string, pathB: string, params: Compar
         warnings: allWarnings,
       },
     };
-  } finally {
-    await sessionA.close();
-    await sessionB?.close();
-  }
+  }));
 }
 
 const fmt = (v: number | null): string => (v === null ? '—' : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toFixed(4));

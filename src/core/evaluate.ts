@@ -4,7 +4,8 @@ import type { BackendReport } from '../model/backend';
 import { InputError, UsageError } from '../util/errors';
 import { degeneratePlanesWarning, reducedStateTaps } from './degeneratePlanes';
 import { MAX_EVAL_TEXT_BYTES, onlySpecialTokensWarning, readTextFileBounded } from './input';
-import { ModelSession } from './session';
+import { pauseFor, type Cancellation } from './cancellation';
+import { freshSession, type SessionProvider } from './session';
 
 export interface EvalParams {
   data: string;
@@ -30,10 +31,12 @@ export interface EvalReport {
   warnings: string[];
 }
 
-export async function evaluateFile(checkpointPath: string, params: EvalParams): Promise<EvalReport> {
+/** With a cancellation, evaluation stops between blocks of each batch of chunks. */
+export async function evaluateFile(checkpointPath: string, params: EvalParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<EvalReport> {
   // Read whole by design, so bounded (MAX_EVAL_TEXT_BYTES, ./input.ts).
   const text = await readTextFileBounded(params.data, 'evaluation text', MAX_EVAL_TEXT_BYTES);
-  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
+  const pause = pauseFor(control);
+  return sessions(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
     const Tmax = session.spec.dims.maxPositions;
     const seqLen = params.seqLen ?? Tmax;
     if (params.seqLen === undefined && Tmax < 2) throw new InputError(checkpointPath, `the model has ${Tmax} position: evaluation needs chunks of at least 2 tokens`);
@@ -43,9 +46,9 @@ export async function evaluateFile(checkpointPath: string, params: EvalParams): 
     const tokens = session.encode(text);
     const ids = tokens.map((t) => t.id);
     const model = await session.loadModel();
-    const result = await model.evaluate(ids, seqLen);
+    const result = await model.evaluate(ids, seqLen, { pause });
     // Near-degenerate planes, on a bounded sample: the first chunk (one more forward pass of seqLen tokens).
-    const sample = await model.forward(ids.slice(0, seqLen), { taps: reducedStateTaps(session.spec) });
+    const sample = await model.forward(ids.slice(0, seqLen), { taps: reducedStateTaps(session.spec), pause });
     const degenerate = degeneratePlanesWarning(session.spec, sample.taps, seqLen,
       result.chunks > 1 ? `counted on the first chunk of ${seqLen} tokens only (of ${result.chunks})` : `counted on every plane of the one chunk of ${seqLen} tokens`);
     const empty = onlySpecialTokensWarning(text, tokens);

@@ -15,7 +15,8 @@ import { planeLayoutOf, planOffsets } from '../model/offsets';
 import { uniformLayerShapes } from '../model/spec';
 import { InputError, UsageError } from '../util/errors';
 import { readInput, tokensForModel, type TextInput } from './input';
-import { ModelSession } from './session';
+import { pauseFor, type Cancellation } from './cancellation';
+import { freshSession, type ModelSession, type SessionProvider } from './session';
 
 export interface GeometryParams extends TextInput {
   config?: string;
@@ -126,11 +127,12 @@ export function offsetsFor(session: ModelSession, T: number, window?: number, la
 const tokenInfo = (tokens: { text: string; id: number; start: number; end: number }[]): TokenInfo[] =>
   tokens.map(({ text, id, start, end }) => ({ text, id, start, end }));
 
-export async function featuresOfText(checkpointPath: string, params: FeaturesParams): Promise<FeaturesReport> {
-  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => featuresInSession(session, await readInput(params), params));
+export async function featuresOfText(checkpointPath: string, params: FeaturesParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<FeaturesReport> {
+  return sessions(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => featuresInSession(session, await readInput(params), params, control));
 }
 
-export async function featuresInSession(session: ModelSession, text: string, params: FeaturesParams): Promise<FeaturesReport> {
+/** With a cancellation, stops between blocks of the forward pass and between layers of the features. */
+export async function featuresInSession(session: ModelSession, text: string, params: FeaturesParams, control?: Cancellation): Promise<FeaturesReport> {
   const spec = session.spec;
   const L = spec.dims.layers;
   if (params.layer !== undefined) checkLayer(session, params.layer);
@@ -140,11 +142,13 @@ export async function featuresInSession(session: ModelSession, text: string, par
   const layers = params.layer === undefined ? Array.from({ length: L }, (_, l) => l) : [params.layer];
   const model = await session.loadModel();
   const taps = layers.flatMap((l) => ['z', 'mix_in', 'g', 'alpha'].map((n) => `layers.${l}.${n}`));
-  const { taps: values } = await model.forward(ids, { taps });
+  const pause = pauseFor(control);
+  const { taps: values } = await model.forward(ids, { taps, pause });
   const detailed = params.layer !== undefined && params.window !== undefined;
 
   const out: LayerFeatures[] = [];
   for (const l of layers) {
+    await pause?.();
     out.push(await layerFeatures(model, values, T, l, offsets, { alphaPerDimension: params.layer !== undefined, coordinates: detailed, residuals: true }));
   }
   return {
@@ -280,15 +284,17 @@ export function parseMetric(name: string | undefined): GrassmannMetric {
   return metric;
 }
 
-export async function distancesOfText(checkpointPath: string, params: DistancesParams): Promise<DistancesReport> {
+export async function distancesOfText(checkpointPath: string, params: DistancesParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<DistancesReport> {
   const metric = parseMetric(params.metric);
-  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
+  const pause = pauseFor(control);
+  return sessions(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => {
     const spec = session.spec;
     checkLayer(session, params.layer);
     const { tokens, ids, truncated, warnings } = tokensForModel(session, await readInput(params));
     const [offset] = offsetsFor(session, ids.length, params.window, params.layer);
     const model = await session.loadModel();
-    const z = (await model.forward(ids, { taps: [`layers.${params.layer}.z`] })).taps.get(`layers.${params.layer}.z`)!;
+    const z = (await model.forward(ids, { taps: [`layers.${params.layer}.z`], pause })).taps.get(`layers.${params.layer}.z`)!;
+    await pause?.();
     const planes = tokenPlanes(z.data, ids.length, spec.layerShapes[params.layer].reducedDim, offset, spec.variant.pairing);
     const result = planeDistanceMatrix(planes, metric);
     const N = result.positions.length;

@@ -1,13 +1,15 @@
 /** `relevance`: LRP of a text through a model (../relevance/lrp.ts), with its tokens. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendReport } from '../model/backend';
-import { relevanceOf } from '../relevance/lrp';
+import { relevanceOfAsync } from '../relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceOptions, type RelevanceResult } from '../relevance/types';
 import { InputError } from '../util/errors';
 import { degeneratePlanesWarning } from './degeneratePlanes';
 import type { TapValue } from '../model/grassmann';
 import { readInput, tokensForModel } from './input';
-import { ModelSession } from './session';
+import { pauseFor, type Cancellation } from './cancellation';
+import { freshSession, type SessionProvider } from './session';
+import type { ModelSession } from './session';
 
 export interface RelevanceParams extends Partial<RelevanceOptions> {
   text?: string;
@@ -31,13 +33,20 @@ export interface RelevanceReport extends RelevanceResult {
   warnings: string[];
 }
 
-export async function relevanceOfText(checkpointPath: string, p: RelevanceParams): Promise<RelevanceReport> {
+/**
+ * `relevance` of p's text or file. The model comes from `sessions` (default: opened and closed
+ * here; the worker lends its cached one, so a second request reads no weights).
+ */
+export async function relevanceOfText(checkpointPath: string, p: RelevanceParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<RelevanceReport> {
   const text = await readInput(p);
-  return ModelSession.with(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, (session) => relevanceInSession(session, text, p));
+  return sessions(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, (session) => relevanceInSession(session, text, p, control));
 }
 
-/** `relevance` of `text` on an opened model (its tokenizer, its loaded model); `p`'s text and file are not read. */
-export async function relevanceInSession(session: ModelSession, text: string, p: RelevanceParams): Promise<RelevanceReport> {
+/**
+ * `relevance` of `text` on an opened model (its tokenizer, its loaded model); `p`'s text and file
+ * are not read. With a cancellation it stops between blocks (forward and backward).
+ */
+export async function relevanceInSession(session: ModelSession, text: string, p: RelevanceParams, control?: Cancellation): Promise<RelevanceReport> {
   const checkpointPath = session.checkpoint.path;
   const options: RelevanceOptions = {
     rule: p.rule ?? DEFAULT_RELEVANCE_OPTIONS.rule,
@@ -67,7 +76,8 @@ export async function relevanceInSession(session: ModelSession, text: string, p:
   const started = Date.now();
   // The near-degenerate-plane count reads the z that LRP's recorded forward pass holds.
   const states = new Map<string, TapValue>();
-  const result = relevanceOf(model, input.ids, target, options, {
+  const result = await relevanceOfAsync(model, input.ids, target, options, {
+    pause: pauseFor(control),
     onReducedStates: (z) => z.forEach((data, l) => states.set(`layers.${l}.z`, { shape: [T, session.spec.layerShapes[l].reducedDim], data })),
   });
   const degenerate = degeneratePlanesWarning(session.spec, states, T, `counted on every plane of the ${T} tokens`);

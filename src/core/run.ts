@@ -5,7 +5,8 @@ import type { BackendReport } from '../model/backend';
 import { InputError } from '../util/errors';
 import { degeneratePlanesWarning, reducedStateTaps } from './degeneratePlanes';
 import { readInput, tokensForModel } from './input';
-import { ModelSession } from './session';
+import { pauseFor, type Cancellation } from './cancellation';
+import { freshSession, type ModelSession, type SessionProvider } from './session';
 
 export interface RunParams {
   text?: string;
@@ -41,8 +42,8 @@ export interface RunReport {
   forwardMs: number;
 }
 
-export async function runText(checkpointPath: string, params: RunParams): Promise<RunReport> {
-  return ModelSession.with(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => runInSession(session, await readInput(params), params));
+export async function runText(checkpointPath: string, params: RunParams, control?: Cancellation, sessions: SessionProvider = freshSession): Promise<RunReport> {
+  return sessions(checkpointPath, { config: params.config, arch: params.arch, tokenizer: params.tokenizer }, async (session) => runInSession(session, await readInput(params), params, control));
 }
 
 function topK(row: Float32Array, k: number): Array<{ id: number; logit: number }> {
@@ -72,14 +73,14 @@ export function nextTokens(logits: Float32Array, T: number, V: number, k: number
   return next;
 }
 
-export async function runInSession(session: ModelSession, text: string, params: RunParams): Promise<RunReport> {
+export async function runInSession(session: ModelSession, text: string, params: RunParams, control?: Cancellation): Promise<RunReport> {
   const spec = session.spec;
   const found = session.tokenizer;
   const { tokens, ids, truncated, warnings } = tokensForModel(session, text);
   const model = await session.loadModel();
   const started = performance.now();
   // z of every layer rides along (for the near-degenerate-plane count) when not every tap is dumped
-  const result = await model.forward(ids, { taps: params.dump ? true : reducedStateTaps(spec) });
+  const result = await model.forward(ids, { taps: params.dump ? true : reducedStateTaps(spec), pause: pauseFor(control) });
   const forwardMs = performance.now() - started;
   const degenerate = degeneratePlanesWarning(spec, result.taps, ids.length, `counted on every plane of the ${ids.length} tokens`);
 

@@ -20,8 +20,17 @@ export interface SessionOptions {
   tokenizer?: string;
 }
 
+/**
+ * How an operation gets an opened model: `fn` runs with it, and it is released after. freshSession
+ * opens and closes one (the CLI); the worker's AnalysisCache lends one it keeps for the next request.
+ */
+export type SessionProvider = <T>(path: string, options: SessionOptions, fn: (session: ModelSession) => Promise<T>) => Promise<T>;
+
+export const freshSession: SessionProvider = (path, options, fn) => ModelSession.with(path, options, fn);
+
 export class ModelSession {
-  private model: GrassmannModel | undefined;
+  /** The loaded model, once asked for: one load however many requests ask at once. */
+  private model: Promise<GrassmannModel> | undefined;
   private found: FoundTokenizer | undefined;
 
   private constructor(
@@ -72,8 +81,19 @@ export class ModelSession {
   }
 
   async loadModel(): Promise<GrassmannModel> {
-    this.model ??= await loadGrassmannModel(this.checkpoint, this.spec);
+    if (!this.model) {
+      const loading = loadGrassmannModel(this.checkpoint, this.spec);
+      this.model = loading;
+      loading.catch(() => {
+        if (this.model === loading) this.model = undefined; // a failed load is tried again next time
+      });
+    }
     return this.model;
+  }
+
+  /** Whether the weights are loaded (or loading): the next loadModel() reads none. */
+  get modelLoaded(): boolean {
+    return this.model !== undefined;
   }
 
   get tokenizer(): FoundTokenizer {
@@ -94,8 +114,9 @@ export class ModelSession {
   }
 
   async close(): Promise<void> {
-    this.model?.dispose();
+    const model = this.model;
     this.model = undefined;
+    if (model) await model.then((m) => m.dispose(), () => undefined);
     await this.checkpoint.close();
   }
 }

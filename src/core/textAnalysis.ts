@@ -14,11 +14,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isGrassmannMetric, type GrassmannMetric } from '../geometry/angles';
 import { nearestPlanes, tokenPlanes, type Neighbour } from '../geometry/planes';
 import { planOffsets } from '../model/offsets';
-import { relevanceOf } from '../relevance/lrp';
+import { createBlockOps } from '../model/blockOps';
+import type { GrassmannModel, TapValue } from '../model/grassmann';
+import { hostKernelsAvailable } from '../model/hostKernels';
+import { recordForward, recordForwardStepwise, relevanceOfAsync, type Recording } from '../relevance/lrp';
 import { DEFAULT_RELEVANCE_OPTIONS, type RelevanceAccounting } from '../relevance/types';
 import { InputError, UsageError } from '../util/errors';
 import type { AnalysisCache, ModelRef } from './analysis';
-import { throwIfCancelled, type Cancellation } from './cancellation';
+import { pauseFor, throwIfCancelled, type Cancellation } from './cancellation';
 import { layerFeatures, offsetsFor } from './features';
 import { tokensForModel } from './input';
 import type { ModelSession } from './session';
@@ -118,7 +121,10 @@ export class TextAnalyses {
   async analyze(p: TextAnalysisParams, control?: Cancellation): Promise<TextAnalysis> {
     const started = performance.now();
     if (p.metric !== undefined && !isGrassmannMetric(p.metric)) throw new UsageError(`unknown metric '${p.metric}'`);
-    const session = await this.analyses.session(p);
+    return this.analyses.use(p, (session) => this.analyzeInSession(session, p, started, control));
+  }
+
+  private async analyzeInSession(session: ModelSession, p: TextAnalysisParams, started: number, control?: Cancellation): Promise<TextAnalysis> {
     const spec = session.spec;
     const model = await session.loadModel();
     const plan = planTextWindows(session, p.text);
@@ -146,7 +152,7 @@ export class TextAnalyses {
       if (local) {
         cache.delete(key); // most recently used last
       } else {
-        local = await analyzeWindow(session, text, nearest.request);
+        local = await analyzeWindow(session, text, nearest.request, control);
       }
       cache.set(key, local);
       while (cache.size > WINDOWS_KEPT) cache.delete(cache.keys().next().value as string);
@@ -229,15 +235,61 @@ function resolveNearest(session: ModelSession, p: TextAnalysisParams): { request
   return { request: { layer, offset, metric, neighbours }, problem: null };
 }
 
-/** One window's text through the model: the computations of `features`, `relevance` and `nearest`. */
-async function analyzeWindow(session: ModelSession, text: string, nearest: TextAnalysis['nearest']): Promise<LocalWindow> {
+/** The stages of every block that the window's features read (taps of the same names). */
+const WINDOW_STAGES = ['z', 'mix_in', 'g', 'alpha'] as const;
+
+/**
+ * The taps of `features` (layers.l.z, .mix_in, .g, .alpha) and the next-token loss ('nll') from a
+ * recorded forward pass (../relevance/lrp.ts recordForward): the same tensors forward() taps,
+ * and the loss by the same head (final LayerNorm, lm_head, next-token NLL of ../model/blockOps.ts).
+ */
+export function tapsOfRecording(model: GrassmannModel, record: Recording, ids: readonly number[]): Map<string, TapValue> {
+  const taps = new Map<string, TapValue>();
+  record.blocks.forEach((stages, l) => {
+    for (const name of WINDOW_STAGES) {
+      const t = stages[name];
+      taps.set(`layers.${l}.${name}`, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+    }
+  });
+  const ops = createBlockOps(model.spec, hostKernelsAvailable(tf.getBackend()) ? 'host' : 'composite');
+  const w = model.internals();
+  const nll = tf.tidy(() => {
+    const hidden = record.blocks[record.blocks.length - 1].block_out;
+    const logits = tf.matMul(ops.layerNorm(hidden, w.finalNormWeight, w.finalNormBias, model.spec.layerNormEps), w.lmHeadT) as tf.Tensor2D;
+    return ops.nextTokenNll(logits, [ids]);
+  });
+  taps.set('nll', { shape: nll.shape.slice(), data: nll.dataSync() as Float32Array });
+  nll.dispose();
+  return taps;
+}
+
+/**
+ * One window's text through the model: the computations of `features`, `relevance` and `nearest`,
+ * on one forward pass (LRP's recording gives the taps), cancelled between blocks.
+ */
+async function analyzeWindow(session: ModelSession, text: string, nearest: TextAnalysis['nearest'], control?: Cancellation): Promise<LocalWindow> {
   const spec = session.spec;
   const model = await session.loadModel();
   const { tokens, ids } = tokensForModel(session, text);
   const T = ids.length;
   const L = spec.dims.layers;
-  const tapNames = ['nll', ...Array.from({ length: L }, (_, l) => ['z', 'mix_in', 'g', 'alpha'].map((n) => `layers.${l}.${n}`)).flat()];
-  const { taps } = await model.forward(ids, { taps: tapNames });
+  const pause = pauseFor(control);
+  let taps: Map<string, TapValue>;
+  let relevance: LocalWindow['relevance'] = null;
+  if (T >= 2) {
+    const recording = pause ? await recordForwardStepwise(model, ids, pause) : recordForward(model, ids);
+    try {
+      taps = tapsOfRecording(model, recording, ids);
+      const r = await relevanceOfAsync(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS, { recording, pause });
+      relevance = { tokens: r.tokens, positionEmbedding: r.positionEmbedding, accounting: r.accounting };
+    } finally {
+      recording.dispose();
+    }
+  } else {
+    // One token: nothing to explain, the taps from a plain forward pass.
+    const tapNames = ['nll', ...Array.from({ length: L }, (_, l) => WINDOW_STAGES.map((n) => `layers.${l}.${n}`)).flat()];
+    taps = (await model.forward(ids, { taps: tapNames, pause })).taps;
+  }
   const offsets = offsetsFor(session, T);
   const layers: WindowLayer[] = [];
   for (let l = 0; l < L; l++) {
@@ -259,11 +311,6 @@ async function analyzeWindow(session: ModelSession, text: string, nearest: TextA
       metric: nearest.metric,
       neighbours: Array.from({ length: T }, (_, t) => (has.has(t) ? nearestPlanes(planes, t, nearest.neighbours, nearest.metric) : null)),
     };
-  }
-  let relevance: LocalWindow['relevance'] = null;
-  if (T >= 2) {
-    const r = relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS);
-    relevance = { tokens: r.tokens, positionEmbedding: r.positionEmbedding, accounting: r.accounting };
   }
   return {
     tokens: tokens.map(({ text: t, id, start, end, special }) => ({ text: t, id, start, end, special })),

@@ -137,7 +137,7 @@ export class ComputeService implements vscode.Disposable {
   }
 
   /**
-   * Any operation of the worker (src/core/operations.ts), with progress, partial results and
+   * Any operation of the worker (src/worker/operations.ts), with progress, partial results and
    * cancellation. A request that opens a model carries the setting grassmannLens.architectureFile
    * as `arch` unless it names its own.
    */

@@ -71,7 +71,17 @@ export interface ForwardOptions {
    * compare the two); 'host' forces the host kernels (wasm and cpu only).
    */
   ops?: 'auto' | BlockOpsKind;
+  /**
+   * Awaited before each block (and, in evaluate(), before each batch of chunks) when given: the
+   * blocks then run one tf.tidy each, so the caller's event loop turns between them (a cancel
+   * message can arrive) and a throw from `pause` stops the pass. Without it the pass is one
+   * synchronous tf.tidy, as before.
+   */
+  pause?: LayerPause;
 }
+
+/** See ForwardOptions.pause: yields to the event loop, throws to stop. */
+export type LayerPause = () => Promise<void>;
 
 export interface ForwardResult {
   /** Row-major [T, V]. */
@@ -137,7 +147,16 @@ class TapSink {
   /** z [T, r] of each layer (by index) whose Plücker taps were asked for. */
   readonly planeStates: Record<string, tf.Tensor> = {};
   readonly order: string[] = [];
-  constructor(private readonly selection: TapSelection) {}
+  /**
+   * `kept`: the pass runs one tf.tidy per block (ForwardOptions.pause), so each tensor recorded is
+   * a kept clone (same data, its own handle): the block's tidy and the pass's disposal of its
+   * residual streams leave it alone.
+   */
+  constructor(private readonly selection: TapSelection, private readonly kept = false) {}
+
+  private hold(t: tf.Tensor): tf.Tensor {
+    return this.kept ? tf.keep(tf.clone(t)) : t;
+  }
 
   wants(name: string): boolean {
     if (this.selection === true) return true;
@@ -148,7 +167,7 @@ class TapSink {
   /** Records `make()` under `name` if wanted (make is only called then). */
   put(name: string, make: () => tf.Tensor): void {
     if (!this.wants(name)) return;
-    this.tensors[name] = make();
+    this.tensors[name] = this.hold(make());
     this.order.push(name);
   }
 
@@ -162,7 +181,7 @@ class TapSink {
         wanted = true;
       }
     }
-    if (wanted) this.planeStates[layer] = z;
+    if (wanted) this.planeStates[layer] = this.hold(z);
   }
 }
 
@@ -365,16 +384,42 @@ export class GrassmannModel {
     const T = ids.length;
     const V = this.spec.dims.vocabSize;
     const ops = this.blockOps(opts.ops ?? 'auto');
-    const sink = new TapSink(opts.taps ?? false);
-    const { logits, taps, planeStates } = tf.tidy(() => {
-      const embeddings = this.embed([ids]);
-      sink.put('embeddings', () => embeddings);
-      const hidden = this.runBlocks(embeddings, 1, T, ops, sink);
-      const logits = this.project(hidden, ops);
-      sink.put('logits', () => logits);
-      sink.put('nll', () => ops.nextTokenNll(logits, [ids]));
-      return { logits, taps: sink.tensors, planeStates: sink.planeStates };
-    });
+    const { pause } = opts;
+    const sink = new TapSink(opts.taps ?? false, pause !== undefined);
+    let logits: tf.Tensor2D;
+    if (!pause) {
+      logits = tf.tidy(() => {
+        const embeddings = this.embed([ids]);
+        sink.put('embeddings', () => embeddings);
+        const hidden = this.runBlocks(embeddings, 1, T, ops, sink);
+        const logits = this.project(hidden, ops);
+        sink.put('logits', () => logits);
+        sink.put('nll', () => ops.nextTokenNll(logits, [ids]));
+        return { logits, taps: sink.tensors, planeStates: sink.planeStates };
+      }).logits;
+    } else {
+      const embeddings = tf.tidy(() => {
+        const embeddings = this.embed([ids]);
+        sink.put('embeddings', () => embeddings);
+        return embeddings;
+      });
+      try {
+        const hidden = await this.runBlocksStepwise(embeddings, 1, T, ops, sink, null, pause);
+        logits = tf.tidy(() => {
+          const logits = this.project(hidden, ops);
+          sink.put('logits', () => logits);
+          sink.put('nll', () => ops.nextTokenNll(logits, [ids]));
+          return logits;
+        });
+        hidden.dispose();
+      } catch (e) {
+        for (const t of [...Object.values(sink.tensors), ...Object.values(sink.planeStates)]) t.dispose();
+        throw e;
+      } finally {
+        embeddings.dispose();
+      }
+    }
+    const { tensors: taps, planeStates } = sink;
     try {
       const logitsData = (await logits.data()) as Float32Array;
       const values = new Map<string, TapValue>();
@@ -501,7 +546,7 @@ export class GrassmannModel {
    * (encoded once, with [CLS]/[SEP]) are cut into non-overlapping chunks of seqLen tokens, the
    * remainder is dropped, and the next-token NLL is averaged over all predictions of all chunks.
    */
-  async evaluate(ids: readonly number[], seqLen: number = this.spec.dims.maxPositions, opts: Pick<ForwardOptions, 'ops'> = {}): Promise<EvaluationResult> {
+  async evaluate(ids: readonly number[], seqLen: number = this.spec.dims.maxPositions, opts: Pick<ForwardOptions, 'ops' | 'pause'> = {}): Promise<EvaluationResult> {
     const Tmax = this.spec.dims.maxPositions;
     if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > Tmax) {
       throw new RangeError(`evaluation chunk length ${seqLen} must be an integer in 2..${Tmax} (the model's position table)`);
@@ -520,11 +565,25 @@ export class GrassmannModel {
     for (let start = 0; start < chunks; start += batchSize) {
       const batch: number[][] = [];
       for (let c = start; c < Math.min(chunks, start + batchSize); c++) batch.push(ids.slice(c * seqLen, (c + 1) * seqLen) as number[]);
-      const [nll, best] = tf.tidy(() => {
-        const hidden = this.runBlocks(this.embed(batch), batch.length, seqLen, ops, null);
+      const headOf = (hidden: tf.Tensor2D): tf.Tensor[] => {
         const logits = this.project(hidden, ops);
         return [ops.nextTokenNll(logits, batch), tf.argMax(logits, 1)];
-      });
+      };
+      let nll: tf.Tensor;
+      let best: tf.Tensor;
+      if (!opts.pause) {
+        [nll, best] = tf.tidy(() => headOf(this.runBlocks(this.embed(batch), batch.length, seqLen, ops, null)));
+      } else {
+        // Block by block (ForwardOptions.pause), so a cancel is seen within one block of one batch.
+        const embeddings = tf.tidy(() => this.embed(batch));
+        try {
+          const hidden = await this.runBlocksStepwise(embeddings, batch.length, seqLen, ops, null, null, opts.pause);
+          [nll, best] = tf.tidy(() => headOf(hidden));
+          hidden.dispose();
+        } finally {
+          embeddings.dispose();
+        }
+      }
       const values = await nll.data();
       const argmax = await best.data();
       nll.dispose();
@@ -597,12 +656,52 @@ export class GrassmannModel {
    */
   private runBlocks(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null, hook: StageHook | null = null): tf.Tensor2D {
     const plans = layerOffsetPlans(this.spec, T); // each block's own window list
+    let x = embeddings;
+    for (let l = 0; l < this.layers.length; l++) x = this.runBlock(l, x, plans[l], batch, T, ops, sink, hook);
+    return x;
+  }
+
+  /**
+   * runBlocks with each block in its own tf.tidy and `pause` awaited before each (ForwardOptions.pause).
+   * Returns the final residual stream (the caller disposes it; `embeddings` stays the caller's).
+   * A hook that keeps a stage tensor past its block keeps a clone (tf.keep(tf.clone(value))).
+   */
+  private async runBlocksStepwise(embeddings: tf.Tensor2D, batch: number, T: number, ops: BlockOps, sink: TapSink | null, hook: StageHook | null, pause: LayerPause): Promise<tf.Tensor2D> {
+    const plans = layerOffsetPlans(this.spec, T);
+    let x = embeddings;
+    try {
+      for (let l = 0; l < this.layers.length; l++) {
+        await pause();
+        if (this.disposed) throw new Error('the model has been disposed');
+        const input = x;
+        x = tf.tidy(() => this.runBlock(l, input, plans[l], batch, T, ops, sink, hook));
+        if (input !== embeddings) input.dispose();
+      }
+      return x;
+    } catch (e) {
+      if (x !== embeddings) x.dispose();
+      throw e;
+    }
+  }
+
+  /**
+   * Like trace(), block by block with `pause` awaited before each (ForwardOptions.pause); the hook
+   * runs inside each block's tf.tidy, so what it keeps it keeps as tf.keep(tf.clone(value)).
+   * Returns the final residual stream, which the caller disposes; `embeddings` stays the caller's.
+   */
+  traceStepwise(ids: readonly number[], hook: StageHook, pause: LayerPause, embeddings: tf.Tensor2D): Promise<tf.Tensor2D> {
+    this.checkIds(ids);
+    return this.runBlocksStepwise(embeddings, 1, ids.length, this.blockOps('auto'), null, hook, pause);
+  }
+
+  /** Block l on the residual stream x [B*T, d] (inside the caller's tf.tidy). */
+  private runBlock(l: number, input: tf.Tensor2D, plan: ReturnType<typeof layerOffsetPlans>[number], batch: number, T: number, ops: BlockOps, sink: TapSink | null, hook: StageHook | null): tf.Tensor2D {
     const eps = this.spec.layerNormEps;
     const layout = BLOCK_LAYOUT_KERNELS[this.spec.variant.block];
-    let x = embeddings;
-    this.layers.forEach((w, l) => {
+    const w = this.layers[l];
+    let x = input;
+    {
       const tap = (name: string, make: () => tf.Tensor): void => sink?.put(`layers.${l}.${name}`, make);
-      const plan = plans[l];
       const stage = <T extends tf.Tensor>(name: BlockStage, t: T): T => (hook ? ((hook(l, name, t) as T | undefined) ?? t) : t);
       const norm1: BoundNorm = (v) => ops.layerNorm(v, w.norm1Weight, w.norm1Bias, eps);
       const norm2: BoundNorm = (v) => ops.layerNorm(v, w.norm2Weight, w.norm2Bias, eps);
@@ -636,7 +735,7 @@ export class GrassmannModel {
       if (afterFfn.sum) stage('ffn_sum', afterFfn.sum);
       x = stage('block_out', afterFfn.out);
       tap('block_out', () => x);
-    });
+    }
     return x;
   }
 

@@ -38,8 +38,8 @@ import type { GrassmannModel } from '../model/grassmann';
 import { ALPHAXIV } from '../model/architecture';
 import { layerKey, rowMajorPairs, type GrassmannSpec, type LayerShape } from '../model/spec';
 import { InputError } from '../util/errors';
-import { throwIfCancelled, type Cancellation } from '../core/cancellation';
-import { ModelSession } from '../core/session';
+import { pauseFor, throwIfCancelled, type Cancellation } from '../core/cancellation';
+import { freshSession, ModelSession, type SessionProvider } from '../core/session';
 import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from '../core/input';
 import { normalisePerLayer, scoreUnits, scoringConventions, unitsOfLayer } from './criteria';
 import { criterionApplies, DEFAULT_PRUNE, defaultCriteria } from './choices';
@@ -232,8 +232,8 @@ interface Measured {
   replicates: Replicates;
 }
 
-async function quality(model: GrassmannModel, ids: readonly number[], seqLen: number, bootstrap: (chunks: number) => ChunkBootstrap): Promise<Measured> {
-  const e = await model.evaluate(ids, seqLen);
+async function quality(model: GrassmannModel, ids: readonly number[], seqLen: number, bootstrap: (chunks: number) => ChunkBootstrap, pause?: () => Promise<void>): Promise<Measured> {
+  const e = await model.evaluate(ids, seqLen, { pause });
   const b = bootstrap(e.chunks);
   const replicates = b.replicates(e.perChunk);
   return {
@@ -270,7 +270,12 @@ export function checkPruneParams(p: PruneParams): void {
   }
 }
 
-export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): Promise<PruneReport> {
+/**
+ * The checkpoint's model comes from `sessions` (default: opened and closed here; the worker lends
+ * its cached one); each pruned copy is read back on its own. With a cancellation, the evaluations
+ * stop between blocks.
+ */
+export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, sessions: SessionProvider = freshSession): Promise<PruneReport> {
   checkPruneParams(p);
   const started = Date.now();
   const kind = p.units ?? DEFAULT_PRUNE.units;
@@ -302,7 +307,8 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
   const warnings: string[] = [];
   let report: PruneReport | undefined;
   try {
-    await ModelSession.with(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, async (session) => {
+    const pause = pauseFor(cancellation);
+    await sessions(checkpointPath, { config: p.config, arch: p.arch, tokenizer: p.tokenizer }, async (session) => {
       const spec = session.spec;
       const Tmax = spec.dims.maxPositions;
       const seqLen = p.seqLen ?? Tmax;
@@ -342,7 +348,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
         if (bootstrap.chunks !== chunks) throw new Error(`a step was evaluated on ${chunks} chunks, the baseline on ${bootstrap.chunks}`);
         return bootstrap;
       };
-      const measuredBaseline = await quality(model, dataIds, seqLen, bootstrapFor);
+      const measuredBaseline = await quality(model, dataIds, seqLen, bootstrapFor, pause);
       const baseline = measuredBaseline.quality;
       const chunkCount = baseline.perChunk.nll.length;
       if (baseline.predictions < SMALL_EVALUATION_PREDICTIONS) {
@@ -399,7 +405,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation): P
           }
           // The step's numbers: the written checkpoint, read back and evaluated like `eval`.
           const measured = await ModelSession.with(join(folder, 'model.safetensors'), { arch: spec.implementation.source !== 'built-in' ? join(folder, ARCHITECTURE_FILE_NAME) : undefined }, async (written) =>
-            quality(await written.loadModel(), dataIds, seqLen, bootstrapFor));
+            quality(await written.loadModel(), dataIds, seqLen, bootstrapFor, pause));
           const metrics = measured.quality;
           const deltaNll = { value: metrics.mean_nll - baseline.mean_nll, interval: bootstrap!.differenceInterval(measured.replicates, measuredBaseline.replicates) };
           const remaining = units.map((u, l) => u.length - removed.filter((x) => x.layer === l).length);

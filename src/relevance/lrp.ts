@@ -50,7 +50,7 @@
  * bias-free model with eps 0 conserves it to float32 rounding.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BlockStage, BlockWeights, GrassmannModel, ModelInternals } from '../model/grassmann';
+import type { BlockStage, BlockWeights, GrassmannModel, LayerPause, ModelInternals } from '../model/grassmann';
 import { planesAtOffset } from '../model/plucker';
 import { partnerPosition, planeLayoutOf, planOffsets } from '../model/offsets';
 import { AGGREGATION_RULES, BLOCK_LAYOUT_RULES, describeRules, mixingBack, type RuleContext } from './layoutRules';
@@ -102,6 +102,39 @@ export function recordForward(model: GrassmannModel, ids: readonly number[]): Re
       for (const b of kept.blocks) for (const t of Object.values(b)) t.dispose();
     },
   };
+}
+
+/**
+ * recordForward block by block, with `pause` awaited before each block (ForwardOptions.pause):
+ * the same tensors, each block's stages kept as clones of its own tf.tidy.
+ */
+export async function recordForwardStepwise(model: GrassmannModel, ids: readonly number[], pause: LayerPause): Promise<Recording> {
+  const w = model.internals();
+  const T = ids.length;
+  const d = model.spec.dims.modelDim;
+  const { tokens, positions, embeddings } = tf.tidy(() => {
+    const tokens = tf.gather(w.tokenEmbedding, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D;
+    const positions = tf.slice(w.positionEmbedding, [0, 0], [T, d]) as tf.Tensor2D;
+    return { tokens, positions, embeddings: tf.add(tokens, positions) as tf.Tensor2D };
+  });
+  const blocks: Partial<StageRecord>[] = [];
+  const dispose = (): void => {
+    tokens.dispose();
+    positions.dispose();
+    for (const b of blocks) for (const t of Object.values(b)) t.dispose();
+  };
+  try {
+    const hidden = await model.traceStepwise(ids, (layer, stage, value) => {
+      (blocks[layer] ??= {})[stage] = tf.keep(tf.clone(value)) as tf.Tensor2D;
+    }, pause, embeddings);
+    hidden.dispose();
+  } catch (e) {
+    dispose();
+    throw e;
+  } finally {
+    embeddings.dispose();
+  }
+  return { T, tokens, positions, blocks: blocks as StageRecord[], dispose };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +269,16 @@ export interface RelevanceRunOptions {
   perOffset?: boolean;
   /** Receives the recorded reduced states z of every block ([T, r_l] each), e.g. to count degenerate planes without another forward pass. */
   onReducedStates?: (z: Float32Array[]) => void;
+  /**
+   * The forward pass of `ids`, recorded by the caller (recordForward), who also reads its stages
+   * (one forward pass for taps and LRP) and disposes it; without it relevanceOf records its own.
+   */
+  recording?: Recording;
+}
+
+/** relevanceOfAsync's options: `pause` is awaited between blocks of the forward and of the backward pass. */
+export interface AsyncRelevanceRunOptions extends RelevanceRunOptions {
+  pause?: LayerPause;
 }
 
 /**
@@ -275,24 +318,65 @@ export function relevanceOf(
   options: RelevanceOptions = DEFAULT_RELEVANCE_OPTIONS,
   runOptions: RelevanceRunOptions = {},
 ): RelevanceResult {
-  const spec = model.spec;
-  const V = spec.dims.vocabSize;
-  const { positions, tokens } = targetPairs(ids, target);
-  const badToken = tokens.find((k) => !Number.isInteger(k) || k < 0 || k >= V);
-  if (badToken !== undefined) throw new RangeError(`target token id ${badToken} is outside the vocabulary (0..${V - 1})`);
-  const record = recordForward(model, ids);
+  const { positions, tokens } = checkedTargets(model, ids, target);
+  const record = runOptions.recording ?? recordForward(model, ids);
   try {
     runOptions.onReducedStates?.(record.blocks.map((b) => b.z.dataSync() as Float32Array));
-    return propagate(spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
+    const steps = propagate(model.spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return next.value;
+    }
   } finally {
-    record.dispose();
+    if (record !== runOptions.recording) record.dispose();
   }
+}
+
+/**
+ * relevanceOf with `pause` awaited between the blocks of the recorded forward pass and of the
+ * backward pass (a throw from it stops LRP and frees its tensors): the same numbers.
+ */
+export async function relevanceOfAsync(
+  model: GrassmannModel,
+  ids: readonly number[],
+  target: RelevanceTarget,
+  options: RelevanceOptions = DEFAULT_RELEVANCE_OPTIONS,
+  runOptions: AsyncRelevanceRunOptions = {},
+): Promise<RelevanceResult> {
+  const { pause } = runOptions;
+  if (!pause) return relevanceOf(model, ids, target, options, runOptions);
+  const { positions, tokens } = checkedTargets(model, ids, target);
+  const record = runOptions.recording ?? (await recordForwardStepwise(model, ids, pause));
+  try {
+    runOptions.onReducedStates?.(record.blocks.map((b) => b.z.dataSync() as Float32Array));
+    const steps = propagate(model.spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
+    try {
+      for (;;) {
+        const next = steps.next();
+        if (next.done) return next.value;
+        await pause();
+      }
+    } finally {
+      steps.return(undefined as never); // a stop between blocks runs propagate's cleanup
+    }
+  } finally {
+    if (record !== runOptions.recording) record.dispose();
+  }
+}
+
+function checkedTargets(model: GrassmannModel, ids: readonly number[], target: RelevanceTarget): { positions: number[]; tokens: number[] } {
+  const V = model.spec.dims.vocabSize;
+  const pairs = targetPairs(ids, target);
+  const badToken = pairs.tokens.find((k) => !Number.isInteger(k) || k < 0 || k >= V);
+  if (badToken !== undefined) throw new RangeError(`target token id ${badToken} is outside the vocabulary (0..${V - 1})`);
+  return pairs;
 }
 
 /** W for a weight the model holds as W^T (of its first `rows` rows), cached by the model. */
 type Transposed = (weightT: tf.Tensor2D, rows?: number) => tf.Tensor2D;
 
-function propagate(
+/** The backward pass, one step per block (the generator yields after the head and after each block). */
+function* propagate(
   spec: GrassmannSpec,
   w: ModelInternals,
   transposed: Transposed,
@@ -302,7 +386,7 @@ function propagate(
   target: RelevanceTarget,
   options: RelevanceOptions,
   runOptions: RelevanceRunOptions,
-): RelevanceResult {
+): Generator<void, RelevanceResult, void> {
   const { T } = record;
   const eps = options.epsilon;
   /** eps of the sums, the mean over offsets and the LayerNorm rules (RelevanceOptions.epsilonPlacement). */
@@ -318,10 +402,12 @@ function propagate(
     conservation.push({ stage, upper, lower, biases, bias, epsilon, remainder: upper - lower - bias - epsilon });
   };
 
+  /** The relevance at the current stage boundary (freed however the pass ends). */
+  let R: tf.Tensor2D | undefined;
   try {
     // Head: R at the target logits -> LayerNorm_f input.
     let start = 0;
-    let R = tf.tidy(() => {
+    R = tf.tidy(() => {
       const xL = record.blocks[L - 1].block_out;
       const { mean, variance } = tf.moments(xL, 1, true);
       const y = tf.add(tf.mul(tf.mul(tf.sub(xL, mean), tf.rsqrt(tf.add(variance, lnEps))), w.finalNormWeight), w.finalNormBias) as tf.Tensor2D;
@@ -338,6 +424,7 @@ function propagate(
     /** Sum of R, the relevance at the current stage boundary. */
     let current = sumOf(R);
     step('head', start, current);
+    yield;
 
     const layers: LayerRelevance[] = new Array(L);
     for (let l = L - 1; l >= 0; l--) {
@@ -349,15 +436,16 @@ function propagate(
       current = sumOf(R);
       layers[l] = { ...result.layer, layer: l, output: upper, input: current };
       step(`layer ${l}`, upper, current);
+      if (l > 0) yield;
     }
 
     // Embeddings: x0 = token + position (epsilon across the two).
+    const Rin = R;
     const embedding = tf.tidy(() => {
       const total = tf.add(record.tokens, record.positions);
-      const [rt, rp] = sumRule([record.tokens, record.positions], total, R, sumEps, sink);
+      const [rt, rp] = sumRule([record.tokens, record.positions], total, Rin, sumEps, sink);
       return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
     });
-    R.dispose();
     step('embeddings', current, embedding.total);
     return {
       options: { ...options },
@@ -372,6 +460,7 @@ function propagate(
       rules: describeRules(spec.variant, options, book),
     };
   } finally {
+    R?.dispose();
     sink.dispose();
   }
 }

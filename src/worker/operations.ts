@@ -31,30 +31,36 @@ export function createOperations(options: WorkerOptions) {
   const analyses = new AnalysisCache();
   // Text editors' hovers and colours (core/textAnalysis.ts), on the same opened models.
   const textAnalyses = new TextAnalyses(analyses);
+  // Every operation that opens a model takes it from the cache (a repeated request reads no
+  // weights; `forget` drops a file that changed on disk), and stops between the blocks of its
+  // forward and backward passes when cancelled (the worker turns its event loop there).
+  const sessions = analyses.provider;
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
     inspect: (p: { path: string; config?: string; arch?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config, arch: p.arch }),
     /** describe-arch's draft (the caller writes the file): headers only. */
     draftArchitecture: (p: { checkpoint: string; config?: string }, _c?: Cancellation) => draftArchitecture(p.checkpoint, { config: p.config }),
-    run: async (p: RunParams & { checkpoint: string }, _c?: Cancellation) => runText(p.checkpoint, { ...p, backend: await backend }),
-    eval: async (p: EvalParams & { checkpoint: string }, _c?: Cancellation) => evaluateFile(p.checkpoint, { ...p, backend: await backend }),
-    features: async (p: FeaturesParams & { checkpoint: string }, _c?: Cancellation) => featuresOfText(p.checkpoint, { ...p, backend: await backend }),
-    distances: async (p: DistancesParams & { checkpoint: string }, _c?: Cancellation) => distancesOfText(p.checkpoint, { ...p, backend: await backend }),
+    run: async (p: RunParams & { checkpoint: string }, c?: Cancellation) => runText(p.checkpoint, { ...p, backend: await backend }, c, sessions),
+    eval: async (p: EvalParams & { checkpoint: string }, c?: Cancellation) => evaluateFile(p.checkpoint, { ...p, backend: await backend }, c, sessions),
+    features: async (p: FeaturesParams & { checkpoint: string }, c?: Cancellation) => featuresOfText(p.checkpoint, { ...p, backend: await backend }, c, sessions),
+    distances: async (p: DistancesParams & { checkpoint: string }, c?: Cancellation) => distancesOfText(p.checkpoint, { ...p, backend: await backend }, c, sessions),
     drift: (p: DriftParams, c?: Cancellation) => driftOfCheckpoints(p, c),
     compare: (p: CompareParams, _c?: Cancellation) => compareCheckpoints(p),
-    compareText: async (p: CompareTextParams & { a: string; b: string }, c?: Cancellation) => compareOnText(p.a, p.b, { ...p, backend: await backend }, c),
-    relevance: async (p: RelevanceParams & { checkpoint: string }, _c?: Cancellation) => relevanceOfText(p.checkpoint, { ...p, backend: await backend }),
-    prune: async (p: PruneParams, c?: Cancellation) => pruneSweep({ ...p, backend: await backend }, c),
+    compareText: async (p: CompareTextParams & { a: string; b: string }, c?: Cancellation) => compareOnText(p.a, p.b, { ...p, backend: await backend }, c, sessions),
+    relevance: async (p: RelevanceParams & { checkpoint: string }, c?: Cancellation) => relevanceOfText(p.checkpoint, { ...p, backend: await backend }, c, sessions),
+    prune: async (p: PruneParams, c?: Cancellation) => pruneSweep({ ...p, backend: await backend }, c, sessions),
     // The checkpoint editor (cached sessions and forward passes):
     modelReport: (p: ModelRef, _c?: Cancellation) => analyses.inspect(p),
-    tensor: (p: ModelRef & { name: string }, _c?: Cancellation) => backend.then(() => analyses.tensor(p)),
+    tensor: (p: ModelRef & { name: string }, c?: Cancellation) => backend.then(() => analyses.tensor(p, c)),
     analyze: (p: TextRef, c?: Cancellation) => backend.then(() => analyses.analyze(p, c)),
-    planes: (p: TextRef & { layer: number; offset: number }, _c?: Cancellation) => backend.then(() => analyses.planes(p)),
-    planeDistances: (p: TextRef & { layer: number; offset: number; metric: GrassmannMetric }, _c?: Cancellation) => backend.then(() => analyses.distances(p)),
-    nearest: (p: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, _c?: Cancellation) =>
-      backend.then(() => analyses.nearest(p)),
+    planes: (p: TextRef & { layer: number; offset: number }, c?: Cancellation) => backend.then(() => analyses.planes(p, c)),
+    planeDistances: (p: TextRef & { layer: number; offset: number; metric: GrassmannMetric }, c?: Cancellation) => backend.then(() => analyses.distances(p, c)),
+    nearest: (p: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, c?: Cancellation) =>
+      backend.then(() => analyses.nearest(p, c)),
     forget: (p: { path: string }, _c?: Cancellation) => analyses.forget(p.path),
     textAnalysis: (p: TextAnalysisParams, c?: Cancellation) => backend.then(() => textAnalyses.analyze(p, c)),
+    /** Whether the model of `p` is open with its weights loaded in this worker (tests, the bench). */
+    cachedModel: (p: ModelRef, _c?: Cancellation) => analyses.loaded(p),
   };
 }
 
