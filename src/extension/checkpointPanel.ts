@@ -1,29 +1,26 @@
 /**
  * One checkpoint shown in a webview (the custom editor, or a panel for a Hugging Face-style
  * folder): the page, its Content-Security-Policy, and the translation of the view's requests
- * (../protocol/editor.ts, served through ../protocol/rpc.ts) into compute-worker operations. All
- * state of the open checkpoint lives here.
+ * (../protocol/editor.ts, served through ../protocol/rpc.ts) into compute-worker operations. The
+ * state of one view lives here; the checkpoint itself is its document (./checkpointDocument.ts),
+ * shared by every view of it.
  *
  * A new request of a kind (analyze, distances, ...) cancels the previous one of that kind;
- * closing the editor cancels everything; a change of the file on disk drops the worker's cached
- * model and sends the view the re-read model. Work that takes longer than a moment shows a
- * cancellable progress notification.
+ * closing the editor cancels everything; a change of the file on disk (seen once by the document
+ * for all its views) sends the view the re-read model. Work that takes longer than a moment shows
+ * a cancellable progress notification.
  */
 import * as vscode from 'vscode';
-import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
-import { checkExportMessage } from '../util/exportMessage';
 import { isGatePolicy, isLinearRule, type EditorProtocol, type ModelInfo } from '../protocol/editor';
 import type { ProgressNote, RequestContext, RequestName, ViewHost } from '../protocol/rpc';
 import type { AnalysisPiece } from '../core/analysis';
 import { asError, type ComputeService } from './computeService';
-import { CHECKPOINT_PATTERNS, checkpointsInFolder } from '../checkpoint/files';
-import { serveWebview } from './webviewHost';
-
-/** A changed checkpoint is read again after this long without further changes. */
-const RELOAD_QUIET_MS = 600;
+import { checkpointsInFolder } from '../checkpoint/files';
+import type { CheckpointDocument, CheckpointDocuments } from './checkpointDocument';
+import { saveExport, serveWebview } from './webviewHost';
 
 /** Requests slower than this show a progress notification with a Cancel button. */
 const PROGRESS_DELAY_MS = 700;
@@ -59,6 +56,8 @@ export interface PanelContext {
   runs?: RunEvents;
   output: vscode.OutputChannel;
   extensionUri: vscode.Uri;
+  /** The open checkpoints, one document per path, shared by its editors, panels and bound texts. */
+  documents: CheckpointDocuments;
   /** The text editor the user last worked in (the webview has focus when its button is clicked). */
   lastTextEditor(): vscode.TextEditor | undefined;
 }
@@ -124,15 +123,19 @@ export class CheckpointPanel implements vscode.Disposable {
   private viewReady = false;
   private model: ModelInfo | undefined;
 
+  private readonly path: string;
+  private readonly isFolder: boolean;
+
   constructor(
     private readonly webview: vscode.Webview,
-    /** The checkpoint file or folder. */
-    private readonly path: string,
-    private readonly isFolder: boolean,
+    /** The checkpoint (file or folder) this view shows, shared with the other views of it. */
+    private readonly document: CheckpointDocument,
     private readonly ctx: PanelContext,
   ) {
+    this.path = document.path;
+    this.isFolder = document.isFolder;
     CheckpointPanel.alive.add(this);
-    const name = basename(path);
+    const name = basename(this.path);
     webview.options = {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')],
@@ -140,21 +143,14 @@ export class CheckpointPanel implements vscode.Disposable {
     webview.html = panelHtml(webview, ctx.extensionUri, name);
     this.host = this.serve(webview);
     this.disposables.push({ dispose: () => this.host.dispose() });
-    // A folder model is its weights and config (not, say, the charts exported into it).
-    const pattern = isFolder
-      ? new vscode.RelativePattern(vscode.Uri.file(path), `{${CHECKPOINT_PATTERNS.join(',')},config.json,model.safetensors.index.json}`)
-      : new vscode.RelativePattern(vscode.Uri.file(dirname(path)), name);
-    // Its architecture description beside it (Describe Model Architecture…, edited by hand).
-    const description = new vscode.RelativePattern(vscode.Uri.file(isFolder ? path : dirname(path)), 'grassmann-lens.arch.json');
-    for (const watcher of [vscode.workspace.createFileSystemWatcher(pattern), vscode.workspace.createFileSystemWatcher(description)]) {
-      this.disposables.push(watcher, watcher.onDidChange(() => this.scheduleReload()), watcher.onDidCreate(() => this.scheduleReload()));
-    }
+    // The document watches the files and has the worker forget the old model; each view reads it again.
+    this.disposables.push(document.onDidChange(() => void this.reload()));
     if (ctx.runs) this.disposables.push(ctx.runs.onDidAddCheckpoint((e) => void this.runGrew(e)));
   }
 
   /** The folder whose checkpoints are this one's run. */
   private get runFolder(): string {
-    return this.isFolder ? this.path : dirname(this.path);
+    return this.document.runFolder;
   }
 
   /** A watched run (this checkpoint's folder) has a new complete checkpoint: tell the view. */
@@ -165,17 +161,6 @@ export class CheckpointPanel implements vscode.Disposable {
     const metadata: Record<string, string | number | boolean | null> = {};
     for (const [k, v] of Object.entries(e.metadata)) if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) metadata[k] = v as string | number | boolean | null;
     this.host.notify('runCheckpoint', { added: e.path, rewritten: e.rewritten, siblings, metadata });
-  }
-
-  private reloadTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * A checkpoint being written fires several change events and is incomplete until the writer is
-   * done (torch.save streams it): read it again once it has been quiet for a moment.
-   */
-  private scheduleReload(): void {
-    clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => void this.reload(), RELOAD_QUIET_MS);
   }
 
   private errorText(e: unknown, what: string): string {
@@ -204,10 +189,10 @@ export class CheckpointPanel implements vscode.Disposable {
     }
   }
 
+  /** The checkpoint changed on disk (the document has had the worker forget the old model). */
   private async reload(): Promise<void> {
     if (this.disposed) return;
     this.host.cancelAll();
-    await this.ctx.compute.request('forget', { path: this.path }).catch(() => undefined);
     if (!this.viewReady) return;
     this.host.notify('notice', { message: `${basename(this.path)} changed on disk and was read again.` });
     await this.loadModel();
@@ -309,28 +294,12 @@ export class CheckpointPanel implements vscode.Disposable {
     this.host.notify('selection', { text, source: `${basename(editor.document.uri.fsPath)}${selected.trim() ? '' : `, line ${editor.selection.active.line + 1}`}` });
   }
 
-  /** Checked, not trusted (as Compare's): types, size, format, and a bare file name (../util/exportMessage.ts). */
+  /** Writes the view's export where the user picks, starting beside the checkpoint (./webviewHost.ts). */
   private async export(m: unknown): Promise<void> {
-    const checked = checkExportMessage(m);
-    if ('problem' in checked) {
-      void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
-      return;
-    }
-    const { filename, format, bytes } = checked;
-    const folder = this.isFolder ? this.path : dirname(this.path);
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.file(join(folder, filename)),
-      filters: { [format.toUpperCase()]: [format] },
-      title: `Export ${filename}`,
-    });
-    if (!target) return;
-    try {
-      await vscode.workspace.fs.writeFile(target, bytes);
-      this.host.notify('exported', { path: target.fsPath });
-    } catch (e) {
-      void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
-    }
+    const path = await saveExport(m, this.document.runFolder);
+    if (path) this.host.notify('exported', { path });
   }
+
 
   /** Runs `text` on the Run tab and pins the token at `position` (now, or once the view has its model). */
   pinToken(text: string, position: number, source: string): void {
@@ -341,7 +310,6 @@ export class CheckpointPanel implements vscode.Disposable {
   dispose(): void {
     CheckpointPanel.alive.delete(this);
     this.disposed = true;
-    clearTimeout(this.reloadTimer);
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -8,13 +8,12 @@
  */
 import * as vscode from 'vscode';
 import { notificationText } from '../util/safeText';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { isInputError } from '../util/errors';
-import { checkExportMessage } from '../util/exportMessage';
 import type { CompareTextParams, CompareTextReport } from '../core/compareText';
 import type { CompareProtocol } from '../protocol/compare';
 import type { ViewHost } from '../protocol/rpc';
-import { serveWebview } from './webviewHost';
+import { saveExport, serveWebview } from './webviewHost';
 import { asError, isCheckpointUri } from './computeService';
 import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB, checkpointsInFolder } from '../checkpoint/files';
 import type { CommandContext } from './commands';
@@ -189,25 +188,10 @@ export class CompareReportPanel {
     panel.onDidDispose(() => this.host.dispose());
   }
 
-  /** Checked, not trusted: the name becomes a file name beside checkpoint A (../util/exportMessage.ts). */
+  /** Writes the view's export where the user picks, starting beside the checkpoint (./webviewHost.ts). */
   private async export(m: unknown): Promise<void> {
-    const checked = checkExportMessage(m);
-    if ('problem' in checked) {
-      void vscode.window.showErrorMessage(`Grassmann Lens: export refused: ${notificationText(checked.problem)}`);
-      return;
-    }
-    const { filename, format, bytes } = checked;
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.file(join(dirname(this.report.a), filename)),
-      filters: { [format.toUpperCase()]: [format] },
-      title: `Export ${filename}`,
-    });
-    if (!target) return;
-    try {
-      await vscode.workspace.fs.writeFile(target, bytes);
-      this.host.notify('exported', { path: target.fsPath });
-    } catch (e) {
-      void vscode.window.showErrorMessage(`Grassmann Lens: cannot write ${target.fsPath}: ${notificationText(asError(e).message)}`);
-    }
+    const path = await saveExport(m, dirname(this.report.a));
+    if (path) this.host.notify('exported', { path });
   }
+
 }

@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { isCheckpointName } from '../checkpoint/files';
 import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
 import { BackendStatus } from './backendStatus';
+import { CHECKPOINT_QUIET_MS, CheckpointDocuments } from './checkpointDocument';
 import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { COMMANDS, registerCommands } from './commands';
@@ -22,6 +23,8 @@ import { TextAnalysisController } from './textAnalysis';
 /** What `activate` returns to other extensions and to the extension-host tests. */
 export interface GrassmannLensApi {
   backendReport(): Promise<BackendReport>;
+  /** The checkpoints open in views or bound texts: one document each, how many hold it, how often it changed on disk. */
+  openCheckpoints(): { path: string; holders: number; changes: number }[];
 }
 
 export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
@@ -33,7 +36,19 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
   const status = new BackendStatus(output, COMMANDS.showBackend);
   // The webview takes focus when its "Use selection" button is clicked: remember the text editor before it.
   let lastTextEditor = vscode.window.activeTextEditor;
-  const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, lastTextEditor: () => lastTextEditor };
+  // One document per open checkpoint: it watches the files for all the views (and bound texts) of it.
+  const documents = new CheckpointDocuments({
+    watch: (folder, glob, listener) => {
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), glob));
+      const subscriptions = [watcher, watcher.onDidChange(listener), watcher.onDidCreate(listener)];
+      return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
+    },
+    forget: async (path) => {
+      await compute.request('forget', { path });
+    },
+    quietMs: CHECKPOINT_QUIET_MS,
+  });
+  const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, documents, lastTextEditor: () => lastTextEditor };
   // Watched training runs: the checkpoint views of a watched folder hear of each new checkpoint.
   const runs = new RunWatches(panels);
   panels.runs = runs;
@@ -74,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
   // No compute.start() here: the first request starts the worker (ComputeService), and its state
   // change shows the status bar item.
   void reopenCheckpointsShownAsText();
-  return { backendReport: () => compute.backendReport() };
+  return { backendReport: () => compute.backendReport(), openCheckpoints: () => documents.state() };
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import * as vscode from 'vscode';
 import { UNAMBIGUOUS_CHECKPOINT_GLOB } from '../checkpoint/files';
+import { statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { TextAnalysis, TextAnalysisPiece, TextWindowAnalysis } from '../core/textAnalysis';
 import type { GrassmannMetric } from '../geometry/angles';
@@ -75,12 +76,18 @@ interface Binding {
   timer?: NodeJS.Timeout;
   /** Completed runs: the first one failing unbinds the document. */
   runs: number;
-  /** Watches the checkpoint file: when training writes it again, the text is analysed again. */
+  /** Holds the checkpoint's document: when training writes the file again, the text is analysed again. */
   checkpointWatcher?: vscode.Disposable;
 }
 
-/** A rewritten checkpoint is read again after this long without further changes (torch.save streams it). */
-const CHECKPOINT_QUIET_MS = 1000;
+/** Whether `path` is a model folder (a file, or a path that no longer exists, is not). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export class TextAnalysisController implements vscode.Disposable {
   private readonly bindings = new Map<string, Binding>();
@@ -225,22 +232,19 @@ export class TextAnalysisController implements vscode.Disposable {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * When the bound checkpoint is written again (a training run saving best.pt), the worker drops
-   * its copy and the text runs again once the file has been quiet for a moment.
+   * When the bound checkpoint is written again (a training run saving best.pt), its document (the
+   * one the checkpoint's views share: ./checkpointDocument.ts) has the worker drop its copy once the
+   * file has been quiet for a moment, and the text runs again.
    */
   private watchCheckpoint(b: Binding): vscode.Disposable {
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dirname(b.checkpoint)), basename(b.checkpoint)));
-    let quiet: NodeJS.Timeout | undefined;
-    const changed = (): void => {
-      clearTimeout(quiet);
-      quiet = setTimeout(() => {
-        if (this.bindings.get(b.document.uri.toString()) !== b) return;
-        this.ctx.output.appendLine(`${b.checkpoint} changed on disk: analysing ${b.document.uri.fsPath || b.document.uri.toString()} again.`);
-        void this.ctx.compute.request('forget', { path: b.checkpoint }).catch(() => undefined).then(() => this.schedule(b, 0));
-      }, CHECKPOINT_QUIET_MS);
-    };
-    const subscriptions = [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed)];
-    return { dispose: () => { clearTimeout(quiet); for (const s of subscriptions) s.dispose(); } };
+    const documents = this.ctx.panels.documents;
+    const doc = documents.acquire(b.checkpoint, isDirectory(b.checkpoint));
+    const subscription = doc.onDidChange(() => {
+      if (this.bindings.get(b.document.uri.toString()) !== b) return;
+      this.ctx.output.appendLine(`${b.checkpoint} changed on disk: analysing ${b.document.uri.fsPath || b.document.uri.toString()} again.`);
+      this.schedule(b, 0);
+    });
+    return { dispose: () => { subscription.dispose(); documents.release(doc); } };
   }
 
   private unbind(uri: vscode.Uri): void {

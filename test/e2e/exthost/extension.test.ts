@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'mocha';
 import type { GrassmannLensApi } from '../../../src/extension/extension';
@@ -122,6 +122,29 @@ export function defineExtensionSuite(): void {
       assert.ok(input instanceof vscode.TabInputCustom, 'the active tab is a custom editor');
       assert.equal(input.viewType, 'grassmannLens.checkpoint');
       assert.equal(input.uri.toString(), uri.toString());
+    });
+
+    it('two editors of one checkpoint share one document: one watcher, one change for both, gone when both close', async () => {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      const checkpoints = vscode.Uri.joinPath(workspace(), 'tiny-grassmann', 'checkpoints');
+      const folder = vscode.Uri.joinPath(workspace(), 'shared-document');
+      mkdirSync(folder.fsPath, { recursive: true });
+      const file = vscode.Uri.joinPath(folder, 'best.pt');
+      copyFileSync(vscode.Uri.joinPath(checkpoints, 'epoch_2.pt').fsPath, file.fsPath);
+      await vscode.commands.executeCommand('vscode.openWith', file, 'grassmannLens.checkpoint', vscode.ViewColumn.One);
+      await vscode.commands.executeCommand('vscode.openWith', file, 'grassmannLens.checkpoint', vscode.ViewColumn.Two);
+      const editors = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputCustom && t.input.uri.toString() === file.toString());
+      assert.equal(editors.length, 2, 'the checkpoint is open in two editor groups');
+      const mine = () => api.openCheckpoints().filter((d) => d.path === file.fsPath);
+      assert.deepEqual(mine(), [{ path: file.fsPath, holders: 1, changes: 0 }], 'one document for both editors');
+      // A training run writes it again (twice in quick succession): the document passes on one change.
+      copyFileSync(vscode.Uri.joinPath(checkpoints, 'epoch_1.pt').fsPath, file.fsPath);
+      copyFileSync(vscode.Uri.joinPath(checkpoints, 'epoch_2.pt').fsPath, file.fsPath);
+      await until('the change on disk', async () => (mine()[0]?.changes ? true : undefined), 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(mine(), [{ path: file.fsPath, holders: 1, changes: 1 }]);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await until('the document to close', async () => (mine().length === 0 ? true : undefined), 10_000);
     });
 
     it('Analyze This Text binds a selection: a hover inside it names the token, its id and window; none outside it; an edit before it moves it', async () => {
