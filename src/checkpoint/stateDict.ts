@@ -52,6 +52,8 @@ export interface ExtractedStateDict<T> {
   /** Where the state dict sat: the wrapper keys walked down ('' = top level) and prefixes stripped. */
   layout: { stateKeys: string[]; strippedPrefixes: string[] };
   warnings: string[];
+  /** What was left out as expected (optimizer state): worth knowing, not a warning. */
+  notes: string[];
 }
 
 /** A dict in the value tree: a Map from the unpickler, or a plain object (tests, JSON). */
@@ -138,6 +140,7 @@ export function extractStateDict<T = TorchTensor>(
   isTensor: (v: unknown) => v is T = isTorchTensor as unknown as (v: unknown) => v is T,
 ): ExtractedStateDict<T> {
   const warnings: string[] = [];
+  const notes: string[] = [];
   const metadata: Record<string, ScalarValue> = {};
   const configs: Record<string, unknown> = {};
   const stateKeys: string[] = [];
@@ -154,7 +157,7 @@ export function extractStateDict<T = TorchTensor>(
     if (key === undefined) break;
     // Bookkeeping scalars only come from the top level: nested wrappers rarely have any, and
     // the top level is what the training script chose to record.
-    if (depth === 0) collectTopLevel(root, key, metadata, configs, warnings);
+    if (depth === 0) collectTopLevel(root, key, metadata, configs, warnings, notes);
     stateKeys.push(key);
     stateDict = getEntry(current, key) as DictLike;
     path += `${path ? '.' : ''}${key}`;
@@ -192,7 +195,7 @@ export function extractStateDict<T = TorchTensor>(
   warnings.push(...stripped.warnings);
   const tensors = new Map<string, T>();
   stripped.names.forEach((n, i) => tensors.set(n, values[i]));
-  return { tensors, metadata, configs, layout: { stateKeys, strippedPrefixes: stripped.strippedPrefixes }, warnings };
+  return { tensors, metadata, configs, layout: { stateKeys, strippedPrefixes: stripped.strippedPrefixes }, warnings, notes };
 }
 
 /**
@@ -222,7 +225,7 @@ export function plainConfig(v: unknown, budget = { entries: MAX_CONFIG_ENTRIES }
 }
 
 /** Top-level entries next to the state dict: scalars become metadata; the rest is skipped. */
-function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<string, ScalarValue>, configs: Record<string, unknown>, warnings: string[]): void {
+function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<string, ScalarValue>, configs: Record<string, unknown>, warnings: string[], notes: string[]): void {
   const ignored = new EntryWarnings(warnings, (more) => `${more} more top-level entries ignored: only the state dict and scalar metadata are read`);
   for (const [k, v] of entriesOf(root)) {
     if (k === stateKey) continue;
@@ -233,7 +236,7 @@ function collectTopLevel(root: DictLike, stateKey: string, metadata: Record<stri
     } else if (typeof k === 'string' && (CONFIG_KEYS as readonly string[]).includes(k) && isDictLike(v)) {
       configs[k] = plainConfig(v);
     } else if (typeof k === 'string' && (OPTIMIZER_KEYS as readonly string[]).includes(k)) {
-      warnings.push(`optimizer state skipped ('${key}')`);
+      notes.push(`optimizer state skipped ('${key}')`);
     } else if (v !== null) {
       ignored.add(`top-level entry '${key}' (a ${describeValue(v)}) ignored: only the state dict and scalar metadata are read`);
     }

@@ -256,6 +256,7 @@ function buildCheckpoint(
     configs: extracted.configs,
     stateDictLayout: extracted.layout,
     warnings,
+    notes: extracted.notes,
     close: () => source.close(),
   };
 }

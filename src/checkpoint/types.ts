@@ -77,8 +77,10 @@ export interface Checkpoint {
    * (`module.`): the pruning writers save the same way.
    */
   stateDictLayout?: { stateKeys: string[]; strippedPrefixes: string[] };
-  /** Things the user should know (skipped optimizer state, stripped prefixes, NaN weights...). */
+  /** Things the user should know (stripped prefixes, entries ignored, NaN weights...). */
   warnings: string[];
+  /** What a reader leaves out as expected (a training checkpoint's optimizer state): shown quietly, once. */
+  notes?: string[];
   close(): Promise<void>;
 }
 

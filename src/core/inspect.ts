@@ -43,6 +43,8 @@ export interface InspectReport {
   tensors: { name: string; dtype: string; shape: number[] }[];
   metadata: Record<string, ScalarValue>;
   warnings: string[];
+  /** Left out as expected (optimizer state): information, not a warning. */
+  notes: string[];
 }
 
 export async function inspectCheckpoint(path: string, opts: { config?: string; arch?: string } = {}): Promise<InspectReport> {
@@ -73,6 +75,7 @@ export function inspectSession(session: ModelSession): InspectReport {
     tensors: tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
     metadata: checkpoint.metadata,
     warnings: [...checkpoint.warnings, ...(description.recognized ? description.spec.warnings : description.warnings)],
+    notes: [...(checkpoint.notes ?? [])],
   };
   if (description.recognized) {
     const { spec } = description;

@@ -141,6 +141,10 @@ export function inspectReportText(report: InspectReport): string {
     lines.push('Warnings:');
     for (const w of report.warnings) lines.push(`  ! ${safe(w)}`);
   }
+  if (report.notes.length) {
+    lines.push('Notes:');
+    for (const n of report.notes) lines.push(`  - ${safe(n)}`);
+  }
   lines.push(`Tensors (${formatCount(report.tensors.length)}):`);
   if (report.tensors.length) {
     const rows = [['name', 'dtype', 'shape'], ...report.tensors.map((t) => [safe(t.name, 500), safe(t.dtype, 40), formatShape(t.shape)])];
