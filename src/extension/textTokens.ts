@@ -242,16 +242,18 @@ export interface HoverContext {
   stale: boolean;
 }
 
-/** Compact Markdown for one token: what the CLI prints for it, for the window it was seen in. */
+/**
+ * Compact Markdown for one token: what the CLI prints for it, for the window it was seen in.
+ * What matters leads (the token, its relevance and loss, its nearest planes, the link to the
+ * checkpoint view), one line each without paragraph gaps; the per-layer table comes last, so the
+ * hover fits VS Code's box (about 250 px) without scrolling for models of up to 6 layers.
+ */
 export function hoverMarkdown(token: PlacedToken, ctx: HoverContext): string {
   const { window: w, position: t } = token;
   const tok = w.tokens[t];
-  const lines: string[] = [];
-  lines.push(`**${code(tok.text)}** · id ${tok.id} · position ${t} · ${markdownText(ctx.checkpointName)}`);
-  const textTokens = w.tokens.filter((x) => !x.special).length;
-  lines.push('');
-  lines.push(`window ${w.index + 1} of ${w.count}, text tokens ${w.firstToken}–${w.firstToken + textTokens - 1}${ctx.stale ? ' · _being analysed again_' : ''}`);
-  lines.push('');
+  // Lines of one paragraph: a Markdown hard break (two spaces) between them.
+  const head: string[] = [];
+  head.push(`**${code(tok.text)}** · id ${tok.id} · position ${t} · ${markdownText(ctx.checkpointName)}`);
   const relevance = tokenRelevance(w, t);
   const parts: string[] = [];
   if (w.relevance) {
@@ -259,11 +261,27 @@ export function hoverMarkdown(token: PlacedToken, ctx: HoverContext): string {
   }
   const loss = tokenLoss(w, t);
   if (loss !== null) parts.push(`loss ${formatValue(loss)} nats`);
-  if (parts.length) lines.push(parts.join(' · '), '');
+  if (parts.length) head.push(parts.join(' · '));
 
+  const { layer, offset } = ctx.choice;
+  if (ctx.nearestProblem) {
+    head.push(`nearest planes: ${markdownText(ctx.nearestProblem, 1000)}`);
+  } else if (w.nearest) {
+    const neighbours = w.nearest.neighbours[t];
+    const label = `nearest planes (layer ${w.nearest.layer}, d=${w.nearest.offset}, ${markdownText(w.nearest.metric)})`;
+    if (neighbours === null) head.push(`${label}: none, the token has no plane at d=${w.nearest.offset}`);
+    else if (neighbours.length === 0) head.push(`${label}: none (degenerate plane)`);
+    else head.push(`${label}: ${neighbours.map((n) => `${code(w.tokens[n.position].text)} @${n.position} ${formatValue(n.distance)}`).join(' · ')}`);
+  } else {
+    head.push(`nearest planes (layer ${layer}, d=${offset}): none, the window is shorter than ${offset + 1} tokens`);
+  }
+  const textTokens = w.tokens.filter((x) => !x.special).length;
+  const where = `window ${w.index + 1} of ${w.count}, text tokens ${w.firstToken}–${w.firstToken + textTokens - 1}${ctx.stale ? ' · _being analysed again_' : ''}`;
+  head.push(ctx.revealLink ? `[Open in checkpoint view](${ctx.revealLink(token)}) · ${where}` : where);
+
+  const lines: string[] = [head.join('  \n'), ''];
   const offsets = [...new Set(w.layers.flatMap((l) => l.offsets.map((o) => o.offset)))].sort((a, b) => a - b);
   let anyDegenerate = false;
-  lines.push(offsets.length ? 'gate openness α, plane area at each window offset d:' : 'gate openness α (no planes: the window is one token long):', '');
   lines.push(`| layer | gate α | ${offsets.map((d) => `d=${d}`).join(' | ')} |`);
   lines.push(`|--:|--:|${offsets.map(() => '--:|').join('')}`);
   for (const layer of w.layers) {
@@ -276,20 +294,8 @@ export function hoverMarkdown(token: PlacedToken, ctx: HoverContext): string {
     lines.push(`| ${layer.layer} | ${formatValue(layer.alphaMean[t])} | ${cells.join(' | ')} |`);
   }
   lines.push('');
-  if (anyDegenerate) lines.push('\\* degenerate plane (the two states are nearly parallel)', '');
-
-  const { layer, offset } = ctx.choice;
-  if (ctx.nearestProblem) {
-    lines.push(`nearest planes: ${markdownText(ctx.nearestProblem, 1000)}`);
-  } else if (w.nearest) {
-    const neighbours = w.nearest.neighbours[t];
-    const head = `nearest planes (layer ${w.nearest.layer}, d=${w.nearest.offset}, ${markdownText(w.nearest.metric)})`;
-    if (neighbours === null) lines.push(`${head}: none, the token has no plane at d=${w.nearest.offset}`);
-    else if (neighbours.length === 0) lines.push(`${head}: none (degenerate plane)`);
-    else lines.push(`${head}: ${neighbours.map((n) => `${code(w.tokens[n.position].text)} @${n.position} ${formatValue(n.distance)}`).join(' · ')}`);
-  } else {
-    lines.push(`nearest planes (layer ${layer}, d=${offset}): none, the window is shorter than ${offset + 1} tokens`);
-  }
-  if (ctx.revealLink) lines.push('', `[Open in checkpoint view](${ctx.revealLink(token)})`);
+  lines.push(offsets.length
+    ? `gate openness α and plane area at each window offset d${anyDegenerate ? ' · \\* degenerate plane (the two states are nearly parallel)' : ''}`
+    : 'gate openness α (no planes: the window is one token long)');
   return lines.join('\n');
 }

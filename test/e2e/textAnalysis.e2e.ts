@@ -94,7 +94,7 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
   });
 
   after(async () => {
-    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings, extra: { hoverHeights: fits } });
   });
 
   const status = () => statusBarItem(page, 'grassmannLens.tokenColors');
@@ -176,6 +176,9 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
     }, `--vscode-${id.replace(/\./g, '-')}`);
   }
 
+  /** Heights of each hover's content and of its box (px), for the timings file. */
+  const fits: { content: number; box: number }[] = [];
+
   /** Hovers the middle of `box` and returns the hover's text and its table (rows of cells). */
   async function hoverOver(box: Box): Promise<{ text: string; table: string[][] }> {
     await page.mouse.move(5, 5);
@@ -185,6 +188,14 @@ describe('Analyze This Text in code-server', { timeout: 10 * 60_000 }, () => {
     await hover.waitFor({ timeout: UI_TIMEOUT_MS });
     const text = (await hover.innerText()).replace(/[ \t]+/g, ' ');
     const table = await hover.locator('table tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('th, td')].map((c) => (c as HTMLElement).innerText.trim())));
+    // Everything shows without scrolling: the content is no taller than the box VS Code gives it.
+    const fit = await hover.evaluate((el) => {
+      const content = el.querySelector('.monaco-hover-content') as HTMLElement | null;
+      const box = (content?.parentElement ?? el) as HTMLElement;
+      return { content: content?.scrollHeight ?? el.scrollHeight, box: box.clientHeight };
+    });
+    fits.push(fit);
+    assert.ok(fit.content <= fit.box + 1, `the hover's content (${fit.content} px) fits its box (${fit.box} px)`);
     return { text, table };
   }
 
