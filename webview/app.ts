@@ -19,6 +19,7 @@ import { DistanceView, GatesView, PluckerView } from './views/geometry';
 import { RelevanceView } from './views/relevance';
 import { OverviewView } from './views/overview';
 import { RunView } from './views/run';
+import { chooseButtons, type ChooseFile } from './modelFiles';
 
 const TAB_TITLES: Record<ViewName, string> = { overview: 'Overview', run: 'Run', plucker: 'Plücker', distances: 'Distances', gates: 'Gates', relevance: 'Relevance', drift: 'Drift' };
 /** Views that show the analysed text's tokens above them. */
@@ -43,6 +44,8 @@ export class App {
   private readonly views: Record<ViewName, View>;
   private readonly strip: TokenStrip;
   private readonly run: RunView;
+  /** Choose Config… / Choose Tokenizer… (the host asks the user). */
+  private readonly chooseFile: ChooseFile;
   private readonly header = h('header', { class: 'header' });
   private readonly tabs = h('vscode-tabs', { id: 'tabs', panel: true });
   /** A token to pin once the run of its text arrives (a text editor's "Open in checkpoint view"). */
@@ -62,10 +65,12 @@ export class App {
       relevanceGate: isGatePolicy(saved.relevanceGate) ? saved.relevanceGate : DEFAULT_RELEVANCE_OPTIONS.gate,
       relevance: null,
     });
-    this.run = new RunView(this.store, (text) => this.analyze(text), () => this.host.send('useSelection', {}));
+    const choose: ChooseFile = (kind) => this.host.send('chooseFile', { kind });
+    this.chooseFile = choose;
+    this.run = new RunView(this.store, (text) => this.analyze(text), () => this.host.send('useSelection', {}), choose);
     this.strip = new TokenStrip(this.store, (t) => this.requestNearest(t));
     this.views = {
-      overview: new OverviewView(this.store, (name) => this.requestTensor(name)),
+      overview: new OverviewView(this.store, (name) => this.requestTensor(name), choose),
       run: this.run,
       plucker: new PluckerView(this.store),
       distances: new DistanceView(this.store),
@@ -122,7 +127,7 @@ export class App {
     clear(this.header);
     const title = this.root.dataset.title ?? '';
     if (state.modelError) {
-      this.header.append(h('h1', {}, title), h('p', { id: 'error', class: 'error', role: 'alert' }, state.modelError));
+      this.header.append(h('h1', {}, title), h('p', { id: 'error', class: 'error', role: 'alert' }, state.modelError), chooseButtons(this.chooseFile));
       return;
     }
     if (!state.model) {

@@ -14,7 +14,9 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import { isInputError } from '../util/errors';
-import { isGatePolicy, isLinearRule, type EditorProtocol, type ModelInfo } from '../protocol/editor';
+import { isGatePolicy, isLinearRule, type EditorProtocol, type ModelFilesInfo, type ModelInfo } from '../protocol/editor';
+import { isModelFileKind } from '../util/modelFiles';
+import { CHOOSE_CONFIG_COMMAND, CHOOSE_TOKENIZER_COMMAND, type ModelFileStore } from './modelFiles';
 import type { ProgressNote, RequestContext, RequestName, ViewHost } from '../protocol/rpc';
 import type { AnalysisPiece } from '../core/analysis';
 import { asError, type ComputeService } from './computeService';
@@ -58,6 +60,8 @@ export interface PanelContext {
   extensionUri: vscode.Uri;
   /** The open checkpoints, one document per path, shared by its editors, panels and bound texts. */
   documents: CheckpointDocuments;
+  /** The config and tokenizer chosen per checkpoint (Choose Config… / Choose Tokenizer…). */
+  modelFiles: ModelFileStore;
   /** The text editor the user last worked in (the webview has focus when its button is clicked). */
   lastTextEditor(): vscode.TextEditor | undefined;
 }
@@ -145,6 +149,10 @@ export class CheckpointPanel implements vscode.Disposable {
     this.disposables.push({ dispose: () => this.host.dispose() });
     // The document watches the files and has the worker forget the old model; each view reads it again.
     this.disposables.push(document.onDidChange(() => void this.reload()));
+    // A config or tokenizer chosen for it: read it again with them.
+    this.disposables.push(ctx.modelFiles.onDidChange((path) => {
+      if (resolve(path) === resolve(this.path)) void this.reload(`${basename(this.path)} now runs with the chosen files.`);
+    }));
     if (ctx.runs) this.disposables.push(ctx.runs.onDidAddCheckpoint((e) => void this.runGrew(e)));
   }
 
@@ -173,12 +181,26 @@ export class CheckpointPanel implements vscode.Disposable {
   /** Reads the checkpoint (header and layout) and sends the model to the view. */
   private async loadModel(): Promise<void> {
     try {
-      const [report, backend, siblings] = await Promise.all([
+      const [report, backend, siblings, tokenizer] = await Promise.all([
         this.ctx.compute.request('modelReport', { path: this.path }),
         this.ctx.compute.backendReport().then((b) => `${b.active}${b.threads > 1 ? ` (${b.threads} threads)` : ''}`, () => 'unavailable'),
         siblingCheckpoints(this.path, this.isFolder),
+        this.ctx.compute.request('tokenizerInfo', { path: this.path }).then(
+          (t) => ({ path: t.path, description: t.description, problem: null }),
+          (e: unknown) => ({ path: null, description: null, problem: this.errorText(e, 'Finding the tokenizer') }),
+        ),
       ]);
-      this.model = { name: basename(this.path), report, backend, siblings, watching: this.ctx.runs?.isWatched(this.runFolder) ?? false };
+      const { origin } = this.ctx.modelFiles.of(this.path);
+      const files: ModelFilesInfo = {
+        config: {
+          path: report.configPath ?? null,
+          origin: origin.config,
+          problem: null,
+          description: report.configPath ? `${basename(report.configPath)} (${report.configPath})` : null,
+        },
+        tokenizer: { ...tokenizer, origin: origin.tokenizer },
+      };
+      this.model = { name: basename(this.path), report, backend, siblings, watching: this.ctx.runs?.isWatched(this.runFolder) ?? false, files };
       this.host.notify('model', { model: this.model });
       if (this.pendingPin) {
         this.host.notify('pinToken', this.pendingPin);
@@ -189,12 +211,12 @@ export class CheckpointPanel implements vscode.Disposable {
     }
   }
 
-  /** The checkpoint changed on disk (the document has had the worker forget the old model). */
-  private async reload(): Promise<void> {
+  /** The checkpoint changed on disk (the document has had the worker forget the old model), or its files were chosen. */
+  private async reload(notice = `${basename(this.path)} changed on disk and was read again.`): Promise<void> {
     if (this.disposed) return;
     this.host.cancelAll();
     if (!this.viewReady) return;
-    this.host.notify('notice', { message: `${basename(this.path)} changed on disk and was read again.` });
+    this.host.notify('notice', { message: notice });
     await this.loadModel();
   }
 
@@ -274,6 +296,10 @@ export class CheckpointPanel implements vscode.Disposable {
         },
         useSelection: () => this.sendSelection(),
         export: (m) => this.export(m),
+        chooseFile: async ({ kind }) => {
+          if (!isModelFileKind(kind)) return;
+          await vscode.commands.executeCommand(kind === 'config' ? CHOOSE_CONFIG_COMMAND : CHOOSE_TOKENIZER_COMMAND, this.path);
+        },
       },
       describeError: (method, e, signal) => {
         const cancelled = signal.aborted || isCancellation(e);

@@ -10,6 +10,7 @@ import type { MethodName, ParamsOf, ResultOf } from '../worker/protocol';
 import type { BackendPreference, BackendReport } from '../model/backendReport';
 import type { InspectReport } from '../core/inspect';
 import { isCheckpointName } from '../checkpoint/files';
+import type { ModelFiles } from '../util/modelFiles';
 
 export { CHECKPOINT_EXTENSIONS } from '../checkpoint/files';
 
@@ -59,7 +60,7 @@ function requestCheckpoint(params: unknown): string | undefined {
 }
 
 /** Methods that open a checkpoint's model: they get the architecture file setting as `arch`. */
-const NO_ARCH: readonly MethodName[] = ['backend', 'forget', 'draftArchitecture'];
+const NO_ARCH: readonly MethodName[] = ['backend', 'forget', 'draftArchitecture', 'cachedTokenizers'];
 
 export class ComputeService implements vscode.Disposable {
   private client: ComputeClient | undefined;
@@ -133,22 +134,38 @@ export class ComputeService implements vscode.Disposable {
   inspect(path: string, signal?: AbortSignal): Promise<InspectReport> {
     // A worker that died (out of memory on a hostile file) is replaced for the next request.
     if (!this.client || !this.client.alive) this.start();
-    return (this.client as ComputeClient).inspect(path, { arch: architectureFileSetting(path) }, { signal });
+    return (this.client as ComputeClient).inspect(path, { arch: architectureFileSetting(path), config: this.modelFiles?.(path).config }, { signal });
   }
 
   /**
    * Any operation of the worker (src/worker/operations.ts), with progress, partial results and
-   * cancellation. A request that opens a model carries the setting grassmannLens.architectureFile
-   * as `arch` unless it names its own.
+   * cancellation (with the checkpoint's architecture file, config and tokenizer: withModelFiles).
    */
   request<M extends MethodName>(method: M, params: ParamsOf<M>, opts: RequestOptions = {}): Promise<ResultOf<M>> {
     if (!this.client || !this.client.alive) this.start();
-    let sent = params;
-    if (!NO_ARCH.includes(method) && typeof params === 'object' && params !== null && (params as { arch?: string }).arch === undefined) {
-      const arch = architectureFileSetting(requestCheckpoint(params));
-      if (arch !== undefined) sent = { ...params, arch } as ParamsOf<M>;
+    return (this.client as ComputeClient).request(method, this.withModelFiles(method, params), opts);
+  }
+
+  /** The config and tokenizer chosen for a checkpoint (Choose Config… / Choose Tokenizer…: ./modelFiles.ts). */
+  modelFiles: ((checkpoint: string) => ModelFiles) | undefined;
+
+  /**
+   * A request that opens a model carries the setting grassmannLens.architectureFile as `arch`, and
+   * the checkpoint's chosen config and tokenizer, unless it names its own.
+   */
+  private withModelFiles<M extends MethodName>(method: M, params: ParamsOf<M>): ParamsOf<M> {
+    if (NO_ARCH.includes(method) || typeof params !== 'object' || params === null) return params;
+    const given = params as { arch?: string; config?: string; tokenizer?: string };
+    const checkpoint = requestCheckpoint(params);
+    const added: { arch?: string; config?: string; tokenizer?: string } = {};
+    if (given.arch === undefined) {
+      const arch = architectureFileSetting(checkpoint);
+      if (arch !== undefined) added.arch = arch;
     }
-    return (this.client as ComputeClient).request(method, sent, opts);
+    const files = checkpoint !== undefined ? this.modelFiles?.(checkpoint) : undefined;
+    if (given.config === undefined && files?.config !== undefined) added.config = files.config;
+    if (given.tokenizer === undefined && files?.tokenizer !== undefined) added.tokenizer = files.tokenizer;
+    return Object.keys(added).length ? ({ ...params, ...added } as ParamsOf<M>) : params;
   }
 
   private setState(state: BackendState): void {

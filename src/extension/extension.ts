@@ -12,7 +12,8 @@ import { isCheckpointName } from '../checkpoint/files';
 import { defaultNativeModulesDir, type BackendReport } from '../model/backendReport';
 import { BackendStatus } from './backendStatus';
 import { CHECKPOINT_QUIET_MS, CheckpointDocuments } from './checkpointDocument';
-import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider } from './checkpointEditor';
+import { ModelFileStore, registerModelFileCommands } from './modelFiles';
+import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE, CheckpointEditorProvider, openCheckpointPaths } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { COMMANDS, registerCommands } from './commands';
 import { ComputeService, readSettings } from './computeService';
@@ -48,7 +49,10 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     },
     quietMs: CHECKPOINT_QUIET_MS,
   });
-  const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, documents, lastTextEditor: () => lastTextEditor };
+  // The config and tokenizer chosen per checkpoint: every request for the checkpoint carries them.
+  const modelFiles = new ModelFileStore(context.workspaceState, output);
+  compute.modelFiles = (checkpoint) => modelFiles.of(checkpoint).files;
+  const panels: PanelContext = { compute, output, extensionUri: context.extensionUri, documents, modelFiles, lastTextEditor: () => lastTextEditor };
   // Watched training runs: the checkpoint views of a watched folder hear of each new checkpoint.
   const runs = new RunWatches(panels);
   panels.runs = runs;
@@ -61,6 +65,10 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     compute,
     compute.onDidChangeState((state) => status.update(state)),
     ...registerCommands({ compute, output, panels }),
+    modelFiles,
+    // A choice drops the worker's model opened without it.
+    modelFiles.onDidChange((path) => void compute.request('forget', { path }).catch(() => undefined)),
+    ...registerModelFileCommands({ compute, files: modelFiles, output }, openCheckpointPaths),
     runs,
     saveLenses,
     vscode.commands.registerCommand(WATCH_RUN_COMMAND, (target?: unknown) => watchTrainingRun(runs, target)),

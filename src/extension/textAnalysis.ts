@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { UNAMBIGUOUS_CHECKPOINT_GLOB } from '../checkpoint/files';
 import { statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { TextAnalysis, TextAnalysisPiece, TextWindowAnalysis } from '../core/textAnalysis';
 import type { GrassmannMetric } from '../geometry/angles';
 import { markdownText, notificationText } from '../util/safeText';
@@ -108,6 +108,10 @@ export class TextAnalysisController implements vscode.Disposable {
       }
     }
     this.status = vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Right, 99);
+    // A config or tokenizer chosen for a bound checkpoint: its texts run again with them.
+    this.disposables.push(ctx.panels.modelFiles.onDidChange((path) => {
+      for (const b of this.bindings.values()) if (resolve(b.checkpoint) === resolve(path)) this.schedule(b, 0);
+    }));
     this.status.name = 'Grassmann Lens: token colours';
     this.status.command = TEXT_ANALYSIS_COMMANDS.toggleTokenColors;
     this.disposables.push(

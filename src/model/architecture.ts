@@ -506,7 +506,7 @@ export function defaultWindowsFor(description: ArchitectureDescription, layers: 
   }
   const note = `${rule.source} gives no list for ${layers} layers: assumed the 6-layer list [${PAPER_6.join(', ')}]`;
   const windows = perBlock ? Array.from({ length: layers }, (_, l) => PAPER_6[l % PAPER_6.length]) : [...PAPER_6];
-  return { windows, note, warning: `${note}; pass --config with the model's windows if it was trained otherwise` };
+  return { windows, note, warning: `${note}; if it was trained otherwise, give its config (VS Code: Choose Config…; CLI: --config) with the model's windows` };
 }
 
 /** What a block computes under `options`, one line per aspect (reports, inspect, the editor). */

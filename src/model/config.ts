@@ -117,7 +117,7 @@ export function defaultWindowSizes(layers: number): DefaultWindows {
   if (layers === 6) return { windowSizes: [...PAPER_WINDOWS_6_LAYERS], note: 'paper default for 6 layers' };
   if (layers === 12) return { windowSizes: [...PAPER_WINDOWS_12_LAYERS], note: 'paper default for 12 layers' };
   const note = `no window_sizes in a config.json and the paper gives no list for ${layers} layers: assumed the 6-layer list [${PAPER_WINDOWS_6_LAYERS.join(', ')}]`;
-  return { windowSizes: [...PAPER_WINDOWS_6_LAYERS], note, warning: `${note}; pass --config with window_sizes if the model was trained otherwise` };
+  return { windowSizes: [...PAPER_WINDOWS_6_LAYERS], note, warning: `${note}; if the model was trained otherwise, give its config (VS Code: Choose Config…; CLI: --config) with window_sizes` };
 }
 
 /** Candidate paths of a file named `name`: the checkpoint's folder, then up to MAX_PARENT_LEVELS parents. */

@@ -15,6 +15,7 @@ import type { Neighbour } from '../geometry/planes';
 import type { RelevanceReport } from '../core/relevance';
 import type { GatePolicy, LinearRule } from '../relevance/types';
 import type { ExportRequest } from '../util/exportMessage';
+import type { ModelFileKind, ModelFileOrigin } from '../util/modelFiles';
 
 export const VIEWS = ['overview', 'run', 'plucker', 'distances', 'gates', 'relevance', 'drift'] as const;
 export type ViewName = (typeof VIEWS)[number];
@@ -42,6 +43,25 @@ export interface ModelInfo {
   siblings: string[];
   /** The folder is being watched ("Watch Training Run…"): new checkpoints arrive as `runCheckpoint`. */
   watching: boolean;
+  /** The config and tokenizer it runs with, and where each comes from (Choose Config… / Choose Tokenizer…). */
+  files: ModelFilesInfo;
+}
+
+/** One model file as the Overview shows it. */
+export interface ModelFileInfo {
+  /** The file used (null: none, e.g. no config found and defaults assumed). */
+  path: string | null;
+  /** `chosen` in VS Code, from the `setting`, or `found` beside the checkpoint (or the cache). */
+  origin: ModelFileOrigin;
+  /** Why there is none, or why it does not work. */
+  problem: string | null;
+  /** One line for the view, e.g. "tokenizer.json next to the checkpoint (…)". */
+  description: string | null;
+}
+
+export interface ModelFilesInfo {
+  config: ModelFileInfo;
+  tokenizer: ModelFileInfo;
 }
 
 export interface EditorProtocol {
@@ -63,6 +83,8 @@ export interface EditorProtocol {
     useSelection: Record<string, never>;
     /** Save a chart or its data (checked on the host: ../util/exportMessage.ts). */
     export: ExportRequest;
+    /** Choose Config… / Choose Tokenizer… for this checkpoint (the host asks the user; the view gets the model again). */
+    chooseFile: { kind: ModelFileKind };
   };
   notifications: {
     model: { model: ModelInfo };

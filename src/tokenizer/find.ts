@@ -61,7 +61,8 @@ interface ConfigHint {
  */
 export function findTokenizer(options: FindTokenizerOptions): FoundTokenizer {
   if (options.explicitPath !== undefined) {
-    const tokenizer = loadTokenizer(options.explicitPath);
+    const file = explicitTokenizerFile(options.explicitPath);
+    const tokenizer = loadTokenizer(file);
     return { tokenizer, path: tokenizer.source, origin: 'explicit', description: `${basename(tokenizer.source)} chosen by you (${tokenizer.source})` };
   }
 
@@ -131,6 +132,22 @@ export function findTokenizer(options: FindTokenizerOptions): FoundTokenizer {
     throw notFound(checkpoint, searched, `; the Hugging Face cache holds several tokenizers (${names}) and no config.json names one: choose the tokenizer file explicitly`);
   }
   throw notFound(checkpoint, searched, '');
+}
+
+/**
+ * The tokenizer file of an explicit choice: the file itself, the tokenizer file in a folder, or
+ * the newest snapshot's of a Hugging Face cache entry (`models--org--name`).
+ */
+function explicitTokenizerFile(path: string): string {
+  if (!isDirectory(path)) return path;
+  const file = tokenizerFileIn(path) ?? snapshotTokenizerFile(path);
+  if (file) return file;
+  throw new InputError(path, `no ${TOKENIZER_JSON} or ${VOCAB_TXT} in this folder${listDir(join(path, 'snapshots')).length ? ' nor in its snapshots' : ''}`);
+}
+
+/** The Hugging Face cache's tokenizers (`HF_HUB_CACHE`, `HF_HOME`, ~/.cache/huggingface/hub), for a picker. */
+export function cachedTokenizers(env: Readonly<Record<string, string | undefined>> = process.env, home: string = homedir()): Array<{ repo: string; file: string }> {
+  return cachedTokenizerFiles(hubCacheDir(env, home));
 }
 
 function fromCache(file: string, repo: string): FoundTokenizer {

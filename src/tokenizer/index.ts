@@ -10,6 +10,7 @@ export {
   type FoundTokenizer,
   type TokenizerOrigin,
   DEFAULT_MAX_PARENT_LEVELS,
+  cachedTokenizers,
   findTokenizer,
   hubCacheDir,
   repoFolderName,

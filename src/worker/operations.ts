@@ -17,6 +17,7 @@ import type { GrassmannMetric } from '../geometry/angles';
 import { relevanceOfText, type RelevanceParams } from '../core/relevance';
 import { pruneSweep, type PruneParams } from '../pruning/sweep';
 import { TextAnalyses, type TextAnalysisParams } from '../core/textAnalysis';
+import { cachedTokenizers } from '../tokenizer';
 
 export type { Cancellation } from '../core/cancellation';
 
@@ -58,6 +59,13 @@ export function createOperations(options: WorkerOptions) {
     nearest: (p: TextRef & { layer: number; offset: number; position: number; k: number; metric: GrassmannMetric }, c?: Cancellation) =>
       backend.then(() => analyses.nearest(p, c)),
     forget: (p: { path: string }, _c?: Cancellation) => analyses.forget(p.path),
+    /** The tokenizer `p` runs with (found or chosen), or an InputError saying where it looked. */
+    tokenizerInfo: async (p: ModelRef, _c?: Cancellation) => {
+      const { path, description } = (await analyses.session(p)).tokenizer;
+      return { path, description };
+    },
+    /** The Hugging Face cache's tokenizers, for Choose Tokenizer…. */
+    cachedTokenizers: (_: Record<string, never>, _c?: Cancellation) => Promise.resolve(cachedTokenizers()),
     textAnalysis: (p: TextAnalysisParams, c?: Cancellation) => backend.then(() => textAnalyses.analyze(p, c)),
     /** Whether the model of `p` is open with its weights loaded in this worker (tests, the bench). */
     cachedModel: (p: ModelRef, _c?: Cancellation) => analyses.loaded(p),

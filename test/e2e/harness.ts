@@ -91,7 +91,9 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     ...opts.settings,
   }, null, 2));
 
-  const env = { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, GRASSMANN_LENS_NATIVE_DIR: join(home, 'native') };
+  const env = { ...process.env, EXTENSIONS_GALLERY: '{}', XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data, GRASSMANN_LENS_NATIVE_DIR: join(home, 'native'),
+    // An empty Hugging Face cache: a tokenizer cached on this machine must not be found instead of the fixtures'.
+    HF_HUB_CACHE: join(home, 'hf-hub') };
   if (opts.installExtension) installPackagedExtension(dirs.exts, dirs.ud, env);
   const port = opts.port ?? (await freePort());
   const configFile = join(home, 'config.yaml');

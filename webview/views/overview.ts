@@ -11,13 +11,14 @@ import { createSvg, drawBars, drawLines, formatValue, widthOf } from '../charts'
 import { clear, h, table } from '../dom';
 import { exportToolbar } from '../export';
 import type { AppState, Store } from '../store';
+import { modelFilesSection, type ChooseFile } from '../modelFiles';
 
 export class OverviewView {
   readonly element = h('section', { class: 'view', id: 'overview-view', 'aria-label': 'Overview' });
   private readonly details = h('div', { id: 'tensor-details', 'aria-live': 'polite' });
   private filter = '';
 
-  constructor(private readonly store: Store, private readonly requestTensor: (name: string) => void) {}
+  constructor(private readonly store: Store, private readonly requestTensor: (name: string) => void, private readonly chooseFile: ChooseFile) {}
 
   update(state: AppState, previous: AppState | null): void {
     if (state.model !== previous?.model) this.render(state);
@@ -36,12 +37,15 @@ export class OverviewView {
       table('summary', ['', ''], summary.map(([k, v]) => [k, summaryCell(k, v)])),
     );
     this.element.querySelector('#summary thead')?.remove();
+    this.element.append(...modelFilesSection(model.files, this.chooseFile));
     if (report.missing.length) {
       this.element.append(h('h2', {}, 'Not recognised because'), h('ul', { class: 'problems' }, ...report.missing.map((m) => h('li', {}, m))));
     }
     if (report.warnings.length) {
       this.element.append(h('h2', {}, 'Warnings'), h('ul', { class: 'warnings' }, ...report.warnings.map((w) => h('li', { class: 'warning' }, w))));
     }
+    // What was left out as expected (a training checkpoint's optimizer state): said once, here, quietly.
+    if (report.notes.length) this.element.append(h('p', { class: 'note', id: 'notes' }, `Note: ${report.notes.join('; ')}.`));
     if (report.architecture === 'GrassmannGPT' && report.dims) {
       const holder = h('div', { class: 'chart-holder', id: 'architecture' });
       this.element.append(h('h2', {}, 'Architecture'), holder);

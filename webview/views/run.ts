@@ -8,6 +8,7 @@ import { drawBars, formatValue, widthOf } from '../charts';
 import { clear, h } from '../dom';
 import { exportToolbar } from '../export';
 import type { AppState, Store } from '../store';
+import { chooseButton, type ChooseFile } from '../modelFiles';
 
 export class RunView {
   readonly element = h('section', { class: 'view', id: 'run-view', 'aria-label': 'Run' });
@@ -18,6 +19,7 @@ export class RunView {
     private readonly store: Store,
     private readonly analyze: (text: string) => void,
     private readonly useSelection: () => void,
+    private readonly chooseFile: ChooseFile,
   ) {
     const run = h('vscode-button', { id: 'run-button' }, 'Run');
     run.addEventListener('click', () => this.submit());
@@ -58,7 +60,10 @@ export class RunView {
       this.results.append(h('p', { class: 'status' }, 'Type a sentence and press Run: you get the tokens, the next-token predictions, the loss per token, and every layer\'s geometry in the other views.'));
       return;
     }
-    if (a.error) this.results.append(h('p', { class: 'error', id: 'run-error' }, a.error));
+    if (a.error) {
+      // A checkpoint without its tokenizer can be given one from here.
+      this.results.append(h('p', { class: 'error', id: 'run-error' }, a.error, /no tokenizer found|no tokenizer\.json or vocab\.txt in this folder/.test(a.error) ? chooseButton('tokenizer', this.chooseFile, false) : null));
+    }
     const run = a.run;
     if (!run) {
       if (!a.error) this.results.append(h('p', { class: 'status' }, 'Running…'));

@@ -57,7 +57,7 @@ export function defineExtensionSuite(): void {
       const all = new Set(await vscode.commands.getCommands(true));
       const contributed = (extension.packageJSON as Manifest).contributes.commands;
       assert.deepEqual(contributed.map((c) => c.command).sort(), [
-        'grassmannLens.analyzeText', 'grassmannLens.clearTextAnalysis', 'grassmannLens.colorTokensBy', 'grassmannLens.compareCheckpoints',
+        'grassmannLens.analyzeText', 'grassmannLens.chooseConfig', 'grassmannLens.chooseTokenizer', 'grassmannLens.clearTextAnalysis', 'grassmannLens.colorTokensBy', 'grassmannLens.compareCheckpoints',
         'grassmannLens.describeArchitecture', 'grassmannLens.inspectCheckpoint', 'grassmannLens.installGpuBackend', 'grassmannLens.openCheckpoint', 'grassmannLens.openExample', 'grassmannLens.openLatestCheckpoint',
         'grassmannLens.pruneByExplanation', 'grassmannLens.selectBackend', 'grassmannLens.showBackend', 'grassmannLens.stopWatchingRun',
         'grassmannLens.toggleTokenColors', 'grassmannLens.watchTrainingRun',
