@@ -11,6 +11,7 @@ import { RequestFailed, type SentRequest } from '../src/protocol/rpc';
 import { DEFAULT_RELEVANCE_OPTIONS } from '../src/relevance/types';
 import type { DriftReport } from '../src/core/drift';
 import { clear, h } from './dom';
+import { formatNumber } from './format';
 import { connect, savedState, saveState } from './host';
 import { selectionKey, Store, type AppState } from './store';
 import { TokenStrip } from './tokens';
@@ -93,7 +94,13 @@ export class App {
     });
     this.root.append(this.header, this.stripHolder, this.tabs);
     document.body.append(this.strip.tooltip);
-    this.stripHolder.append(this.strip.element);
+    this.stripHolder.append(this.strip.element, this.strip.legend);
+    // The token strip's height, for what sits below it when the page scrolls (styles.css: --strip-height).
+    // One observer for the page's life: nothing to unobserve.
+    new ResizeObserver(() => {
+      const height = this.stripHolder.hidden ? 0 : this.stripHolder.getBoundingClientRect().height;
+      document.documentElement.style.setProperty('--strip-height', `${Math.ceil(height)}px`);
+    }).observe(this.stripHolder);
     this.store.subscribe((state, previous) => this.render(state, previous));
     this.listen();
     let resize: number | undefined;
@@ -252,7 +259,7 @@ export class App {
       const s = this.store.state;
       if (!s.model) return;
       const name = m.added.slice(m.added.lastIndexOf('/') + 1);
-      const saved = ['epoch', 'val_loss', 'val_ppl'].filter((k) => typeof m.metadata[k] === 'number' || typeof m.metadata[k] === 'string').map((k) => `${k} ${m.metadata[k]}`).join(', ');
+      const saved = ['epoch', 'val_loss', 'val_ppl'].filter((k) => typeof m.metadata[k] === 'number' || typeof m.metadata[k] === 'string').map((k) => `${k} ${typeof m.metadata[k] === 'number' ? formatNumber(m.metadata[k] as number) : m.metadata[k]}`).join(', ');
       this.store.update({ model: { ...s.model, siblings: m.siblings, watching: true }, notice: `${m.rewritten ? 'Rewritten' : 'New'} checkpoint in the watched run: ${name}${saved ? ` (${saved})` : ''}.` });
       // The drift view follows the run: read it again with the new checkpoint (weights only).
       if (m.siblings.length >= 2) this.requestDrift();

@@ -5,6 +5,8 @@
  * (styles.css); data colours from perceptual scales that read on light and dark themes.
  */
 import * as d3 from 'd3';
+import { formatNumber } from './format';
+import { LABEL_HEIGHT, estimateWidth, planAxisLabels, type AxisLabelPlan, type Measure } from './ticks';
 
 export interface Margin {
   top: number;
@@ -30,7 +32,59 @@ export function createSvg(container: HTMLElement, width: number, height: number,
   return svg;
 }
 
-export const formatValue = d3.format('.4~g');
+/** The one number formatter of the views (./format.ts). */
+export const formatValue = (v: number, digits?: number): string => formatNumber(v, digits);
+/** Numeric axis ticks: 3 significant digits, the same spelling as every other number. */
+const tickNumber = (v: d3.NumberValue): string => formatNumber(+v, 3);
+
+/**
+ * Text widths of the charts' tick font (11 px, the theme's font: styles.css), measured on a
+ * canvas; the estimate of ./ticks.ts where there is no canvas.
+ */
+export function labelMeasure(svg: Svg): Measure {
+  const probe = svg.append('text').attr('class', 'tick-probe').attr('visibility', 'hidden').text('0');
+  const node = probe.node();
+  const style = node && typeof getComputedStyle === 'function' ? getComputedStyle(node) : null;
+  probe.remove();
+  const ctx = typeof document !== 'undefined' ? document.createElement('canvas').getContext('2d') : null;
+  if (!ctx || !style) return (s) => estimateWidth(s);
+  ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const cache = new Map<string, number>();
+  return (s) => {
+    let w = cache.get(s);
+    if (w === undefined) {
+      w = ctx.measureText(s).width;
+      if (cache.size < 8192) cache.set(s, w);
+    }
+    return w;
+  };
+}
+
+/** Tick length + padding of d3's axes: where a label starts. */
+const TICK_REACH = 9;
+/** Room for an axis title below or beside the labels. */
+const TITLE_ROOM = 18;
+/** Widest a row label (left axis) or a column label (bottom axis) may be before it is cut with "…". */
+const ROW_LABEL_MAX = 120;
+const COL_LABEL_MAX = 110;
+
+/**
+ * Applies a label plan to a d3 category axis already drawn into `axis` (tick values = the plan's
+ * indices): turned labels read bottom to top, hanging from the tick; a cut label keeps its full
+ * text in a <title> on its tick (the hover tooltip).
+ */
+function finishCategoryAxis(axis: d3.Selection<SVGGElement, unknown, null, undefined>, plan: AxisLabelPlan, full: (k: number) => string): void {
+  const ticks = axis.selectAll<SVGGElement, unknown>('g.tick');
+  ticks.each(function (_, n) {
+    const tick = d3.select(this);
+    tick.attr('data-index', plan.indices[n]);
+    if (plan.truncated[n]) tick.append('title').text(full(plan.indices[n]));
+  });
+  if (plan.rotated) {
+    ticks.select('text').attr('transform', 'rotate(-90)').attr('x', -TICK_REACH).attr('y', 0).attr('dy', '0.32em').style('text-anchor', 'end');
+  }
+  axis.attr('data-label-step', plan.step).attr('data-labels-rotated', String(plan.rotated));
+}
 
 export interface HeatmapOptions {
   rows: number;
@@ -94,17 +148,26 @@ function bitmap(rows: number, cols: number, value: (r: number, c: number) => num
   return canvas.toDataURL('image/png');
 }
 
-function ticksFor(n: number, max: number): number[] {
-  if (n <= max) return d3.range(n);
-  const step = Math.ceil(n / max);
-  return d3.range(0, n, step);
-}
-
 export function drawHeatmap(container: HTMLElement, title: string, o: HeatmapOptions): Heatmap {
-  const m: Margin = { top: 8, right: o.legend ? 80 : 12, bottom: 46, left: 110, ...o.margin };
+  // The margins follow the labels: the widest row label on the left, the column labels (turned
+  // where they must be) below, the colour bar's ticks and title on the right. The plot keeps the
+  // height it was given; the SVG grows by what the labels need beyond the default margins.
   const svg = createSvg(container, o.width, o.height, title);
-  const pw = o.width - m.left - m.right;
-  const ph = o.height - m.top - m.bottom;
+  const measure = labelMeasure(svg);
+  const rowNames = Array.from({ length: o.rows }, (_, r) => o.rowLabel(r));
+  const colNames = Array.from({ length: o.cols }, (_, c) => o.colLabel(c));
+  const widestRow = Math.min(ROW_LABEL_MAX, Math.max(0, ...rowNames.map(measure)));
+  const legendTitle = o.legend ? o.legend.title.split('\n') : [];
+  const legendRight = o.legend ? 16 + 12 + TICK_REACH + Math.max(...[-1, -0.5, 0, 0.5, 1].map((f) => measure(tickNumber(f * Math.max(Math.abs(o.legend!.domain[0]), Math.abs(o.legend!.domain[1])))))) + 6 : 0;
+  const legendTitleRight = o.legend ? 16 + Math.max(...legendTitle.map(measure)) + 6 : 0;
+  const base: Margin = { top: 8, right: o.legend ? Math.max(80, legendRight, legendTitleRight) : 12, bottom: 46, left: TICK_REACH + widestRow + 8 + TITLE_ROOM, ...o.margin };
+  const pw = o.width - base.left - base.right;
+  const ph = o.height - base.top - base.bottom;
+  const colPlan = planAxisLabels(colNames, { slot: pw / Math.max(1, o.cols), measure, maxLabel: COL_LABEL_MAX, allowRotate: true });
+  const rowPlan = planAxisLabels(rowNames, { slot: ph / Math.max(1, o.rows), measure, maxLabel: ROW_LABEL_MAX, vertical: true });
+  const m: Margin = { ...base, bottom: Math.max(base.bottom, TICK_REACH + colPlan.depth + 6 + TITLE_ROOM) };
+  const height = m.top + ph + m.bottom;
+  svg.attr('height', height).attr('viewBox', `0 0 ${o.width} ${height}`);
   const x = d3.scaleLinear().domain([0, o.cols]).range([0, pw]);
   const y = d3.scaleLinear().domain([0, o.rows]).range([0, ph]);
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
@@ -114,15 +177,14 @@ export function drawHeatmap(container: HTMLElement, title: string, o: HeatmapOpt
     .attr('height', ph)
     .attr('preserveAspectRatio', 'none')
     .style('image-rendering', 'pixelated');
-  const yTicks = ticksFor(o.rows, Math.max(2, Math.floor(ph / 13)));
-  const xTicks = ticksFor(o.cols, Math.max(2, Math.floor(pw / 40)));
-  g.append('g').attr('class', 'axis')
-    .call(d3.axisLeft(y).tickValues(yTicks.map((r) => r + 0.5)).tickFormat((v) => o.rowLabel(Math.floor(+v))).tickSizeOuter(0));
-  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`)
-    .call(d3.axisBottom(x).tickValues(xTicks.map((c) => c + 0.5)).tickFormat((v) => o.colLabel(Math.floor(+v))).tickSizeOuter(0))
-    .selectAll('text').attr('transform', 'rotate(-40)').style('text-anchor', 'end');
-  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
-  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(10,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
+  const yAxis = g.append('g').attr('class', 'axis axis-rows')
+    .call(d3.axisLeft(y).tickValues(rowPlan.indices.map((r) => r + 0.5)).tickFormat((_, n) => rowPlan.labels[n]).tickSizeOuter(0));
+  finishCategoryAxis(yAxis, rowPlan, (k) => rowNames[k]);
+  const xAxis = g.append('g').attr('class', 'axis axis-cols').attr('transform', `translate(0,${ph})`)
+    .call(d3.axisBottom(x).tickValues(colPlan.indices.map((c) => c + 0.5)).tickFormat((_, n) => colPlan.labels[n]).tickSizeOuter(0));
+  finishCategoryAxis(xAxis, colPlan, (k) => colNames[k]);
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
   if (o.markedRows?.size) {
     g.append('g').attr('class', 'marks').selectAll('rect').data([...o.markedRows].filter((r) => r < o.rows)).join('rect')
       .attr('x', -6).attr('width', 4).attr('y', (r) => y(r)).attr('height', Math.max(1, y(1) - y(0))).attr('class', 'mark');
@@ -174,8 +236,10 @@ export function drawLegend(svg: Svg, domain: [number, number], color: (v: number
     .attr('x', 0).attr('width', 12)
     .attr('y', (i) => (height * (steps - 1 - i)) / steps).attr('height', height / steps + 0.5)
     .attr('fill', (i) => color(domain[0] + ((domain[1] - domain[0]) * (i + 0.5)) / steps));
-  g.append('g').attr('class', 'axis').attr('transform', 'translate(12,0)').call(d3.axisRight(scale).ticks(5, '.3~g'));
-  g.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', height + 16).text(title);
+  g.append('g').attr('class', 'axis').attr('transform', 'translate(12,0)').call(d3.axisRight(scale).ticks(5).tickFormat(tickNumber));
+  // one line per \n of the title (e.g. the quantity, then how the scale was chosen)
+  const text = g.append('text').attr('class', 'axis-title legend-title').attr('x', 0).attr('y', height + 16);
+  title.split('\n').forEach((line, i) => text.append('tspan').attr('x', 0).attr('dy', i === 0 ? 0 : LABEL_HEIGHT + 1).text(line));
 }
 
 export interface Series {
@@ -185,20 +249,28 @@ export interface Series {
 
 /** Lines (one per series) over a shared x axis, with a legend of their names. */
 export function drawLines(container: HTMLElement, title: string, series: Series[], o: { width: number; height: number; xTitle: string; yTitle: string; xTicks?: (number | string)[]; logY?: boolean }): Svg {
-  const m: Margin = { top: 10, right: 130, bottom: 40, left: 60 };
+  const base: Margin = { top: 10, right: 130, bottom: 40, left: 60 };
   const svg = createSvg(container, o.width, o.height, title);
-  const pw = o.width - m.left - m.right;
-  const ph = o.height - m.top - m.bottom;
+  const measure = labelMeasure(svg);
+  const pw = o.width - base.left - base.right;
+  const ph = o.height - base.top - base.bottom;
   const all = series.flatMap((s) => s.values).filter((p) => Number.isFinite(p.y) && (!o.logY || p.y > 0));
+  // Named points along x (checkpoints): thinned and turned like a category axis, one slot per point.
+  const names = o.xTicks?.map(String);
+  const plan = names ? planAxisLabels(names, { slot: pw / Math.max(1, names.length - 1), measure, maxLabel: COL_LABEL_MAX, allowRotate: true }) : null;
+  const m: Margin = { ...base, bottom: plan ? Math.max(base.bottom, TICK_REACH + plan.depth + 4 + TITLE_ROOM) : base.bottom };
+  const height = m.top + ph + m.bottom;
+  svg.attr('height', height).attr('viewBox', `0 0 ${o.width} ${height}`);
   const x = d3.scaleLinear().domain(d3.extent(all, (p) => p.x) as [number, number]).range([0, pw]);
   const yExtent = d3.extent(all, (p) => p.y) as [number, number];
   const y = (o.logY ? d3.scaleLog().domain(yExtent) : d3.scaleLinear().domain([Math.min(0, yExtent[0]), yExtent[1]])).range([ph, 0]).nice();
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
   const xAxis = d3.axisBottom(x).tickSizeOuter(0);
-  if (o.xTicks) xAxis.tickValues(o.xTicks.map((_, i) => i)).tickFormat((v) => String(o.xTicks![+v] ?? v));
+  if (plan) xAxis.tickValues(plan.indices).tickFormat((_, n) => plan.labels[n]);
   else xAxis.ticks(Math.min(10, all.length), 'd');
-  g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(xAxis);
-  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(6, '.3~g'));
+  const xAxisG = g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(xAxis);
+  if (plan) finishCategoryAxis(xAxisG, plan, (k) => names![k]);
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(6).tickFormat(tickNumber));
   const color = d3.scaleOrdinal(d3.schemeTableau10).domain(series.map((s) => s.name));
   const line = d3.line<{ x: number; y: number }>().defined((p) => Number.isFinite(p.y) && (!o.logY || p.y > 0)).x((p) => x(p.x)).y((p) => y(p.y));
   for (const s of series) {
@@ -212,43 +284,52 @@ export function drawLines(container: HTMLElement, title: string, series: Series[
     row.append('rect').attr('width', 10).attr('height', 10).attr('fill', color(s.name));
     row.append('text').attr('class', 'legend-text').attr('x', 14).attr('y', 9).text(s.name);
   });
-  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', height - 4).attr('text-anchor', 'middle').text(o.xTitle);
   svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
   return svg;
 }
 
 /** Bars over categories (labels), e.g. a histogram's bins or a value per layer. */
 export function drawBars(container: HTMLElement, title: string, bars: { label: string; value: number; x0?: number; x1?: number }[], o: { width: number; height: number; xTitle: string; yTitle: string; logY?: boolean; numericX?: boolean; signed?: boolean }): Svg {
-  const m: Margin = { top: 10, right: 16, bottom: 42, left: 60 };
+  const base: Margin = { top: 10, right: 16, bottom: 42, left: 60 };
   const svg = createSvg(container, o.width, o.height, title);
-  const pw = o.width - m.left - m.right;
-  const ph = o.height - m.top - m.bottom;
+  const pw = o.width - base.left - base.right;
+  const ph = o.height - base.top - base.bottom;
+  const category = !(o.numericX && bars.length && bars[0].x0 !== undefined);
+  // Category labels: every step-th, turned when flat ones would need a larger step, cut with a tooltip.
+  const names = bars.map((b) => b.label);
+  const plan = category ? planAxisLabels(names, { slot: pw / Math.max(1, bars.length), measure: labelMeasure(svg), maxLabel: COL_LABEL_MAX, allowRotate: true }) : null;
+  const m: Margin = { ...base, bottom: plan ? Math.max(base.bottom, TICK_REACH + plan.depth + 4 + TITLE_ROOM) : base.bottom };
+  const height = m.top + ph + m.bottom;
+  svg.attr('height', height).attr('viewBox', `0 0 ${o.width} ${height}`);
   const g = svg.append('g').attr('transform', `translate(${m.left},${m.top})`);
   const max = d3.max(bars, (b) => b.value) ?? 1;
   const y = o.logY
     ? d3.scaleSymlog().domain([0, max]).range([ph, 0])
     : d3.scaleLinear().domain([Math.min(0, d3.min(bars, (b) => b.value) ?? 0), Math.max(0, max)]).range([ph, 0]).nice();
-  if (o.numericX && bars.length && bars[0].x0 !== undefined) {
+  if (!plan) {
     const x = d3.scaleLinear().domain([bars[0].x0!, bars[bars.length - 1].x1!]).range([0, pw]);
     g.selectAll('rect').data(bars).join('rect').attr('class', 'bar')
       .attr('x', (b) => x(b.x0!)).attr('width', (b) => Math.max(1, x(b.x1!) - x(b.x0!) - 0.5))
       .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
       .append('title').text((b) => `${b.label}: ${formatValue(b.value)}`);
-    g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).ticks(6, '.3~g'));
+    g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).ticks(6).tickFormat(tickNumber));
   } else {
-    const x = d3.scaleBand().domain(bars.map((b) => b.label)).range([0, pw]).padding(0.15);
+    // categories by index (labels need not be unique), drawn from the left
+    const x = d3.scaleBand<number>().domain(d3.range(bars.length)).range([0, pw]).padding(0.15);
     // signed: positive and negative values in the theme's two data colours, each bar's value in data-value
     g.selectAll('rect').data(bars).join('rect').attr('class', (b) => (o.signed ? `bar ${b.value < 0 ? 'negative' : 'positive'}` : 'bar'))
       .attr('data-value', (b) => (o.signed ? String(b.value) : null))
-      .attr('x', (b) => x(b.label)!).attr('width', x.bandwidth())
+      .attr('x', (_, i) => x(i)!).attr('width', x.bandwidth())
       .attr('y', (b) => y(Math.max(0, b.value))).attr('height', (b) => Math.abs(y(b.value) - y(0)))
       .append('title').text((b) => `${b.label}: ${formatValue(b.value)}`);
-    const ticks = ticksFor(bars.length, Math.max(2, Math.floor(pw / 30))).map((i) => bars[i].label);
-    g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x).tickValues(ticks));
+    const axis = g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`)
+      .call(d3.axisBottom(x).tickValues(plan.indices).tickFormat((_, n) => plan.labels[n]).tickSizeOuter(0));
+    finishCategoryAxis(axis, plan, (k) => names[k]);
   }
-  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5, '.3~g'));
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5).tickFormat(tickNumber));
   if (o.signed) g.append('line').attr('class', 'zero-line').attr('x1', 0).attr('x2', pw).attr('y1', y(0)).attr('y2', y(0));
-  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', o.height - 4).attr('text-anchor', 'middle').text(o.xTitle);
+  svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', height - 4).attr('text-anchor', 'middle').text(o.xTitle);
   svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(o.yTitle);
   return svg;
 }
@@ -278,7 +359,7 @@ export function drawGroupedBars(container: HTMLElement, title: string, groups: {
       .append('title').text((b) => `${gr.label}, ${b.name}: ${formatValue(b.value)}`);
   }
   g.append('g').attr('class', 'axis').attr('transform', `translate(0,${ph})`).call(d3.axisBottom(x));
-  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5, '.3~g'));
+  g.append('g').attr('class', 'axis').call(d3.axisLeft(y).ticks(5).tickFormat(tickNumber));
   g.append('line').attr('class', 'zero-line').attr('x1', 0).attr('x2', pw).attr('y1', y(0)).attr('y2', y(0));
   const legend = svg.append('g').attr('transform', `translate(${m.left + pw + 14},${m.top})`);
   names.forEach((name, i) => {

@@ -20,8 +20,9 @@ import * as d3 from 'd3';
 import type { ComparedToken, CompareTextReport, Difference } from '../src/core/compareText';
 import type { CompareProtocol } from '../src/protocol/compare';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from './charts';
-import { clear, h, select } from './dom';
+import { clear, h, rebuildKeepingPlace, select } from './dom';
 import { exportJson, exportToolbar } from './export';
+import { formatAngle, formatDegrees, formatNumber, formatSeconds, formatSetting, tokenAt, tokenLabel } from './format';
 import { connect } from './host';
 
 const host = connect<CompareProtocol>();
@@ -57,10 +58,10 @@ function drawAngles(container: HTMLElement, report: CompareTextReport, width: nu
     const x0 = x(layer)!;
     g.append('rect').attr('class', 'bar angle-bar').attr('data-layer', layer).attr('data-max-angle', String(reduce.maxAngle))
       .attr('x', x0).attr('width', x.bandwidth()).attr('y', y(degrees(reduce.maxAngle))).attr('height', ph - y(degrees(reduce.maxAngle)))
-      .append('title').text(`layer ${layer}: largest angle ${formatValue(reduce.maxAngle)} rad (${degrees(reduce.maxAngle).toFixed(2)}°), geodesic ${formatValue(reduce.geodesic)}`);
+      .append('title').text(`layer ${layer}: largest angle ${formatAngle(reduce.maxAngle)}, geodesic ${formatValue(reduce.geodesic)}`);
     g.append('g').selectAll('circle').data(reduce.angles).join('circle').attr('class', 'angle-dot')
       .attr('r', 2.5).attr('cx', x0 + x.bandwidth() / 2).attr('cy', (a) => y(degrees(a)))
-      .append('title').text((a, i) => `layer ${layer}, angle ${i + 1}: ${formatValue(a)} rad (${degrees(a).toFixed(2)}°)`);
+      .append('title').text((a, i) => `layer ${layer}, angle ${i + 1}: ${formatAngle(a)}`);
   }
   svg.append('text').attr('class', 'axis-title').attr('transform', `translate(12,${m.top + ph / 2}) rotate(-90)`).attr('text-anchor', 'middle').text('principal angle');
   svg.append('text').attr('class', 'axis-title').attr('x', m.left + pw / 2).attr('y', height - 4).attr('text-anchor', 'middle').text('bar: largest angle; dots: every angle');
@@ -102,8 +103,8 @@ class CompareApp {
           ['B', r.b, 'b'],
           ['Text', `${c.source === 'text' ? 'typed or selected text' : c.source}: ${c.tokens.length} tokens${c.truncated ? ` (the first ${c.truncated.kept} of ${c.truncated.total})` : ''}`, 'text'],
           ['Tokenizer', c.tokenizers[0] === c.tokenizers[1] ? c.tokenizers[0] : `${c.tokenizers[0]} (A), ${c.tokenizers[1]} (B): the same vocabulary`, 'tokenizer'],
-          ['Relevance', `LRP from the true next token at every position: ${o.rule} rule (ε ${o.epsilon}), gate ${o.gate}`, 'relevance'],
-          ['Backend / time', `${c.backend}, ${c.seconds.toFixed(2)} s`, 'backend'],
+          ['Relevance', `LRP from the true next token at every position: ${o.rule} rule (${formatSetting('ε', o.epsilon)}), gate ${o.gate}`, 'relevance'],
+          ['Backend / time', `${c.backend}, ${formatSeconds(c.seconds)}`, 'backend'],
         ] as [string, string, string][]).map(([k, v, key]) => h('tr', {}, h('td', {}, k), h('td', { 'data-key': key }, v))),
       )),
       ...[...r.warnings, ...c.warnings].map((w) => h('p', { class: 'warning' }, w)),
@@ -131,11 +132,11 @@ class CompareApp {
       },
       h('th', { scope: 'row' }, String(layer)),
       h('td', { class: 'num' }, formatValue(reduce.maxAngle)),
-      h('td', { class: 'num' }, `${degrees(reduce.maxAngle).toFixed(2)}°`),
+      h('td', { class: 'num' }, formatDegrees(reduce.maxAngle)),
       h('td', { class: 'num' }, formatValue(reduce.geodesic)),
       h('td', { class: 'num' }, formatValue(reduce.projection)),
-      h('td', { class: 'num' }, sa && sb ? `${sa.reduce.effectiveRank.toFixed(2)} / ${sb.reduce.effectiveRank.toFixed(2)}` : '—'),
-      h('td', { class: 'mono angles' }, reduce.angles.map((a) => a.toFixed(3)).join(' ')));
+      h('td', { class: 'num' }, sa && sb ? `${formatNumber(sa.reduce.effectiveRank, 3)} / ${formatNumber(sb.reduce.effectiveRank, 3)}` : '—'),
+      h('td', { class: 'mono angles' }, reduce.angles.map((a) => formatNumber(a, 3)).join(' ')));
     });
     holder.append(h('table', { class: 'data', id: 'compare-angles-table' },
       h('thead', {}, h('tr', {}, ...['Layer', 'Largest angle (rad)', '(°)', 'Geodesic', 'Projection', 'Eff. rank A / B', 'Principal angles (rad)'].map((t) => h('th', { scope: 'col' }, t)))),
@@ -176,11 +177,8 @@ class CompareApp {
       if (!offsets.includes(next.offset)) next.offset = offsets[0] ?? next.offset;
     }
     this.choice = next;
-    // Keep the keyboard on the picker that changed.
-    const active = document.activeElement as HTMLElement | null;
-    const focusId = active && this.tokenSection.contains(active) ? active.id : '';
-    this.renderTokens();
-    if (focusId) document.getElementById(focusId)?.focus();
+    // Keep the keyboard on the picker that changed, and the page where it was.
+    rebuildKeepingPlace(this.tokenSection, () => this.renderTokens());
   }
 
   private renderTokens(): void {
@@ -213,8 +211,8 @@ class CompareApp {
     const describe = (i: number): string => {
       const v = values[i];
       const t = tokens[i];
-      if (!v || v.diff === null) return `${t.text}@${i}: no ${what} (no plane: t < d)`;
-      return `${t.text}@${i}: ${what} A ${v.a}, B ${v.b}, B − A ${v.diff}`;
+      if (!v || v.diff === null) return `${tokenAt(t.text, i)}: no ${what} (no plane: t < d)`;
+      return `${tokenAt(t.text, i)}: ${what} A ${formatValue(v.a!)}, B ${formatValue(v.b!)}, B − A ${formatValue(v.diff)}`;
     };
     const table = h('table', { class: 'data', id: 'compare-table', 'data-quantity': quantity });
     const tableBody = h('tbody');
@@ -279,7 +277,7 @@ class CompareApp {
       const series = (key: 'a' | 'b') => values.map((v, i) => ({ x: i, y: v?.[key] ?? NaN }));
       drawLines(lines, `${what} per token in A and in B`, [{ name: `A ${name(r.a)}`, values: series('a') }, { name: `B ${name(r.b)}`, values: series('b') }], { width, height: 240, xTitle: 'token position', yTitle: QUANTITY_LABELS[quantity] });
       lines.append(exportToolbar({ name: `${file}-ab`, svg: () => lines.querySelector('svg'), rows: () => values.map((v, i) => ({ position: i, token: tokens[i].text, a: v?.a ?? null, b: v?.b ?? null })) }));
-      drawBars(bars, `B − A of the ${what} per token`, tokens.flatMap((t, i) => (diffs[i] === null ? [] : [{ label: `${i} ${t.text}`, value: diffs[i]! }])), { width, height: 220, xTitle: 'token', yTitle: 'B − A', signed: true });
+      drawBars(bars, `B − A of the ${what} per token`, tokens.flatMap((t, i) => (diffs[i] === null ? [] : [{ label: tokenLabel(t.text, i), value: diffs[i]! }])), { width, height: 220, xTitle: 'token', yTitle: 'B − A', signed: true });
       bars.append(exportToolbar({ name: `${file}-diff`, svg: () => bars.querySelector('svg'), rows: () => diffs.map((d, i) => ({ position: i, token: tokens[i].text, diff: d })) }));
     });
   }

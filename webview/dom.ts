@@ -28,7 +28,23 @@ export function select(id: string, label: string, options: { value: string; labe
     if (o.value === value) opt.setAttribute('selected', '');
     sel.append(opt);
   }
-  sel.addEventListener('change', () => onChange((sel as unknown as { value: string }).value));
+  sel.addEventListener('change', () => {
+    onChange((sel as unknown as { value: string }).value);
+    // The list (a popover) closes after a choice and the focus falls to the page's body: give it
+    // back to the picker, or to the one with its id that a redraw put in its place.
+    // (Chromium moves the focus out of the hidden popover at a later rendering step: look again then.)
+    const restore = (): void => {
+      const active = document.activeElement;
+      if (active && active !== document.body) return;
+      const picker = sel.isConnected ? sel : document.getElementById(id);
+      picker?.focus({ preventScroll: true });
+    };
+    requestAnimationFrame(() => {
+      restore();
+      requestAnimationFrame(restore);
+      setTimeout(restore, 100);
+    });
+  });
   wrap.append(sel);
   return wrap;
 }
@@ -42,4 +58,67 @@ export function table(id: string | undefined, header: string[], rows: (string | 
   for (const r of rows) body.append(h('tr', {}, ...r.map((c) => h('td', {}, c))));
   t.append(head, body);
   return t;
+}
+
+/**
+ * Rebuilds `container` with `rebuild` and keeps the user's place: the focused element inside it
+ * (found again by its id: a picker that was just used keeps the keyboard), the page's scroll
+ * position, and the container's height while the new content is not all there (a rebuild first
+ * empties the container, and charts draw a frame later or once their data arrives: without this
+ * the page would shrink and jump to the top). The height is let go two frames after a rebuild that
+ * left nothing marked `data-pending` (a "Computing…" line).
+ */
+export function rebuildKeepingPlace(container: HTMLElement, rebuild: () => void): void {
+  const doc = container.ownerDocument;
+  const view = doc.defaultView;
+  const active = doc.activeElement as HTMLElement | null;
+  const focusId = active && active !== doc.body && container.contains(active) && active.id ? active.id : null;
+  const scroll = view ? { x: view.scrollX, y: view.scrollY } : null;
+  const height = container.getBoundingClientRect().height;
+  if (height > 0) container.style.minHeight = `${Math.ceil(height)}px`;
+  rebuild();
+  if (focusId && !container.contains(doc.activeElement)) (doc.getElementById(focusId) as HTMLElement | null)?.focus({ preventScroll: true });
+  if (view && scroll && (view.scrollX !== scroll.x || view.scrollY !== scroll.y)) view.scrollTo(scroll.x, scroll.y);
+  const release = (): void => {
+    if (!container.querySelector('[data-pending]')) container.style.minHeight = '';
+  };
+  if (view) view.requestAnimationFrame(() => view.requestAnimationFrame(release));
+  else release();
+}
+
+export interface PickerSpec {
+  id: string;
+  label: string;
+  options: { value: string; label: string }[];
+  value: string;
+  onChange: (v: string) => void;
+}
+
+/**
+ * A row of pickers that stays in the page across a view's redraws: built again only when the
+ * pickers or their options change, else each one's value is set. (A picker rebuilt on every redraw
+ * loses the keyboard focus, and a <vscode-single-select> removed before its first render throws
+ * "Failed to execute 'unobserve' on 'ResizeObserver'" from the scrollable of its list.)
+ */
+export class Pickers {
+  readonly element = h('div', { class: 'controls' });
+  private key = '';
+
+  update(specs: PickerSpec[]): void {
+    const key = JSON.stringify(specs.map((s) => [s.id, s.label, s.options]));
+    if (key !== this.key) {
+      this.key = key;
+      clear(this.element);
+      // onChange reads the latest spec: the closures of the first build would keep stale state
+      for (const s of specs) this.element.append(select(s.id, s.label, s.options, s.value, (v) => this.current.get(s.id)?.onChange(v)));
+    } else {
+      for (const s of specs) {
+        const sel = this.element.querySelector<HTMLElement & { value: string }>(`#${CSS.escape(s.id)}`);
+        if (sel && sel.value !== s.value) sel.value = s.value;
+      }
+    }
+    this.current = new Map(specs.map((s) => [s.id, s]));
+  }
+
+  private current = new Map<string, PickerSpec>();
 }

@@ -16,12 +16,13 @@ import type { Interval, PruneReport, PruneStep } from '../src/relevance/types';
 import type { PruneProtocol } from '../src/protocol/prune';
 import { clear, h } from './dom';
 import { createSvg, formatValue, widthOf } from './charts';
+import { formatPercent, formatSeconds } from './format';
 import { connect } from './host';
 
 const host = connect<PruneProtocol>();
 
 const UNIT_NAMES: Record<string, string> = { ffn: 'FFN neurons', reduced: 'reduced dimensions', windows: 'window offsets' };
-const percent = d3.format('.2%');
+const percent = (v: number): string => formatPercent(v, 4);
 const signed = (v: number): string => `${v >= 0 ? '+' : ''}${formatValue(v)}`;
 /** "[low, high]" with `f` for each end. */
 const interval = (i: Interval, f: (v: number) => string = formatValue): string => `[${f(i.low)}, ${f(i.high)}]`;
@@ -119,7 +120,7 @@ class PruneApp {
           ['Reference samples', `${r.referenceSamples} of ${r.seqLen} tokens (seed ${r.seed})`],
           ['Unpruned', `perplexity ${formatValue(r.baseline.perplexity)} ${interval(r.baseline.interval.perplexity)}, top-1 accuracy ${percent(r.baseline.accuracy)} ${interval(r.baseline.interval.accuracy, percent)} over ${r.baseline.predictions} predictions`],
           ['Intervals', `${Math.round(r.bootstrap.level * 100)}% percentile bootstrap: B = ${r.bootstrap.resamples} resamples of the ${r.bootstrap.chunks} evaluation chunks (${r.bootstrap.unit}), seed ${r.bootstrap.seed}; paired: the same resamples for every model`],
-          ['Backend / time', `${r.backend}, ${r.seconds.toFixed(1)} s`],
+          ['Backend / time', `${r.backend}, ${formatSeconds(r.seconds)}`],
         ] as [string, string][]).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', { 'data-key': k }, v))),
       )),
       ...(r.conventions?.length

@@ -11,11 +11,14 @@ import * as d3 from 'd3';
 import { antisymmetricMatrix } from '../src/geometry/features';
 import { createSvg, diverging, formatValue, sequential } from './charts';
 import { clear, h } from './dom';
+import { formatProbability, quoteToken, tokenAt, tokenList } from './format';
 import type { AppState, Store } from './store';
 
 export class TokenStrip {
   readonly element = h('div', { class: 'token-strip', id: 'token-strip', role: 'listbox', 'aria-label': 'Tokens of the analysed text' });
   readonly tooltip = h('div', { class: 'token-tooltip', id: 'token-tooltip', role: 'tooltip', hidden: true });
+  /** What the underline of a token means (shown below the strip). */
+  readonly legend = h('p', { class: 'strip-legend', id: 'token-strip-legend' });
 
   constructor(private readonly store: Store, private readonly requestNearest: (position: number) => void) {}
 
@@ -30,9 +33,12 @@ export class TokenStrip {
 
   private renderTokens(state: AppState): void {
     clear(this.element);
+    clear(this.legend);
     const run = state.analysis?.run;
     if (!run) return;
     const maxLoss = Math.max(1e-9, ...run.loss);
+    this.legend.append(h('span', { class: 'loss-swatch', 'aria-hidden': 'true' }),
+      ` underline: the loss of predicting the token from the ones before it, its thickness ∝ loss (the thickest: ${formatValue(maxLoss)} nats; none under the first token)`);
     run.tokens.forEach((tok, t) => {
       const span = h('span', { class: 'token', role: 'option', tabindex: t === 0 ? 0 : -1, 'data-t': t, 'aria-label': `token ${t}: ${tok.text}` }, tok.text);
       // the loss of predicting this token (from position t - 1) as an underline strength
@@ -89,9 +95,9 @@ export class TokenStrip {
     this.tooltip.hidden = false;
     this.tooltip.setAttribute('data-t', String(t));
     const tok = run.tokens[t];
-    this.tooltip.append(h('div', { class: 'tooltip-title' }, h('strong', {}, tok.text), ` — position ${t}, id ${tok.id}${state.pinned === t ? ' (pinned)' : ''}`));
+    this.tooltip.append(h('div', { class: 'tooltip-title' }, h('strong', {}, quoteToken(tok.text)), ` — position ${t}, id ${tok.id}${state.pinned === t ? ' (pinned)' : ''}`));
     if (t > 0) this.tooltip.append(h('div', {}, `loss of predicting it: ${formatValue(run.loss[t - 1])} nats`));
-    this.tooltip.append(h('div', { class: 'next' }, 'next: ', run.next[t].map((n) => `${n.token} ${(n.probability * 100).toFixed(1)}%`).join(', ')));
+    this.tooltip.append(h('div', { class: 'next' }, 'next: ', tokenList(run.next[t].map((n) => ({ token: n.token, value: formatProbability(n.probability) })))));
 
     const layers = state.analysis!.layers;
     // Every offset of any layer (a pruned model's blocks have their own window lists).
@@ -112,7 +118,7 @@ export class TokenStrip {
     const near = state.nearest;
     if (near?.data && near.key.endsWith(`#${t}`)) {
       this.tooltip.append(h('div', { id: 'tooltip-nearest' }, `nearest planes (${state.metric}): `,
-        near.data.length ? near.data.map((n) => `${run.tokens[n.position].text}@${n.position} ${formatValue(n.distance)}`).join(', ') : 'none (a degenerate plane, or the only one)'));
+        near.data.length ? near.data.map((n) => `${tokenAt(run.tokens[n.position].text, n.position)} ${formatValue(n.distance)}`).join(', ') : 'none (a degenerate plane, or the only one)'));
     } else if (t >= state.offset) {
       this.requestNearest(t);
     }
@@ -155,7 +161,7 @@ export class TokenStrip {
       .attr('x', (v) => 60 + offsets.indexOf(v.offset) * cell + cell / 2).attr('y', (v) => 22 + v.layer * 18 + 12).attr('text-anchor', 'middle')
       // dark text on light cells, light text on dark ones, whatever the theme
       .style('fill', (v) => (d3.hsl(color(v.value)).l > 0.5 ? '#000' : '#fff'))
-      .text((v) => d3.format('.2~s')(v.value));
+      .text((v) => formatValue(v.value, 2));
   }
 
   private drawGates(holder: HTMLElement, state: AppState, t: number): void {

@@ -17,14 +17,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import type { CompareTextReport, Difference } from '../../src/core/compareText';
+import { formatNumber, quoteToken } from '../../webview/format';
 import {
-  answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand,
+  answerSaveDialog, assertReadableAxes, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand,
   screenshot, startCodeServer, timed, UI_TIMEOUT_MS,
 } from './harness';
 
 const SCENARIO = 'compare';
 const COMMAND = 'Grassmann Lens: Compare Checkpoints…';
 const TEXT = 'the licensor grants you a worldwide, royalty-free license';
+/** Past the model's 128 positions (the report runs the first 128 tokens): the first 1,200 characters of eval.txt, on one line. */
+const LONG = readFileSync(join(repoRoot, 'test', 'fixtures', 'tiny-grassmann', 'eval.txt'), 'utf8').slice(0, 1200).replace(/\s+/g, ' ').trim();
 
 describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
   let server: CodeServer;
@@ -33,6 +36,7 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
   let workspace: string;
   let expected: CompareTextReport;
   const timings = new Map<string, number>();
+  const measured: Record<string, unknown> = {};
 
   before(async () => {
     checkPrerequisites();
@@ -43,7 +47,7 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
   });
 
   after(async () => {
-    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings, extra: { measured } });
   });
 
   const checkpoints = () => join(workspace, 'tiny-grassmann', 'checkpoints');
@@ -202,7 +206,8 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight');
     await view.locator('#compare-readout[data-position="2"]').waitFor({ timeout: UI_TIMEOUT_MS });
-    assert.match(await view.locator('#compare-readout').innerText(), new RegExp(`^${tokens[2].text}@2: input relevance A `));
+    const r2 = tokens[2].relevance!;
+    assert.equal(await view.locator('#compare-readout').innerText(), `${quoteToken(tokens[2].text)}@2: input relevance A ${formatNumber(r2.a)}, B ${formatNumber(r2.b)}, B − A ${formatNumber(r2.diff)}`);
     await page.keyboard.press('Enter');
     await view.locator('#compare-table tbody tr.selected[data-position="2"]').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.keyboard.press('End');
@@ -240,13 +245,23 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
       await item.waitFor({ timeout: UI_TIMEOUT_MS });
       await screenshot(page, SCENARIO, 'f-context-menu');
       await item.click();
-      await typeText('the work');
+      await typeText(LONG);
     });
     const view = await frameWith('#compare-angles-table');
+    await view.locator('#compare-diff-chart svg').waitFor({ timeout: UI_TIMEOUT_MS });
     await screenshot(page, SCENARIO, 'f-explorer');
     // A and B in the explorer's selection order; principal angles do not depend on it
     assert.match(await page.locator('.tabs-container .tab.active').innerText().then((t) => t.replace(/\s+/g, ' ').trim()), /^Compare: (epoch_1\.pt ↔ best\.pt|best\.pt ↔ epoch_1\.pt)$/);
-    assert.match(await view.locator('#compare-summary td[data-key="text"]').innerText(), /typed or selected text: \d+ tokens/);
+    assert.match(await view.locator('#compare-summary td[data-key="text"]').innerText(), /^typed or selected text: 128 tokens \(the first 128 of \d+\)$/);
+    assert.match(await view.locator('#compare-summary td[data-key="relevance"]').innerText(), /\(ε = 1e-6\)/);
+    // 128 tokens: the B − A bars and the A/B lines keep their labels apart and inside the chart
+    const diff = await assertReadableAxes(view.locator('#compare-diff-chart svg'), 'Compare B − A, 128 tokens');
+    const tokenAxis = diff.find((a) => a.horizontal)!;
+    assert.ok(tokenAxis.labels >= 20, `B − A labels ${tokenAxis.labels}`);
+    measured.diff128 = { labels: tokenAxis.labels, minGapPx: tokenAxis.minGap };
+    await assertReadableAxes(view.locator('#compare-series svg'), 'Compare A and B, 128 tokens');
+    await view.locator('#compare-diff-chart').scrollIntoViewIfNeeded();
+    await screenshot(page, SCENARIO, 'g-diff-128');
     assertClose(await view.locator('#compare-angles tr[data-layer="0"]').getAttribute('data-max-angle'), expected.layers[0].reduce.maxAngle, 'layer 0 largest angle');
   });
 });

@@ -337,3 +337,65 @@ export async function closeScenario(
   console.log(`e2e timings (ms): ${[...parts.timings].map(([k, v]) => `${k} ${v}`).join(', ')}${parts.extra ? `; ${JSON.stringify(parts.extra)}` : ''}`);
 }
 
+
+/** What the tick labels of one axis of a chart look like on screen (axisLabels). */
+export interface AxisLabels {
+  /** The axis group's classes ("axis axis-cols"), for messages. */
+  axis: string;
+  horizontal: boolean;
+  labels: number;
+  /** Smallest space between two neighbouring labels' boxes along the axis, px (Infinity below 2 labels). */
+  minGap: number;
+  /** "a | b" for every two labels whose bounding boxes overlap. */
+  overlaps: string[];
+  /** Labels whose box reaches outside the SVG (it would be cut off). */
+  clipped: string[];
+  /** Labels cut with "…" and whether each carries its full text in a <title> on its tick. */
+  truncated: { text: string; title: string | null }[];
+}
+
+/**
+ * The tick labels of every axis of the chart `svg` as the browser laid them out: bounding boxes
+ * (getBoundingClientRect, so turned labels count with the box they take), which pairs overlap,
+ * which reach outside the SVG's own box.
+ */
+export async function axisLabels(svg: Locator): Promise<AxisLabels[]> {
+  return svg.evaluate((el) => {
+    const s = el.getBoundingClientRect();
+    return [...el.querySelectorAll('g.axis')].map((axis) => {
+      const boxes = [...axis.querySelectorAll<SVGTextElement>(':scope > g.tick > text')].filter((t) => t.textContent).map((t) => {
+        const r = t.getBoundingClientRect();
+        return { text: t.textContent ?? '', title: t.parentElement?.querySelector(':scope > title')?.textContent ?? null, left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+      });
+      const spreadX = boxes.length ? Math.max(...boxes.map((b) => b.left)) - Math.min(...boxes.map((b) => b.left)) : 0;
+      const spreadY = boxes.length ? Math.max(...boxes.map((b) => b.top)) - Math.min(...boxes.map((b) => b.top)) : 0;
+      const horizontal = spreadX >= spreadY;
+      const overlaps: string[] = [];
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const [a, b] = [boxes[i], boxes[j]];
+          if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) overlaps.push(`${a.text} | ${b.text}`);
+        }
+      }
+      const sorted = [...boxes].sort((a, b) => (horizontal ? a.left - b.left : a.top - b.top));
+      let minGap = Infinity;
+      for (let i = 1; i < sorted.length; i++) minGap = Math.min(minGap, horizontal ? sorted[i].left - sorted[i - 1].right : sorted[i].top - sorted[i - 1].bottom);
+      const clipped = boxes.filter((b) => b.left < s.left - 0.5 || b.right > s.right + 0.5 || b.top < s.top - 0.5 || b.bottom > s.bottom + 0.5)
+        .map((b) => `${b.text} [${Math.round(b.left - s.left)}, ${Math.round(b.top - s.top)}, ${Math.round(b.right - s.left)}, ${Math.round(b.bottom - s.top)}] in ${Math.round(s.width)} x ${Math.round(s.height)}`);
+      return { axis: axis.getAttribute('class') ?? '', horizontal, labels: boxes.length, minGap, overlaps, clipped, truncated: boxes.filter((b) => b.text.endsWith('…')).map((b) => ({ text: b.text, title: b.title })) };
+    });
+  });
+}
+
+/** Asserts that no two tick labels of an axis of `svg` overlap and that none is cut off by the SVG; returns the axes. */
+export async function assertReadableAxes(svg: Locator, what: string): Promise<AxisLabels[]> {
+  const axes = await axisLabels(svg);
+  if (!axes.length) throw new Error(`${what}: no axis`);
+  for (const a of axes) {
+    if (a.overlaps.length) throw new Error(`${what}, ${a.axis}: ${a.overlaps.length} pairs of labels overlap, e.g. ${a.overlaps.slice(0, 3).join('; ')}`);
+    if (a.clipped.length) throw new Error(`${what}, ${a.axis}: ${a.clipped.length} labels cut off by the SVG, e.g. ${a.clipped.slice(0, 3).join('; ')}`);
+    const untitled = a.truncated.filter((t) => !t.title);
+    if (untitled.length) throw new Error(`${what}, ${a.axis}: cut labels without their full text in a <title>: ${untitled.map((t) => t.text).join(', ')}`);
+  }
+  return axes;
+}

@@ -15,6 +15,7 @@ import type { Browser, Frame, Page } from 'playwright-core';
 import type { PruneReport } from '../../src/relevance/types';
 import { ComputeClient } from '../../src/worker/client';
 import { formatCount } from '../../src/core/reportText';
+import { formatNumber } from '../../webview/format';
 import {
   checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openScenarioPage, repoRoot, runCommand, screenshot,
   startCodeServer, timed, UI_TIMEOUT_MS,
@@ -118,10 +119,8 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
 
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
   /** d3.format('.4~g') (the webview's formatValue): 4 significant digits, trailing zeros trimmed, a U+2212 minus sign. */
-  const g4 = (v: number): string => {
-    const t = v.toPrecision(4);
-    return (t.includes('e') ? t.replace(/\.?0+e/, 'e') : t.includes('.') ? t.replace(/\.?0+$/, '') : t).replace(/^-/, '\u2212');
-  };
+  /** The webviews' one number formatter (webview/format.ts): 4 significant digits, − for negatives, an exponent below 1e-3. */
+  const g4 = (v: number): string => formatNumber(v);
   const signedG4 = (v: number): string => `${v >= 0 ? '+' : ''}${g4(v)}`;
 
   it('runs the palette flow on best.pt: the report equals the CLI, the files are written, a pruned checkpoint opens', async () => {

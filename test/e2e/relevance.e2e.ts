@@ -15,8 +15,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import type { RelevanceReport } from '../../src/core/relevance';
+import { formatNumber, quoteToken } from '../../webview/format';
 import {
-  activeWebview, answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openQuick, openScenarioPage,
+  activeWebview, answerSaveDialog, assertReadableAxes, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace, openQuick, openScenarioPage,
   repoRoot, screenshot, startCodeServer, timed, UI_TIMEOUT_MS,
 } from './harness';
 
@@ -217,8 +218,10 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     assert.equal(await focused.getAttribute('data-position'), '2');
     await webview().locator('#relevance-token-readout[data-position="2"]').waitFor({ timeout: UI_TIMEOUT_MS });
     const want = expected.tokens[2] + expected.positionEmbedding[2];
-    assert.ok((await webview().locator('#relevance-token-readout').innerText()).includes(String(want)), 'the readout shows the exact value');
-    assert.ok((await focused.getAttribute('title'))!.includes(String(want)), 'so does the title');
+    const third = `${quoteToken(expected.tokens_text[2].text)}@2: relevance ${formatNumber(want)} (token embedding ${formatNumber(expected.tokens[2])}, position ${formatNumber(expected.positionEmbedding[2])})`;
+    assert.equal(await webview().locator('#relevance-token-readout').innerText(), third, 'the readout shows the value, formatted');
+    assert.equal(await focused.getAttribute('title'), third, 'so does the title');
+    assert.equal(Number(await focused.getAttribute('data-relevance')), want, 'the exact value stays in data-relevance');
     await page.keyboard.press('End');
     assert.equal(await webview().locator('#relevance-tokens :focus').getAttribute('data-position'), String(expected.length - 1));
     await screenshot(page, SCENARIO, 'c-keyboard');
@@ -242,5 +245,30 @@ describe('The Relevance tab of the checkpoint editor in code-server', { timeout:
     measured.half = { accounting: { ...expected.accounting, biases: undefined }, shownAccount: await webview().locator('#relevance-accounting').innerText() };
     await webview().locator('#relevance-gate-dims').scrollIntoViewIfNeeded();
     await screenshot(page, SCENARIO, 'd-half-gate');
+  });
+
+  it('at 128 tokens: the token and FFN-neuron bars keep their labels apart and inside the chart; ε reads "ε = 1e-6"', async () => {
+    const long = readFileSync(join(workspace, 'tiny-grassmann', 'eval.txt'), 'utf8').slice(0, 1200);
+    await tab('run').click();
+    await webview().locator('#run-text').evaluate((el, text) => ((el as unknown as { value: string }).value = text), long);
+    await webview().locator('#run-button').click();
+    await webview().locator('#run-summary', { hasText: /^128 tokens / }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await tab('relevance').click();
+    await timed('explain 128 tokens', timings, async () => {
+      await webview().locator('#relevance-button').click();
+      await webview().locator('#relevance-tokens [data-position="127"]').waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#relevance-ffn svg').waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    assert.match(await webview().locator('#relevance-summary').innerText(), /^Rule epsilon \(ε = 1e-6\), gate/);
+    const ffn = await assertReadableAxes(webview().locator('#relevance-ffn svg'), 'FFN neurons (256)');
+    const neurons = ffn.find((a) => a.horizontal)!;
+    assert.equal(await webview().locator('#relevance-ffn rect.bar').count(), 256);
+    const tokens = await assertReadableAxes(webview().locator('#relevance-token-chart svg'), 'relevance per token, 128 tokens');
+    measured.at128 = { ffnLabels: neurons.labels, ffnMinGapPx: neurons.minGap, tokenLabels: tokens.find((a) => a.horizontal)!.labels, tokenMinGapPx: tokens.find((a) => a.horizontal)!.minGap };
+    for (const id of ['relevance-z', 'relevance-pairs', 'relevance-offsets']) await assertReadableAxes(webview().locator(`#${id} svg`), id);
+    await webview().locator('#relevance-ffn').scrollIntoViewIfNeeded();
+    await screenshot(page, SCENARIO, 'e-ffn-128');
+    await webview().locator('#relevance-token-chart').scrollIntoViewIfNeeded();
+    await screenshot(page, SCENARIO, 'e-tokens-128');
   });
 });

@@ -11,8 +11,9 @@ import type { Browser, Page } from 'playwright-core';
 import { ComputeClient } from '../../src/worker/client';
 import { describeBackend, type BackendReport } from '../../src/model/backend';
 import { formatCount } from '../../src/core/reportText';
+import { formatNumber } from '../../webview/format';
 import {
-  activeWebview, answerFileDialog, answerSaveDialog, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace,
+  activeWebview, answerFileDialog, answerSaveDialog, assertReadableAxes, checkPrerequisites, closeScenario, type CodeServer, makeWorkspace,
   notification, openQuick as openQuickIn, openScenarioPage, outputPanelText, repoRoot, runCommand, screenshot, squash,
   startCodeServer, statusBarItem, timed, UI_TIMEOUT_MS,
 } from './harness';
@@ -28,6 +29,9 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
   let reference: ComputeClient;
   let expectedBackend: BackendReport;
   const timings = new Map<string, number>();
+  const measured: Record<string, unknown> = {};
+  /** Every console error of the page and its frames (the webviews), in order. */
+  const consoleErrors: string[] = [];
 
   before(async () => {
     checkPrerequisites();
@@ -41,11 +45,15 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     });
     expectedBackend = await reference.backend();
     ({ browser, page } = await openScenarioPage(server, workspace, timings));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`${e.name}: ${e.message}`));
   });
 
   after(async () => {
     await reference?.dispose();
-    await closeScenario(SCENARIO, { page, browser, server, workspace, timings });
+    await closeScenario(SCENARIO, { page, browser, server, workspace, timings, extra: { measured } });
   });
 
   async function closeAllEditors(): Promise<void> {
@@ -161,6 +169,27 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       assert.match(await webview().locator('#tensor-stats').innerText(), /\[64, 120\]\s+7,680/);
     });
     await screenshot(page, SCENARIO, 'b-tensor');
+    // The last row of the table (far down the page): its details show in the viewport and take the focus.
+    const last = expected.tensors.at(-1)!.name;
+    const row = webview().locator(`#tensors tbody tr[data-name="${last}"]`);
+    await row.scrollIntoViewIfNeeded();
+    await row.click();
+    await webview().locator('#tensor-details h3', { hasText: last }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await webview().locator('#tensor-stats').waitFor({ timeout: UI_TIMEOUT_MS });
+    const place = await webview().locator('#tensor-details').evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const title = el.querySelector('h3')!.getBoundingClientRect();
+      const stats = el.querySelector('#tensor-stats')!.getBoundingClientRect();
+      return { focused: document.activeElement === el, top: r.top, titleTop: title.top, statsBottom: stats.bottom, viewport: window.innerHeight, scrollY: window.scrollY };
+    });
+    assert.ok(place.focused, 'the details of the clicked tensor have the focus');
+    assert.ok(place.titleTop >= 0 && place.statsBottom <= place.viewport, `the details' title and statistics are in the viewport: ${JSON.stringify(place)}`);
+    assert.ok(place.scrollY > 0, `the table was scrolled to its last row (${place.scrollY})`);
+    measured.tensorDetails = place;
+    await screenshot(page, SCENARIO, 'b-tensor-last');
+    // Escape in the details goes back to the row
+    await page.keyboard.press('Escape');
+    assert.equal(await webview().locator(':focus').getAttribute('data-name'), last);
   });
 
   it('runs a sentence: the token strip shows the fixture tokenizer\'s tokens', async () => {
@@ -275,6 +304,77 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       await webview().locator('#blend-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
     });
     await screenshot(page, SCENARIO, 'e-gates');
+  });
+
+  it('at 128 tokens (the model\'s positions): every axis of Run, Plücker and Distances shows labels that neither overlap nor leave the SVG; pickers keep the focus and the page its place', async () => {
+    const long = readFileSync(join(workspace, 'tiny-grassmann', 'eval.txt'), 'utf8').slice(0, 1200);
+    const expected = await reference.request('run', { checkpoint: bestPt(), text: long });
+    assert.equal(expected.tokens.length, 128, 'the text fills the 128 positions');
+    await timed('run 128 tokens', timings, async () => {
+      await tab('run').click();
+      await webview().locator('#run-text').evaluate((el, text) => ((el as unknown as { value: string }).value = text), long);
+      await webview().locator('#run-button').click();
+      await webview().locator('#run-summary', { hasText: /^128 tokens .*features of 4 layers/ }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await webview().locator('#loss-chart svg').waitFor({ timeout: UI_TIMEOUT_MS });
+    });
+    const loss = await assertReadableAxes(webview().locator('#loss-chart svg'), 'Run loss chart, 128 tokens');
+    const lossTokens = loss.find((a) => a.horizontal)!;
+    assert.ok(lossTokens.labels >= 20, `the loss chart labels ${lossTokens.labels} of its 127 bars`);
+    measured.run128 = { labels: lossTokens.labels, minGapPx: lossTokens.minGap, step: await webview().locator('#loss-chart g.axis[data-label-step]').getAttribute('data-label-step') };
+    // the next-token lists quote their tokens: "‹,› 2.2%", never a bare ", 2.2%"
+    const next = await webview().locator('#run-table tbody tr').first().locator('td').last().innerText();
+    assert.equal(next, expected.next[0].map((n) => `‹${n.token}› ${(n.probability * 100).toFixed(1)}%`).join(', '));
+    assert.match(await webview().locator('#token-strip-legend').innerText(), /underline: the loss of predicting the token/);
+    await webview().locator('#loss-chart').scrollIntoViewIfNeeded();
+    await screenshot(page, SCENARIO, 'h-run-128');
+
+    // Plücker: the colour bar is scaled to the largest |p̂| of the layer and offset shown
+    const planes = await reference.request('planes', { path: bestPt(), text: long, layer: 0, offset: 1 });
+    const limit = planes.coordinates.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    assert.ok(limit > 0 && limit < 1, `max |p̂| ${limit}`);
+    await tab('plucker').click();
+    await webview().locator('#plucker-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(Number(await webview().locator('#plucker-chart').getAttribute('data-scale-limit')), limit);
+    assert.equal(await webview().locator('#plucker-chart .legend-title').textContent(), `p̂_ijscaled to ±${formatNumber(limit, 3)}(data max |p̂|)`);
+    const legendTicks = await webview().locator('#plucker-chart .legend g.tick text').allTextContents();
+    assert.ok(legendTicks.length >= 3, `colour bar ticks: ${legendTicks}`);
+    await assertReadableAxes(webview().locator('#plucker-chart svg'), 'Plücker, 128 tokens');
+    await screenshot(page, SCENARIO, 'h-plucker-128');
+
+    // Distances: no console error on the switch, readable axes, the pickers keep the focus and the page its place
+    const errorsBefore = consoleErrors.length;
+    await tab('distances').click();
+    await webview().locator('#distance-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.waitForTimeout(500);
+    assert.deepEqual(consoleErrors.slice(errorsBefore).filter((e) => /ResizeObserver/.test(e)), [], 'no ResizeObserver error on the switch to Distances');
+    measured.consoleErrorsOnDistances = consoleErrors.slice(errorsBefore);
+    const distanceAxes = await assertReadableAxes(webview().locator('#distance-chart svg'), 'Distances, 128 tokens');
+    measured.distances128 = distanceAxes.map((a) => ({ axis: a.axis, labels: a.labels, minGapPx: a.minGap }));
+    await screenshot(page, SCENARIO, 'h-distances-128');
+    const frame = webview().locator('html');
+    // down the page, not to its end (where a chart a few pixels shorter would move the page by itself)
+    const room = await frame.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
+    assert.ok(room > 150, `the page scrolls (${room} px)`);
+    await frame.evaluate((_, y) => window.scrollTo(0, y), Math.min(200, room - 50));
+    const scrolled = await frame.evaluate(() => window.scrollY);
+    const pickerBefore = await webview().locator('#distance-metric').evaluate((el) => el.getBoundingClientRect().top);
+    await webview().locator('#distance-metric').click();
+    await webview().locator('#distance-metric [role="option"]', { hasText: /^\s*projection\s*$/ }).click();
+    await webview().locator('#distance-view .note', { hasText: /^projection = / }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await webview().locator('#distance-chart svg image').waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.waitForTimeout(300);
+    const after = await frame.evaluate(() => {
+      const strip = document.querySelector('.strip-holder')!.getBoundingClientRect();
+      const picker = document.getElementById('distance-metric')!.getBoundingClientRect();
+      return { focused: document.activeElement?.id ?? null, active: `${document.activeElement?.tagName}#${document.activeElement?.id}.${document.activeElement?.className}`, scrollY: window.scrollY, stripBottom: strip.bottom, pickerTop: picker.top, pickerBottom: picker.bottom };
+    });
+    assert.equal(after.focused, 'distance-metric', `the metric picker keeps the focus after a choice: ${JSON.stringify(after)}`);
+    // (not back to the top; the note above the chart names the new metric, so the page may move by a few px)
+    assert.ok(Math.abs(after.scrollY - scrolled) <= 8, `the page stays where it was: ${scrolled} → ${after.scrollY}`);
+    assert.ok(Math.abs(after.pickerTop - pickerBefore) <= 1, `the picker stays where it was on screen: ${pickerBefore} → ${after.pickerTop}`);
+    assert.ok(after.pickerTop >= after.stripBottom - 0.5, `the sticky token strip does not cover the pickers: ${JSON.stringify(after)}`);
+    measured.dropdown = { scrolled, ...after };
+    await screenshot(page, SCENARIO, 'h-distances-scrolled');
   });
 
   it('the Drift view follows the checkpoints of the folder: the W_red distance equals drift', async () => {

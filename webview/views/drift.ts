@@ -4,8 +4,9 @@
  * every checkpoint to the last, and between consecutive ones; relative change of the weights.
  */
 import { drawLines, formatValue, widthOf } from '../charts';
-import { clear, h } from '../dom';
+import { clear, h, rebuildKeepingPlace } from '../dom';
 import { exportToolbar } from '../export';
+import { formatAngle } from '../format';
 import type { AppState } from '../store';
 
 /** Validation numbers first, in the order training scripts usually log them. */
@@ -20,7 +21,7 @@ export class DriftView {
   constructor(private readonly requestDrift: () => void) {}
 
   update(state: AppState, previous: AppState | null): void {
-    if (state.drift !== previous?.drift || state.model !== previous?.model) this.render(state);
+    if (state.drift !== previous?.drift || state.model !== previous?.model) rebuildKeepingPlace(this.element, () => this.render(state));
   }
 
   private render(state: AppState): void {
@@ -30,7 +31,8 @@ export class DriftView {
       this.element.append(h('p', { class: 'status' }, 'No run to follow: this folder holds fewer than two checkpoints. Put the checkpoints of one training run in one folder (epoch_1.pt, epoch_2.pt, …) to see how each layer moves.'));
       return;
     }
-    const button = h('vscode-button', { id: 'drift-button' }, `Follow the ${siblings.length} checkpoints of this folder`);
+    const button = h('vscode-button', { id: 'drift-button', title: 'Read every checkpoint of this folder and measure how each layer\'s W_red row space moves across them' },
+      state.drift?.data ? `Measure the drift again (${siblings.length} checkpoints)` : `Measure the drift across the ${siblings.length} checkpoints`);
     button.addEventListener('click', () => this.requestDrift());
     this.element.append(h('p', {}, `Checkpoints in this folder: ${siblings.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(', ')}`), button);
     if (state.model?.watching) {
@@ -39,7 +41,7 @@ export class DriftView {
     const drift = state.drift;
     if (!drift) return;
     if (drift.error) return void this.element.append(h('p', { class: 'error' }, drift.error));
-    if (!drift.data) return void this.element.append(h('p', { class: 'status' }, drift.progress ?? 'Reading the checkpoints…'));
+    if (!drift.data) return void this.element.append(h('p', { class: 'status', 'data-pending': true }, drift.progress ?? 'Reading the checkpoints…'));
     const report = drift.data;
     const labels = report.checkpoints.map((c) => (c.epoch !== null ? `epoch ${c.epoch}` : c.path.slice(c.path.lastIndexOf('/') + 1)));
     this.element.append(h('p', { class: 'note' }, `Ordered by ${report.orderedBy}. W_red row spaces: geodesic distance on Gr(r, d) = ||principal angles||.`));
@@ -61,7 +63,7 @@ export class DriftView {
     const stepHolder = h('div', { class: 'chart-holder', id: 'drift-steps' });
     this.element.append(h('h3', {}, 'Distance of W_red to the last checkpoint'), toLastHolder, h('h3', {}, 'Distance of W_red from one checkpoint to the next'), stepHolder);
     const table = h('table', { class: 'data', id: 'drift-table' },
-      h('thead', {}, h('tr', {}, ...['from', 'to', 'layer', 'W_red geodesic', 'max angle', 'mean relative change'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ...['from', 'to', 'layer', 'W_red geodesic (rad)', 'max angle (rad)', 'mean relative change'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...report.consecutive.flatMap((step) => {
         const layers = [...new Set(step.tensors.filter((t) => t.layer !== null).map((t) => t.layer as number))].sort((a, b) => a - b);
         return layers.map((layer) => {
@@ -69,7 +71,7 @@ export class DriftView {
           const red = tensors.find((t) => t.subspace);
           const mean = tensors.reduce((s, t) => s + t.relativeChange, 0) / tensors.length;
           return h('tr', {}, h('td', {}, labels[step.from]), h('td', {}, labels[step.to]), h('td', { class: 'num' }, String(layer)),
-            h('td', { class: 'num' }, red ? formatValue(red.subspace!.geodesic) : '—'), h('td', { class: 'num' }, red ? formatValue(red.subspace!.maxAngle) : '—'), h('td', { class: 'num' }, formatValue(mean)));
+            h('td', { class: 'num' }, red ? formatValue(red.subspace!.geodesic) : '—'), h('td', { class: 'num', title: red ? formatAngle(red.subspace!.maxAngle) : undefined }, red ? formatValue(red.subspace!.maxAngle) : '—'), h('td', { class: 'num' }, formatValue(mean)));
         });
       })));
     this.element.append(h('h3', {}, 'Per step and layer'), table);

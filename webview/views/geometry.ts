@@ -12,8 +12,9 @@ import * as d3 from 'd3';
 import { distanceFromAngles, GRASSMANN_METRICS, METRIC_FORMULAS, type GrassmannMetric } from '../../src/geometry/angles';
 import { diverging, drawHeatmap, formatValue, sequential, widthOf, type Heatmap } from '../charts';
 import type { MixOutput } from '../../src/model/architecture';
-import { clear, h, select } from '../dom';
+import { clear, h, Pickers, rebuildKeepingPlace, type PickerSpec } from '../dom';
 import { exportToolbar } from '../export';
+import { formatNumber, tokenAt, tokenLabel } from '../format';
 import type { AppState, Store } from '../store';
 
 /**
@@ -34,40 +35,46 @@ function noPlanesNote(state: AppState): HTMLElement | null {
 }
 
 /** Layer and offset pickers for the current analysis (the selected layer's offsets valid for its length). */
-function pickers(state: AppState, store: Store, idPrefix: string): HTMLElement {
+function pickers(state: AppState, store: Store, idPrefix: string): PickerSpec[] {
   const layers = state.analysis?.run?.layers ?? state.model?.report.dims?.layers ?? 0;
   const offsets = layerOffsets(state);
-  return h('div', { class: 'controls' },
-    select(`${idPrefix}-layer`, 'Layer', Array.from({ length: layers }, (_, l) => ({ value: String(l), label: String(l) })), String(state.layer), (v) => store.update({ layer: Number(v) })),
-    select(`${idPrefix}-offset`, 'Offset δ', offsets.map((o) => ({ value: String(o), label: String(o) })), String(state.offset), (v) => store.update({ offset: Number(v) })));
+  return [
+    { id: `${idPrefix}-layer`, label: 'Layer', options: Array.from({ length: layers }, (_, l) => ({ value: String(l), label: String(l) })), value: String(state.layer), onChange: (v) => store.update({ layer: Number(v) }) },
+    { id: `${idPrefix}-offset`, label: 'Offset δ', options: offsets.map((o) => ({ value: String(o), label: String(o) })), value: String(state.offset), onChange: (v) => store.update({ offset: Number(v) }) },
+  ];
 }
 
 function needsText(container: HTMLElement, state: AppState): boolean {
   if (state.analysis?.run) return false;
-  container.append(h('p', { class: 'status' }, state.analysis ? 'Running…' : 'Run some text first (Run tab): this view shows its token planes.'));
+  container.append(state.analysis ? h('p', { class: 'status', 'data-pending': true }, 'Running…') : h('p', { class: 'status' }, 'Run some text first (Run tab): this view shows its token planes.'));
   return true;
 }
 
 export class PluckerView {
   readonly element = h('section', { class: 'view', id: 'plucker-view', 'aria-label': 'Plücker coordinates' });
+  private readonly pickers = new Pickers();
+  private readonly body = h('div', { class: 'view-body' });
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    this.element.append(this.pickers.element, this.body);
+  }
 
   update(state: AppState, previous: AppState | null): void {
     if (state.planes !== previous?.planes || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset || state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) {
-      this.render(state);
+      rebuildKeepingPlace(this.element, () => this.render(state));
     }
   }
 
   private render(state: AppState): void {
-    clear(this.element);
-    if (needsText(this.element, state)) return;
-    this.element.append(pickers(state, this.store, 'plucker'));
+    clear(this.body);
+    this.pickers.element.hidden = needsText(this.body, state);
+    if (this.pickers.element.hidden) return;
+    this.pickers.update(pickers(state, this.store, 'plucker'));
     const none = noPlanesNote(state);
-    if (none) return void this.element.append(none);
+    if (none) return void this.body.append(none);
     const p = state.planes;
-    if (p?.error) return void this.element.append(h('p', { class: 'error' }, p.error));
-    if (!p?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing Plücker coordinates…'));
+    if (p?.error) return void this.body.append(h('p', { class: 'error' }, p.error));
+    if (!p?.data) return void this.body.append(h('p', { class: 'status', 'data-pending': true }, 'Computing Plücker coordinates…'));
     const planes = p.data;
     const run = state.analysis!.run!;
     const P = planes.pairCount;
@@ -76,30 +83,36 @@ export class PluckerView {
     for (let i = 0; i < r; i++) for (let j = i + 1; j < r; j++) pairs.push([i, j]);
     const maxResidual = d3.max(planes.residual) ?? 0;
     const readout = h('div', { class: 'readout', id: 'plucker-readout', 'aria-live': 'polite' }, 'Point at a cell (or focus the chart and use the arrow keys).');
-    this.element.append(h('p', { class: 'note' },
+    this.body.append(h('p', { class: 'note' },
       `Layer ${planes.layer}, offset ${planes.offset}: ${planes.positions.length} planes span(z_t, z_{t−${planes.offset}}) × ${P} coordinates of p̂. `,
       h('span', { id: 'plucker-residual' }, `Plücker-relation residual: max ${formatValue(maxResidual)}`),
       ` (a true 2-plane gives 0; float32 rounding gives ~1e-7). Degenerate planes: ${planes.degenerate.filter(Boolean).length}.`), readout);
     const holder = h('div', { class: 'chart-holder', id: 'plucker-chart' });
-    this.element.append(holder);
+    this.body.append(holder);
+    // The colour scale follows the data: symmetric around 0, to the largest |p̂| shown (p̂ of a
+    // normalised plane is a unit vector over many pairs, so its entries are often ±0.1, near white on ±1).
+    let limit = 0;
+    for (const v of planes.coordinates) if (Number.isFinite(v)) limit = Math.max(limit, Math.abs(v));
+    if (!(limit > 0)) limit = 1;
     requestAnimationFrame(() => {
       const width = widthOf(this.element);
       const height = Math.min(720, Math.max(260, 40 + planes.positions.length * 6));
       drawHeatmap(holder, `Plücker coordinates, layer ${planes.layer}, offset ${planes.offset}`, {
         rows: planes.positions.length, cols: P,
         value: (row, col) => planes.coordinates[row * P + col],
-        color: diverging(1), width, height,
-        rowLabel: (row) => `${planes.positions[row]} ${run.tokens[planes.positions[row]].text}`.slice(0, 16),
+        color: diverging(limit), width, height,
+        rowLabel: (row) => tokenLabel(run.tokens[planes.positions[row]].text, planes.positions[row]),
         colLabel: (col) => `${pairs[col][0]},${pairs[col][1]}`,
         xTitle: 'pair (i, j)', yTitle: 'token plane',
-        legend: { domain: [-1, 1], title: 'p̂_ij' },
+        legend: { domain: [-limit, limit], title: `p̂_ij\nscaled to ±${formatNumber(limit, 3)}\n(data max |p̂|)` },
         markedRows: new Set(planes.positions.map((t, i) => (state.highlighted.has(t) ? i : -1)).filter((i) => i >= 0)),
         focusRow: state.pinned === null ? undefined : planes.positions.indexOf(state.pinned),
         onCell: (row, col) => {
           const t = planes.positions[row];
-          readout.textContent = `${run.tokens[t].text}@${t}, pair (${pairs[col][0]}, ${pairs[col][1]}): p̂ = ${formatValue(planes.coordinates[row * P + col])}; ||p|| = ${formatValue(planes.norms[row])}; residual ${formatValue(planes.residual[row])}${planes.degenerate[row] ? ' (degenerate)' : ''}`;
+          readout.textContent = `${tokenAt(run.tokens[t].text, t)}, pair (${pairs[col][0]}, ${pairs[col][1]}): p̂ = ${formatValue(planes.coordinates[row * P + col])}; ||p|| = ${formatValue(planes.norms[row])}; residual ${formatValue(planes.residual[row])}${planes.degenerate[row] ? ' (degenerate)' : ''}`;
         },
       });
+      holder.setAttribute('data-scale-limit', String(limit));
       holder.append(exportToolbar({
         name: `plucker-layer${planes.layer}-offset${planes.offset}`,
         svg: () => holder.querySelector('svg'),
@@ -112,29 +125,35 @@ export class PluckerView {
 export class DistanceView {
   readonly element = h('section', { class: 'view', id: 'distance-view', 'aria-label': 'Grassmann distances' });
   private heatmap: Heatmap | null = null;
+  private readonly pickers = new Pickers();
+  private readonly body = h('div', { class: 'view-body' });
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    this.element.append(this.pickers.element, this.body);
+  }
 
   update(state: AppState, previous: AppState | null): void {
     if (state.distances !== previous?.distances || state.metric !== previous?.metric || state.analysis?.run !== previous?.analysis?.run || state.analysis?.layers !== previous?.analysis?.layers || state.layer !== previous?.layer || state.offset !== previous?.offset) {
-      this.render(state);
+      rebuildKeepingPlace(this.element, () => this.render(state));
     } else if (state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) {
-      this.render(state);
+      rebuildKeepingPlace(this.element, () => this.render(state));
     }
   }
 
   private render(state: AppState): void {
-    clear(this.element);
+    clear(this.body);
     this.heatmap = null;
-    if (needsText(this.element, state)) return;
-    const controls = pickers(state, this.store, 'distance');
-    controls.prepend(select('distance-metric', 'Metric', GRASSMANN_METRICS.map((m) => ({ value: m, label: m })), state.metric, (v) => this.store.update({ metric: v as GrassmannMetric })));
-    this.element.append(controls);
+    this.pickers.element.hidden = needsText(this.body, state);
+    if (this.pickers.element.hidden) return;
+    this.pickers.update([
+      { id: 'distance-metric', label: 'Metric', options: GRASSMANN_METRICS.map((m) => ({ value: m, label: m })), value: state.metric, onChange: (v) => this.store.update({ metric: v as GrassmannMetric }) },
+      ...pickers(state, this.store, 'distance'),
+    ]);
     const none = noPlanesNote(state);
-    if (none) return void this.element.append(none);
+    if (none) return void this.body.append(none);
     const d = state.distances;
-    if (d?.error) return void this.element.append(h('p', { class: 'error' }, d.error));
-    if (!d?.data) return void this.element.append(h('p', { class: 'status' }, 'Computing distances…'));
+    if (d?.error) return void this.body.append(h('p', { class: 'error' }, d.error));
+    if (!d?.data) return void this.body.append(h('p', { class: 'status', 'data-pending': true }, 'Computing distances…'));
     const data = d.data;
     const run = state.analysis!.run!;
     const N = data.positions.length;
@@ -150,10 +169,10 @@ export class DistanceView {
     const finite = Array.from(values).filter((v) => Number.isFinite(v));
     const max = d3.max(finite) ?? 1;
     const readout = h('div', { class: 'readout', id: 'distance-readout', 'aria-live': 'polite' }, 'Point at a cell (or focus the chart and use the arrow keys); drag over the token axis to highlight tokens.');
-    this.element.append(h('p', { class: 'note' }, `${metric} = ${METRIC_FORMULAS[metric]}, between the ${N} planes of layer ${data.layer}, offset ${data.offset}.${data.degenerate.length ? ` Degenerate planes (no distances): t = ${data.degenerate.join(', ')}.` : ''}`), readout);
+    this.body.append(h('p', { class: 'note' }, `${metric} = ${METRIC_FORMULAS[metric]}, between the ${N} planes of layer ${data.layer}, offset ${data.offset}.${data.degenerate.length ? ` Degenerate planes (no distances): t = ${data.degenerate.join(', ')}.` : ''}`), readout);
     const holder = h('div', { class: 'chart-holder', id: 'distance-chart' });
-    this.element.append(holder);
-    const label = (i: number) => `${data.positions[i]} ${run.tokens[data.positions[i]].text}`.slice(0, 16);
+    this.body.append(holder);
+    const label = (i: number) => tokenLabel(run.tokens[data.positions[i]].text, data.positions[i]);
     requestAnimationFrame(() => {
       const size = Math.min(widthOf(this.element), 820);
       const marked = new Set(data.positions.map((t, i) => (state.highlighted.has(t) ? i : -1)).filter((i) => i >= 0));
@@ -213,7 +232,7 @@ export class GatesView {
   constructor(private readonly store: Store) {}
 
   update(state: AppState, previous: AppState | null): void {
-    if (state.analysis?.layers !== previous?.analysis?.layers || state.analysis?.run !== previous?.analysis?.run || state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) this.render(state);
+    if (state.analysis?.layers !== previous?.analysis?.layers || state.analysis?.run !== previous?.analysis?.run || state.highlighted !== previous?.highlighted || state.pinned !== previous?.pinned) rebuildKeepingPlace(this.element, () => this.render(state));
   }
 
   private render(state: AppState): void {
@@ -231,7 +250,7 @@ export class GatesView {
     this.element.append(readout, h('h3', {}, 'Gate openness (mean α over dimensions)'), alphaHolder);
     if (shareHolder) this.element.append(h('h3', {}, text.share!), shareHolder);
     else this.element.append(h('h3', {}, 'Share of the mixing output that came from h'), h('p', { class: 'note', id: 'blend-note', 'data-gating': gating }, text.noShare!));
-    const label = (t: number) => `${t} ${run.tokens[t].text}`.slice(0, 16);
+    const label = (t: number) => tokenLabel(run.tokens[t].text, t);
     const marked = new Set([...state.highlighted].filter((t) => t < T));
     requestAnimationFrame(() => {
       const width = Math.min(widthOf(this.element), 100 + 110 + layers.length * 90);

@@ -10,15 +10,26 @@ import { architectureDiagram, type PartKind } from './architecture';
 import { createSvg, drawBars, drawLines, formatValue, widthOf } from '../charts';
 import { clear, h, table } from '../dom';
 import { exportToolbar } from '../export';
+import { formatNumber } from '../format';
 import type { AppState, Store } from '../store';
 import { modelFilesSection, type ChooseFile } from '../modelFiles';
 
 export class OverviewView {
   readonly element = h('section', { class: 'view', id: 'overview-view', 'aria-label': 'Overview' });
-  private readonly details = h('div', { id: 'tensor-details', 'aria-live': 'polite' });
+  private readonly details = h('div', { id: 'tensor-details', 'aria-live': 'polite', tabindex: -1, role: 'region', 'aria-label': 'Tensor details' });
+  /** The tensor request whose details took the focus (each new one takes it once). */
+  private focusedRequest: number | null = null;
+  /** The tensor request whose details are still to be scrolled into view once drawn. */
+  private revealRequest: number | null = null;
   private filter = '';
 
-  constructor(private readonly store: Store, private readonly requestTensor: (name: string) => void, private readonly chooseFile: ChooseFile) {}
+  constructor(private readonly store: Store, private readonly requestTensor: (name: string) => void, private readonly chooseFile: ChooseFile) {
+    this.details.addEventListener('keydown', (e) => {
+      const name = this.store.state.tensor?.name;
+      if (e.key !== 'Escape' || !name) return;
+      this.element.querySelector<HTMLElement>(`#tensors tbody tr[data-name="${CSS.escape(name)}"]`)?.focus();
+    });
+  }
 
   update(state: AppState, previous: AppState | null): void {
     if (state.model !== previous?.model) this.render(state);
@@ -53,14 +64,15 @@ export class OverviewView {
     }
     const metadata = Object.entries(report.metadata);
     if (metadata.length) {
-      this.element.append(h('h2', {}, 'Metadata'), table('metadata', ['key', 'value'], metadata.map(([k, v]) => [k, formatScalar(v)])));
+      this.element.append(h('h2', {}, 'Metadata'), table('metadata', ['key', 'value'], metadata.map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? h('span', { title: String(v), 'data-value': String(v) }, formatNumber(v)) : formatScalar(v)])));
     }
     const field = h('vscode-textfield', { id: 'tensor-filter', placeholder: 'Filter tensors by name', 'aria-label': 'Filter tensors by name' });
     field.addEventListener('input', () => {
       this.filter = (field as unknown as { value: string }).value.toLowerCase();
       this.renderTensorRows(report);
     });
-    this.element.append(h('h2', {}, `Tensors (${report.tensors.length})`), field, h('div', { id: 'tensor-table-holder' }), this.details);
+    // The details sit beside the table (sticky: in view wherever the table was scrolled to), below it on a narrow editor.
+    this.element.append(h('h2', {}, `Tensors (${report.tensors.length})`), field, h('div', { id: 'tensor-area' }, h('div', { id: 'tensor-table-holder' }), this.details));
     this.renderTensorRows(report);
     this.renderDetails(state);
   }
@@ -93,7 +105,14 @@ export class OverviewView {
     clear(this.details);
     const t = state.tensor;
     if (!t) return;
+    this.details.setAttribute('aria-label', `Details of ${t.name}`);
     this.details.append(h('h3', {}, t.name));
+    if (t.requestId !== this.focusedRequest && this.element.isConnected) {
+      // Where the eye is: the details take the focus (Escape goes back to the row).
+      this.focusedRequest = t.requestId;
+      this.revealRequest = t.requestId;
+      this.details.focus({ preventScroll: true });
+    }
     if (t.error) {
       this.details.append(h('p', { class: 'error' }, t.error));
       return;
@@ -103,6 +122,15 @@ export class OverviewView {
       return;
     }
     const s: TensorSummary = t.data;
+    // ... and, once they are drawn, are scrolled into view where they do not show from their title on
+    // (beside the table they stick to the top, but not past the table's end).
+    if (this.revealRequest === t.requestId) {
+      this.revealRequest = null;
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const box = this.details.getBoundingClientRect();
+        if (box.top < 0 || box.top > window.innerHeight - 160) this.details.scrollIntoView({ block: 'start' });
+      }));
+    }
     this.details.append(table('tensor-stats', ['dtype', 'shape', 'elements', 'min', 'max', 'mean', 'std', 'NaN', '±Inf', 'zeros'], [[
       s.dtype, formatShape(s.shape), formatCount(s.count), formatValue(s.min), formatValue(s.max), formatValue(s.mean), formatValue(s.std), String(s.nan), String(s.infinite), String(s.zeros),
     ]]));

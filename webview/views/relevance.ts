@@ -8,20 +8,22 @@
  *  - per layer: the branch split, the window offsets' shares (all layers), and for the chosen
  *    layer bars of FFN neuron, z dimension, Plücker pair and (under the `half` policy) gate
  *    dimension relevance.
- * Numbers carry their full precision in data attributes (String(v)), as the CLI's --json has them.
+ * Numbers are shown by the one formatter (../format.ts) and carry their full precision in data
+ * attributes (String(v)), as the CLI's --json has them.
  */
 import type { RelevanceReport } from '../../src/core/relevance';
 import { RELEVANCE_GATES, RELEVANCE_RULES } from '../../src/protocol/editor';
 import type { GatePolicy, LayerRelevance, LinearRule } from '../../src/relevance/types';
 import { drawBars, drawGroupedBars, formatValue, widthOf } from '../charts';
-import { clear, h, select } from '../dom';
+import { clear, h, rebuildKeepingPlace, select } from '../dom';
 import { exportJson, exportToolbar } from '../export';
+import { formatPercent, formatSeconds, formatSetting, tokenAt, tokenLabel } from '../format';
 import type { AppState, Store } from '../store';
 
 const RULE_LABELS: Record<LinearRule, string> = { epsilon: 'epsilon', zplus: 'z-plus', gamma: 'gamma' };
 const GATE_LABELS: Record<GatePolicy, string> = { 'signal-take-all': 'signal takes all', half: 'half (AttnLRP)' };
 
-const percent = (v: number): string => `${(v * 100).toFixed(3)}%`;
+const percent = (v: number): string => formatPercent(v, 4);
 
 /** Relevance that reached input token i: its token-embedding part plus its position-embedding part. */
 export function tokenRelevance(report: RelevanceReport, i: number): number {
@@ -64,7 +66,7 @@ export class RelevanceView {
       this.textNote.textContent = state.text ? `Text (from the Run tab): “${state.text.length > 160 ? `${state.text.slice(0, 160)}…` : state.text}”` : '';
       this.button.toggleAttribute('disabled', !state.text);
     }
-    if (!previous || state.relevance !== previous.relevance || state.text !== previous.text || state.layer !== previous.layer) this.render(state);
+    if (!previous || state.relevance !== previous.relevance || state.text !== previous.text || state.layer !== previous.layer) rebuildKeepingPlace(this.results, () => this.render(state));
   }
 
   private render(state: AppState): void {
@@ -85,7 +87,7 @@ export class RelevanceView {
     if (!r.data) {
       const stop = h('vscode-button', { id: 'relevance-cancel', secondary: true }, 'Cancel');
       stop.addEventListener('click', () => this.cancel(r.requestId));
-      this.results.append(h('div', { class: 'buttons' }, h('p', { class: 'status', id: 'relevance-status' }, `Explaining with the ${RULE_LABELS[r.rule]} rule, gate ${GATE_LABELS[r.gate]}…`), stop));
+      this.results.append(h('div', { class: 'buttons' }, h('p', { class: 'status', id: 'relevance-status', 'data-pending': true }, `Explaining with the ${RULE_LABELS[r.rule]} rule, gate ${GATE_LABELS[r.gate]}…`), stop));
       return;
     }
     this.renderReport(state, r.data, r.requestId);
@@ -100,10 +102,10 @@ export class RelevanceView {
     const out = this.results;
     for (const w of report.warnings) out.append(h('p', { class: 'warning' }, w));
     out.append(h('p', { id: 'relevance-summary', 'data-rule': o.rule, 'data-gate': o.gate, 'data-backend': report.backend, 'data-seconds': String(report.seconds), 'data-request-id': requestId },
-      `Rule ${RULE_LABELS[o.rule]} (ε ${o.epsilon}${o.rule === 'gamma' ? `, γ ${o.gamma}` : ''}), gate ${GATE_LABELS[o.gate]}, ${T - 1} targets: relevance `,
+      `Rule ${RULE_LABELS[o.rule]} (${formatSetting('ε', o.epsilon)}${o.rule === 'gamma' ? `, ${formatSetting('γ', o.gamma)}` : ''}), gate ${GATE_LABELS[o.gate]}, ${T - 1} targets: relevance `,
       h('span', { id: 'relevance-start', 'data-value': String(report.start) }, formatValue(report.start)), ' at the logits, ',
       h('span', { id: 'relevance-input', 'data-value': String(input) }, formatValue(input)), ' reaching the input tokens',
-      ` · backend ${report.backend}, ${report.seconds.toFixed(2)} s`));
+      ` · backend ${report.backend}, ${formatSeconds(report.seconds)}`));
     // The signed account: start = input + biases + eps + rounding (no "leak" ratio: it hides the sign).
     const a = report.accounting;
     const term = (id: string, label: string, v: number): HTMLElement[] => [h('span', {}, ` ${label} `), h('strong', { id, 'data-value': String(v) }, formatValue(v))];
@@ -160,7 +162,7 @@ export class RelevanceView {
 
     requestAnimationFrame(() => {
       const width = widthOf(this.element);
-      drawBars(tokenChart, 'Relevance per input token', tokens.map((t, i) => ({ label: `${i} ${t.text}`, value: tokenRelevance(report, i) })), { width, height: 220, xTitle: 'token', yTitle: 'relevance', signed: true });
+      drawBars(tokenChart, 'Relevance per input token', tokens.map((t, i) => ({ label: tokenLabel(t.text, i), value: tokenRelevance(report, i) })), { width, height: 220, xTitle: 'token', yTitle: 'relevance', signed: true });
       tokenChart.append(exportToolbar({
         name: `relevance-tokens-${o.rule}`, svg: () => tokenChart.querySelector('svg'),
         rows: () => tokens.map((t, i) => ({ position: i, token: t.text, id: t.id, token_part: report.tokens[i], position_part: report.positionEmbedding[i], relevance: tokenRelevance(report, i) })),
@@ -190,7 +192,7 @@ export class RelevanceView {
     const limit = Math.max(1e-30, ...values.map(Math.abs));
     const describe = (i: number): string => {
       const t = report.tokens_text[i];
-      return `${t.text}@${i}: relevance ${values[i]} (token embedding ${report.tokens[i]}, position ${report.positionEmbedding[i]})`;
+      return `${tokenAt(t.text, i)}: relevance ${formatValue(values[i])} (token embedding ${formatValue(report.tokens[i])}, position ${formatValue(report.positionEmbedding[i])})`;
     };
     values.forEach((v, i) => {
       const span = h('span', {

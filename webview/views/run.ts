@@ -5,8 +5,9 @@
  */
 import * as d3 from 'd3';
 import { drawBars, formatValue, widthOf } from '../charts';
-import { clear, h } from '../dom';
+import { clear, h, rebuildKeepingPlace } from '../dom';
 import { exportToolbar } from '../export';
+import { formatProbability, tokenLabel, tokenList } from '../format';
 import type { AppState, Store } from '../store';
 import { chooseButton, type ChooseFile } from '../modelFiles';
 
@@ -50,7 +51,7 @@ export class RunView {
       const box = this.textarea as unknown as { value: string };
       if (box.value !== state.text) box.value = state.text;
     }
-    if (state.analysis !== previous?.analysis) this.render(state);
+    if (state.analysis !== previous?.analysis) rebuildKeepingPlace(this.results, () => this.render(state));
   }
 
   private render(state: AppState): void {
@@ -66,7 +67,7 @@ export class RunView {
     }
     const run = a.run;
     if (!run) {
-      if (!a.error) this.results.append(h('p', { class: 'status' }, 'Running…'));
+      if (!a.error) this.results.append(h('p', { class: 'status', 'data-pending': true }, 'Running…'));
       return;
     }
     for (const w of run.warnings) this.results.append(h('p', { class: 'warning' }, w));
@@ -77,7 +78,7 @@ export class RunView {
       a.done ? `features of ${done} layers` : `features: layer ${done} of ${run.layers}…`));
     const lossHolder = h('div', { class: 'chart-holder', id: 'loss-chart' });
     this.results.append(h('h3', {}, 'Loss of each token (predicting it from the tokens before)'), lossHolder);
-    const bars = run.tokens.slice(1).map((tok, i) => ({ label: `${i + 1} ${tok.text}`, value: run.loss[i] }));
+    const bars = run.tokens.slice(1).map((tok, i) => ({ label: tokenLabel(tok.text, i + 1), value: run.loss[i] }));
     requestAnimationFrame(() => {
       drawBars(lossHolder, 'Next-token loss per token', bars, { width: widthOf(this.results), height: 200, xTitle: 'token', yTitle: 'loss (nats)' });
       lossHolder.append(exportToolbar({ name: 'loss', svg: () => lossHolder.querySelector('svg'), rows: () => run.tokens.map((tok, t) => ({ position: t, token: tok.text, id: tok.id, loss: t > 0 ? run.loss[t - 1] : null })) }));
@@ -87,7 +88,7 @@ export class RunView {
       h('td', { class: 'mono' }, tok.text),
       h('td', { class: 'num' }, String(tok.id)),
       h('td', { class: 'num' }, t > 0 ? formatValue(run.loss[t - 1]) : '—'),
-      h('td', {}, run.next[t].map((n) => `${n.token} ${(n.probability * 100).toFixed(1)}%`).join(', '))));
+      h('td', {}, tokenList(run.next[t].map((n) => ({ token: n.token, value: formatProbability(n.probability) }))))));
     this.results.append(h('h3', {}, 'Tokens and next-token predictions'), h('table', { class: 'data', id: 'run-table' },
       h('thead', {}, h('tr', {}, ...['t', 'token', 'id', 'loss', 'next (top 5)'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, ...rows)));
