@@ -17,6 +17,7 @@ import type { GrassmannMetric } from '../geometry/angles';
 import { relevanceOfText, type RelevanceParams } from '../core/relevance';
 import { pruneSweep, type PruneParams } from '../pruning/sweep';
 import { TextAnalyses, type TextAnalysisParams } from '../core/textAnalysis';
+import { catalogueFiles } from '../core/catalogue';
 
 export type { Cancellation } from '../core/cancellation';
 
@@ -37,6 +38,8 @@ export function createOperations(options: WorkerOptions) {
   const sessions = analyses.provider;
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
+    /** Checkpoint files header-only: model or not, architecture, saved epoch / step, size, mtime (at most 500 paths). */
+    catalogue: (p: { paths: string[]; arch?: string }, _c?: Cancellation) => catalogueFiles(p.paths, { arch: p.arch }),
     inspect: (p: { path: string; config?: string; arch?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config, arch: p.arch }),
     /** describe-arch's draft (the caller writes the file): headers only. */
     draftArchitecture: (p: { checkpoint: string; config?: string }, _c?: Cancellation) => draftArchitecture(p.checkpoint, { config: p.config }),
