@@ -18,6 +18,7 @@ import { clear, h } from './dom';
 import { createSvg, formatValue, widthOf } from './charts';
 import { formatPercent, formatSeconds } from './format';
 import { connect } from './host';
+import { describeTexts } from '../src/pruning/heldOut';
 
 const host = connect<PruneProtocol>();
 
@@ -112,7 +113,8 @@ class PruneApp {
       h('table', { id: 'prune-summary', class: 'data' }, h('tbody', {},
         ...([
           ['Checkpoint', r.checkpoint],
-          ['Evaluation text', r.data],
+          ['Reference text (scored the units)', describeTexts(r).reference],
+          ['Evaluation text', describeTexts(r).evaluation],
           ['Units', `${unitName} (${total} in all: ${r.unitsPerLayer.join(' / ')} per layer)`],
           ['Criteria', r.criteria.join(', ')],
           ['Rates', r.rates.join(', ')],
@@ -262,9 +264,10 @@ class PruneApp {
       h('p', { class: 'path', id: 'prune-step-output' }, s.output),
       h('div', { class: 'buttons' }, open, reveal),
     );
-    const shown = s.removed.slice(0, 1000);
+    // Lowest score first, as the caption says (the report lists them by layer and index); ties by layer, index.
+    const shown = [...s.removed].sort((a, b) => a.score - b.score || a.layer - b.layer || a.index - b.index).slice(0, 1000);
     const t = h('table', { id: 'prune-removed', class: 'data', 'data-criterion': s.criterion, 'data-rate': String(s.rate) });
-    t.append(h('caption', {}, `${s.removed.length} ${UNIT_NAMES[r.units] ?? r.units}, lowest score first${shown.length < s.removed.length ? ` (first ${shown.length} shown)` : ''}`));
+    t.append(h('caption', {}, `${s.removed.length} ${UNIT_NAMES[r.units] ?? r.units}, lowest score first${shown.length < s.removed.length ? ` (the ${shown.length} lowest shown)` : ''}`));
     t.append(h('thead', {}, h('tr', {}, ...['Layer', 'Index', 'Score'].map((c) => h('th', { scope: 'col' }, c)))));
     const body = h('tbody');
     for (const u of shown) {

@@ -86,7 +86,7 @@ ${GRASSMANN_METRICS.map((m) => `        ${m.padEnd(13)} ${METRIC_FORMULAS[m]}`).
       lm_head, ffn.out, ffn.in, W_gate, W_plu, W_red (e.g. layers:0-1=gamma). --epsilon-at
       linear-maps puts eps only in the linear maps (textbook); the default also stabilises
       sums and LayerNorm rules.
-  prune <ckpt> --data F [--reference F2] [--criterion C]... [--units ffn|reduced|windows]
+  prune <ckpt> --data F [--reference F2 | --reference-split S] [--criterion C]... [--units ffn|reduced|windows]
       [--rates 0.1,0.3,0.5] [--mode structural|mask] [--scope global|per-layer]
       [--reference-samples N] [--seq-len N] [--seed S] [--bootstrap B] [--rule R] [--gate G] [--composite C]
       [--rule-for WHERE=RULE]... [--epsilon-at P] [--out DIR]
@@ -95,12 +95,16 @@ ${GRASSMANN_METRICS.map((m) => `        ${m.padEnd(13)} ${METRIC_FORMULAS[m]}`).
       lrp-signed, magnitude, gradient, taylor = |a·dLoss/da|, taylor-logit, wina, random;
       default lrp,magnitude,taylor, for windows lrp,gradient,taylor; scores are divided by
       their layer's sum of |score|, lowest removed first) on N chunks of the reference
-      text (default: the data file), remove the lowest at each rate, write each pruned
+      text F2 (default: the data file itself, which is not held out and warns; with
+      --reference-split S, e.g. 0.25, the first S of F, cut at the next line end, scores
+      and only the rest of F evaluates), remove the lowest at each rate, write each pruned
       checkpoint under DIR/<criterion>-<rate>/ and evaluate it on F like 'eval'
       (perplexity, top-1 accuracy). structural: a smaller model.safetensors + config.json;
       mask: zeroed units, same shapes, plus model.pt for load_state_dict. Every number has
       a 95% percentile-bootstrap interval: B (default 1000) resamples of the evaluation
       chunks, seeded with S, the same resamples for every model (paired ΔNLL intervals).
+      DIR defaults to <ckpt folder>/<ckpt name>-pruned, or beside the folder
+      (<its parent>/<ckpt name>-pruned) when it holds two or more checkpoints (a run's).
   backend [--backend B] [--json]
       Which compute backend would run, and why the faster ones are unavailable.
   install-gpu [--cpu] [--dir D]
@@ -135,7 +139,7 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
     composite: { value: true }, 'epsilon-at': { value: true }, 'rule-for': { value: true, repeat: true },
   },
   prune: {
-    ...COMMON, data: { value: true }, reference: { value: true }, criterion: { value: true, repeat: true }, units: { value: true },
+    ...COMMON, data: { value: true }, reference: { value: true }, 'reference-split': { value: true }, criterion: { value: true, repeat: true }, units: { value: true },
     rates: { value: true }, mode: { value: true }, scope: { value: true }, 'reference-samples': { value: true },
     'seq-len': { value: true }, seed: { value: true }, rule: { value: true }, gate: { value: true }, epsilon: { value: true },
     gamma: { value: true }, start: { value: true }, out: { value: true }, bootstrap: { value: true },
@@ -356,7 +360,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const backend = await startBackend({ backend: backendOption(args), wasmDir, nativeModulesDir });
       const params: PruneParams = {
-        checkpoint: ckpt, data, reference: stringOption(args, 'reference'), criteria: criteria as PruneCriterion[] | undefined,
+        checkpoint: ckpt, data, reference: stringOption(args, 'reference'), referenceSplit: numberOption(args, 'reference-split'), criteria: criteria as PruneCriterion[] | undefined,
         units: choice(args, 'units', PRUNE_UNITS), rates, mode: choice(args, 'mode', ['structural', 'mask'] as const),
         scope: choice(args, 'scope', ['global', 'per-layer'] as const), referenceSamples: intOption(args, 'reference-samples', 1),
         seqLen: integerOption(args, 'seq-len'), seed: intOption(args, 'seed', 0), bootstrap: intOption(args, 'bootstrap', 1), out: stringOption(args, 'out'),

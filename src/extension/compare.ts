@@ -18,7 +18,8 @@ import { asError, isCheckpointUri } from './computeService';
 import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB, checkpointsInFolder } from '../checkpoint/files';
 import type { CommandContext } from './commands';
 import { panelHtml } from './checkpointPanel';
-import { browse, label, pickOne, rankText } from './prune';
+import { browse, label, pickOne } from './prune';
+import { checkpointPickItems, pickOther, textPickItems } from './pickers';
 
 export const COMPARE_COMMAND = 'grassmannLens.compareCheckpoints';
 export const COMPARE_REPORT_VIEW_TYPE = 'grassmannLens.compareReport';
@@ -28,7 +29,7 @@ const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
 
 interface Choice extends vscode.QuickPickItem {
   path?: string;
-  action?: 'browse' | 'selection' | 'type';
+  action?: 'browse' | 'selection' | 'type' | 'others';
 }
 
 
@@ -46,16 +47,17 @@ function activeCheckpoint(): string | undefined {
   return uri && uri.scheme === 'file' && isCheckpointUri(uri) ? uri.fsPath : undefined;
 }
 
-async function pickA(): Promise<string | undefined> {
+async function pickA(ctx: CommandContext): Promise<string | undefined> {
   const current = activeCheckpoint();
   const found = await vscode.workspace.findFiles(`**/${CHECKPOINT_GLOB}`, '**/{node_modules,.git}/**', 500);
-  found.sort((a, b) => label(a).localeCompare(label(b), undefined, { numeric: true }));
+  const { items: listed, others } = await checkpointPickItems(ctx.compute, found.map((u) => u.fsPath), current);
   const items: Choice[] = [];
   if (current) items.push({ label: label(vscode.Uri.file(current)), description: 'open in the editor', path: current });
-  for (const uri of found) if (uri.fsPath !== current) items.push({ label: label(uri), path: uri.fsPath });
+  items.push(...(listed as Choice[]));
   items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
-  const picked = await pickOne(step(1), 'Checkpoint A (the differences are B − A)', items, items[0]);
+  const picked = await pickOne(step(1), 'Checkpoint A (the differences are B − A)', items, items.find((i) => i.path));
   if (!picked) return undefined;
+  if (picked.action === 'others') return pickOther(step(1), others);
   return picked.action === 'browse' ? browse('Checkpoint A', CHECKPOINT_FILTERS) : picked.path;
 }
 
@@ -73,8 +75,7 @@ async function pickB(a: string): Promise<string | undefined> {
 }
 
 async function pickText(ctx: CommandContext, a: string): Promise<{ text: string } | { file: string } | undefined> {
-  const found = await vscode.workspace.findFiles('**/*.{txt,md}', '**/{node_modules,.git}/**', 500);
-  found.sort((x, y) => rankText(a, x.fsPath) - rankText(a, y.fsPath) || label(x).localeCompare(label(y)));
+  const found = await textPickItems('**/*.{txt,md}', a);
   const editor = vscode.window.activeTextEditor ?? ctx.panels.lastTextEditor();
   const selected = editor ? editor.selections.map((s) => editor.document.getText(s)).join('\n') : '';
   const items: Choice[] = [];
@@ -82,7 +83,7 @@ async function pickText(ctx: CommandContext, a: string): Promise<{ text: string 
     items.push({ label: '$(selection) Selection of the last text editor', description: `${basename(editor.document.uri.fsPath)}, ${selected.length} characters`, action: 'selection', alwaysShow: true });
   }
   items.push({ label: '$(edit) Type text…', description: 'an evaluation text typed in', action: 'type', alwaysShow: true });
-  for (const uri of found) items.push({ label: label(uri), description: 'the whole file (up to the model\'s positions)', path: uri.fsPath });
+  for (const item of found) items.push((item.path ? { ...item, description: 'the whole file (up to the model\'s positions)' } : item) as Choice);
   items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
   const picked = await pickOne(step(3), 'The text to run through both checkpoints', items, items[0]);
   if (!picked) return undefined;
@@ -111,7 +112,7 @@ async function pickText(ctx: CommandContext, a: string): Promise<{ text: string 
 /** The whole flow: A, B, the text, the comparison, the report. */
 export async function compareCheckpoints(ctx: CommandContext, target?: unknown, selection?: unknown): Promise<void> {
   const given = checkpointArguments(target, selection);
-  const a = given[0] ?? (await pickA());
+  const a = given[0] ?? (await pickA(ctx));
   if (!a) return;
   const b = given[1] ?? (await pickB(a));
   if (!b) return;

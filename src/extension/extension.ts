@@ -73,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): GrassmannLensApi {
     saveLenses,
     vscode.commands.registerCommand(WATCH_RUN_COMMAND, (target?: unknown) => watchTrainingRun(runs, target)),
     vscode.commands.registerCommand(STOP_WATCHING_COMMAND, () => stopWatchingRun(runs)),
-    vscode.commands.registerCommand(OPEN_LATEST_COMMAND, (target?: unknown) => openLatestCheckpoint(target)),
+    vscode.commands.registerCommand(OPEN_LATEST_COMMAND, (target?: unknown) => openLatestCheckpoint(runs, target)),
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, saveLenses),
     // Analyze This Text: hovers and token colours in text editors (its commands are registered there).
     new TextAnalysisController({ compute, output, panels }),

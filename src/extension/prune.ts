@@ -1,22 +1,24 @@
 /**
  * "Grassmann Lens: Prune by Explanation…": a guided flow of quick picks and input boxes
- * (checkpoint, evaluation text, units, criteria, rates, mode, output folder), then the worker's
+ * (checkpoint, evaluation text, reference text, units, criteria, rates, mode, output folder), then the worker's
  * `prune` sweep under a cancellable progress notification, then the report in a webview panel
  * (webview/prune.ts): perplexity and top-1 accuracy against the pruning rate per criterion with
  * their 95% bootstrap bands, the steps with their intervals, which criteria are not separable at
  * a rate, the units each step removed, and buttons to open a pruned checkpoint or reveal its files.
  */
 import * as vscode from 'vscode';
-import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB } from '../checkpoint/files';
+import { CHECKPOINT_FILTERS, CHECKPOINT_GLOB, checkpointsInFolder } from '../checkpoint/files';
+import { checkpointPickItems, pickOther, textPickItems } from './pickers';
+import { DEFAULT_REFERENCE_SPLIT, describeTexts } from '../pruning/heldOut';
 import { notificationText } from '../util/safeText';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { isInputError } from '../util/errors';
 import type { PruneCriterion, PruneMode, PruneReport, PruneUnitKind } from '../relevance/types';
 import type { PruneParams } from '../pruning/sweep';
-import { criteriaChoices, DEFAULT_PRUNE, formatRates, modeChoices, parseRates, UNIT_CHOICES } from '../pruning/choices';
+import { criteriaChoices, DEFAULT_PRUNE, defaultOutputFolder, formatRates, modeChoices, parseRates, UNIT_CHOICES } from '../pruning/choices';
 import { asError, isCheckpointUri } from './computeService';
 import type { CommandContext } from './commands';
 import { CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
@@ -28,7 +30,7 @@ import { serveWebview } from './webviewHost';
 export const PRUNE_COMMAND = 'grassmannLens.pruneByExplanation';
 export const PRUNE_REPORT_VIEW_TYPE = 'grassmannLens.pruneReport';
 const TITLE = 'Prune by Explanation';
-const STEPS = 7;
+const STEPS = 8;
 
 const step = (k: number): string => `${TITLE} (${k}/${STEPS})`;
 
@@ -36,9 +38,13 @@ async function exists(path: string): Promise<boolean> {
   return fs.access(path).then(() => true, () => false);
 }
 
-/** `<dir>/<stem>-pruned`, or -2, -3, … when that exists. */
+/**
+ * The default output folder (choices.ts defaultOutputFolder: beside the checkpoints folder of a
+ * run, i.e. a folder holding two or more checkpoints; else beside the checkpoint), or -2, -3, …
+ * when that exists.
+ */
 export async function uniqueOutputFolder(checkpoint: string): Promise<string> {
-  const base = join(dirname(checkpoint), `${basename(checkpoint, extname(checkpoint))}-pruned`);
+  const base = defaultOutputFolder(checkpoint, (await checkpointsInFolder(dirname(checkpoint))).length);
   if (!(await exists(base))) return base;
   for (let i = 2; ; i++) if (!(await exists(`${base}-${i}`))) return `${base}-${i}`;
 }
@@ -55,7 +61,7 @@ export function label(uri: vscode.Uri): string {
 
 interface PathItem extends vscode.QuickPickItem {
   path?: string;
-  action?: 'browse' | 'selection';
+  action?: string;
 }
 
 /** A single-choice quick pick; resolves to the accepted item or undefined when dismissed. */
@@ -94,31 +100,19 @@ export async function browse(title: string, filters: Record<string, string[]>, n
   return picked?.[0]?.fsPath;
 }
 
-async function pickCheckpoint(target?: vscode.Uri): Promise<string | undefined> {
+async function pickCheckpoint(compute: CommandContext['compute'], target?: vscode.Uri): Promise<string | undefined> {
   const current = target ?? activeCheckpoint();
   const found = await vscode.workspace.findFiles(`**/${CHECKPOINT_GLOB}`, '**/{node_modules,.git}/**', 500);
-  found.sort((a, b) => label(a).localeCompare(label(b), undefined, { numeric: true }));
+  const { items: listed, others } = await checkpointPickItems(compute, found.map((u) => u.fsPath), current?.fsPath);
   const items: PathItem[] = [];
   if (current) items.push({ label: label(current), description: 'open in the editor', path: current.fsPath });
-  for (const uri of found) if (uri.fsPath !== current?.fsPath) items.push({ label: label(uri), path: uri.fsPath });
+  items.push(...listed);
   items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
-  const picked = await pickOne(step(1), 'Checkpoint to prune', items, items[0]);
+  const picked = await pickOne(step(1), 'Checkpoint to prune (newest first, by saved epoch)', items, items.find((i) => i.path));
   if (!picked) return undefined;
   if (picked.action === 'browse') return browse('Checkpoint to prune', CHECKPOINT_FILTERS);
+  if (picked.action === 'others') return pickOther(step(1), others);
   return picked.path;
-}
-
-/** Text files ranked by closeness to the checkpoint (its folder, then its parents), eval*.txt first. */
-export function rankText(checkpoint: string, path: string): number {
-  let score = 0;
-  for (let dir = dirname(checkpoint), up = 0; up < 3; dir = dirname(dir), up++) {
-    if (dirname(path) === dir) {
-      score -= 100 - up * 10;
-      break;
-    }
-  }
-  if (/^eval/i.test(basename(path))) score -= 5;
-  return score;
 }
 
 interface DataChoice {
@@ -128,16 +122,14 @@ interface DataChoice {
 }
 
 async function pickData(checkpoint: string, ctx: CommandContext): Promise<DataChoice | undefined> {
-  const found = await vscode.workspace.findFiles('**/*.txt', '**/{node_modules,.git}/**', 500);
-  found.sort((a, b) => rankText(checkpoint, a.fsPath) - rankText(checkpoint, b.fsPath) || label(a).localeCompare(label(b)));
   const editor = vscode.window.activeTextEditor ?? ctx.panels.lastTextEditor();
   const selected = editor ? editor.selections.map((s) => editor.document.getText(s)).join('\n') : '';
-  const items: PathItem[] = found.map((uri) => ({ label: label(uri), path: uri.fsPath }));
+  const items: PathItem[] = await textPickItems('**/*.txt', checkpoint);
   if (editor && selected.trim()) {
     items.unshift({ label: '$(selection) Selection of the active text editor', description: `${basename(editor.document.uri.fsPath)}, ${selected.length} characters`, action: 'selection', alwaysShow: true });
   }
   items.push({ label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true });
-  const picked = await pickOne(step(2), 'Evaluation and reference text (held-out text the pruned models are measured on)', items, items[0]);
+  const picked = await pickOne(step(2), 'Evaluation text (the pruned models are measured on it)', items, items.find((i) => i.path || i.action));
   if (!picked) return undefined;
   if (picked.action === 'browse') {
     const path = await browse('Evaluation text', { Text: ['txt'] }, dirname(checkpoint));
@@ -151,9 +143,36 @@ async function pickData(checkpoint: string, ctx: CommandContext): Promise<DataCh
   return picked.path ? { path: picked.path } : undefined;
 }
 
+/** What scores the units: another file, a held-out part of the evaluation file, or (warned) the evaluation text itself. */
+type ReferenceChoice = { reference: string } | { referenceSplit: number } | { same: true };
+
+async function pickReference(checkpoint: string, data: DataChoice): Promise<ReferenceChoice | undefined> {
+  const evalName = data.temporary ? 'the selection' : basename(data.path);
+  const share = Math.round(DEFAULT_REFERENCE_SPLIT * 100);
+  const files: PathItem[] = await textPickItems('**/*.txt', checkpoint, data.path);
+  const split: PathItem = {
+    label: `$(split-horizontal) Held-out part: the first ${share}% of ${evalName} scores, the rest evaluates`,
+    detail: `cut at the first line end after ${share}% of the characters; only the part after it is evaluated`,
+    action: 'split',
+    alwaysShow: true,
+  };
+  const same: PathItem = { label: `$(warning) The evaluation text itself (not recommended)`, detail: 'the units are scored on text the steps are then evaluated on: not held out (the report warns)', action: 'same', alwaysShow: true };
+  const browseItem: PathItem = { label: '$(folder-opened) Browse…', action: 'browse', alwaysShow: true };
+  const items: PathItem[] = [...files, { label: '', kind: vscode.QuickPickItemKind.Separator }, split, same, browseItem];
+  const picked = await pickOne(step(3), 'Reference text (scores the units): a different file, or a held-out part of the evaluation file', items, files.find((i) => i.path) ?? split);
+  if (!picked) return undefined;
+  if (picked.action === 'split') return { referenceSplit: DEFAULT_REFERENCE_SPLIT };
+  if (picked.action === 'same') return { same: true };
+  if (picked.action === 'browse') {
+    const path = await browse('Reference text (scores the units)', { Text: ['txt'] }, dirname(checkpoint));
+    return path ? { reference: path } : undefined;
+  }
+  return picked.path ? { reference: picked.path } : undefined;
+}
+
 async function pickUnits(): Promise<PruneUnitKind | undefined> {
   const items = UNIT_CHOICES.map((u) => ({ label: u.label, description: u.id, detail: u.detail, id: u.id }));
-  const picked = await pickOne(step(3), 'Units to remove', items, items[0]);
+  const picked = await pickOne(step(4), 'Units to remove', items, items[0]);
   return picked?.id;
 }
 
@@ -161,7 +180,7 @@ function pickCriteria(units: PruneUnitKind): Promise<PruneCriterion[] | undefine
   const { offered, selected } = criteriaChoices(units);
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { id: PruneCriterion }>();
-    qp.title = step(4);
+    qp.title = step(5);
     qp.placeholder = units === 'windows'
       ? 'Criteria to rank the units by (magnitude and wina are left out: a window offset has no weights of its own)'
       : 'Criteria to rank the units by (one sweep per criterion)';
@@ -189,7 +208,7 @@ function pickCriteria(units: PruneUnitKind): Promise<PruneCriterion[] | undefine
 
 async function pickRates(): Promise<number[] | undefined> {
   const text = await vscode.window.showInputBox({
-    title: step(5),
+    title: step(6),
     prompt: 'Pruning rates: fractions of the units to remove, separated by commas',
     value: formatRates(DEFAULT_PRUNE.rates),
     ignoreFocusOut: true,
@@ -207,14 +226,14 @@ async function pickMode(units: PruneUnitKind): Promise<PruneMode | undefined> {
   const placeholder = units === 'windows'
     ? 'Mode: structural only (window offsets have no weights, so mask mode cannot remove them)'
     : 'How the pruned checkpoints are written';
-  return (await pickOne(step(6), placeholder, items, items[0]))?.id;
+  return (await pickOne(step(7), placeholder, items, items[0]))?.id;
 }
 
 async function pickOutput(checkpoint: string): Promise<string | undefined> {
   const suggested = await uniqueOutputFolder(checkpoint);
-  const folder = dirname(checkpoint);
+  const folder = dirname(suggested);
   const text = await vscode.window.showInputBox({
-    title: step(7),
+    title: step(8),
     prompt: `Output folder (relative paths are inside ${folder}); it must not exist or be empty`,
     value: suggested,
     valueSelection: [suggested.length - basename(suggested).length, suggested.length],
@@ -241,11 +260,13 @@ function resolveIn(folder: string, path: string): string {
 
 /** The whole flow: gather the parameters, run the sweep, show the report. */
 export async function pruneByExplanation(ctx: CommandContext, target?: unknown): Promise<void> {
-  const checkpoint = await pickCheckpoint(target instanceof vscode.Uri && target.scheme === 'file' ? target : undefined);
+  const checkpoint = await pickCheckpoint(ctx.compute, target instanceof vscode.Uri && target.scheme === 'file' ? target : undefined);
   if (!checkpoint) return;
   const data = await pickData(checkpoint, ctx);
   if (!data) return;
   try {
+    const reference = await pickReference(checkpoint, data);
+    if (!reference) return;
     const units = await pickUnits();
     if (!units) return;
     const criteria = await pickCriteria(units);
@@ -259,7 +280,10 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
     const settings = vscode.workspace.getConfiguration('grassmannLens');
     const referenceSamples = settings.get<number>('prune.referenceSamples', DEFAULT_PRUNE.referenceSamples);
     const bootstrap = settings.get<number>('prune.bootstrapResamples', DEFAULT_PRUNE.bootstrap);
-    const params: PruneParams = { checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples, bootstrap };
+    const params: PruneParams = {
+      checkpoint, data: data.path, criteria, units, rates, mode, out, referenceSamples, bootstrap, adviceFor: 'vscode',
+      ...('reference' in reference ? { reference: reference.reference } : 'referenceSplit' in reference ? { referenceSplit: reference.referenceSplit } : {}),
+    };
     const report = await runPrune(ctx, params);
     if (report) PruneReportPanel.show(ctx, report);
   } finally {
@@ -270,7 +294,10 @@ export async function pruneByExplanation(ctx: CommandContext, target?: unknown):
 /** Runs the sweep under a cancellable notification; undefined when cancelled or failed (the user is told). */
 export async function runPrune(ctx: CommandContext, params: PruneParams): Promise<PruneReport | undefined> {
   const name = basename(params.checkpoint);
-  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, ${params.bootstrap ?? DEFAULT_PRUNE.bootstrap} bootstrap resamples, into ${params.out}`);
+  const scoredOn = params.referenceSplit !== undefined
+    ? `the first ${Math.round(params.referenceSplit * 100)}% of ${params.data} (to the next line end) scores, the rest evaluates`
+    : params.reference ? `reference ${params.reference}` : 'reference: the evaluation text itself (not held out)';
+  ctx.output.appendLine(`Pruning ${params.checkpoint}: criteria ${params.criteria?.join(', ')}, units ${params.units}, rates ${params.rates?.join(', ')}, mode ${params.mode}, ${params.referenceSamples} reference samples, data ${params.data}, ${scoredOn}, ${params.bootstrap ?? DEFAULT_PRUNE.bootstrap} bootstrap resamples, into ${params.out}`);
   try {
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Grassmann Lens: pruning ${name}`, cancellable: true },
@@ -290,6 +317,9 @@ export async function runPrune(ctx: CommandContext, params: PruneParams): Promis
       },
     );
     ctx.output.appendLine(`Pruning done in ${report.seconds.toFixed(1)} s: ${report.steps.length} steps written to ${report.output}`);
+    const texts = describeTexts(report);
+    ctx.output.appendLine(`  scored on: ${texts.reference}`);
+    ctx.output.appendLine(`  evaluated on: ${texts.evaluation}`);
     for (const w of report.warnings) ctx.output.appendLine(`  warning: ${w}`);
     return report;
   } catch (e) {

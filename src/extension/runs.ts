@@ -3,13 +3,17 @@
  * decides when a file is a complete checkpoint), opens its latest checkpoint beside the editor,
  * and tells every checkpoint view of that folder about each new one (its drift view then takes
  * it in). A status bar item shows the run and the last checkpoint's saved val_loss / val_ppl;
- * clicking it stops watching. "Open Latest Checkpoint" opens the newest file of a folder.
+ * clicking it stops watching. "Open Latest Checkpoint" opens the latest checkpoint of a folder.
+ * "Latest" (both commands): by saved epoch, then step, when every checkpoint has one, then
+ * modification time, then natural name order (src/checkpoint/catalogue.ts trainingOrder, on the
+ * worker's header-only `catalogue`); a copy or clone resets mtimes but not the saved epochs.
  */
 import * as vscode from 'vscode';
 import { CHECKPOINT_EXTENSIONS } from '../checkpoint/files';
 import { markdownCode, markdownText, notificationText, terminalSafe } from '../util/safeText';
 import { basename, join, resolve } from 'node:path';
 import { RunWatcher, checkpointsOldestFirst, type CheckpointEvent } from '../core/runWatch';
+import { latestCheckpoint } from '../checkpoint/catalogue';
 import { CHECKPOINT_BIN_VIEW_TYPE, CHECKPOINT_VIEW_TYPE } from './checkpointEditor';
 import type { PanelContext } from './checkpointPanel';
 import { asError } from './computeService';
@@ -74,6 +78,19 @@ export class RunWatches implements vscode.Disposable {
     this.ctx.output.appendLine(`Watching ${key} for new checkpoints (${paths.length} there now).`);
     this.updateStatus();
     return paths;
+  }
+
+  /** The latest of `paths` by saved epoch / step (the worker's catalogue), else the last of them (oldest first by mtime). */
+  async latest(paths: string[]): Promise<string | undefined> {
+    if (!paths.length) return undefined;
+    try {
+      const entries = await this.ctx.compute.request('catalogue', { paths: paths.slice(-500) });
+      const latest = latestCheckpoint(entries);
+      if (latest) return latest.path;
+    } catch (e) {
+      this.ctx.output.appendLine(`Ordering ${paths.length} checkpoints by saved epoch failed (${asError(e).message}): the newest file is taken`);
+    }
+    return paths[paths.length - 1];
   }
 
   stop(folder: string): void {
@@ -183,7 +200,8 @@ export async function watchTrainingRun(runs: RunWatches, target?: unknown): Prom
   const folder = await folderArgument(target, 'Watch Training Run: the folder the training script saves checkpoints into');
   if (!folder) return;
   const paths = await runs.watch(folder);
-  if (paths.length) await openBeside(paths[paths.length - 1]);
+  const latest = await runs.latest(paths);
+  if (latest) await openBeside(latest);
   else void vscode.window.showInformationMessage(`Grassmann Lens is watching ${folder}: its first checkpoint opens here once it is completely written.`);
 }
 
@@ -194,7 +212,7 @@ export async function stopWatchingRun(runs: RunWatches): Promise<void> {
   if (folder) runs.stop(folder);
 }
 
-export async function openLatestCheckpoint(target?: unknown): Promise<void> {
+export async function openLatestCheckpoint(runs: RunWatches, target?: unknown): Promise<void> {
   const folder = await folderArgument(target, 'Open Latest Checkpoint of a folder');
   if (!folder) return;
   const paths = await existingCheckpoints(folder);
@@ -202,5 +220,5 @@ export async function openLatestCheckpoint(target?: unknown): Promise<void> {
     void vscode.window.showInformationMessage(`${folder} holds no checkpoint yet (${CHECKPOINT_EXTENSIONS.map((e) => `.${e}`).join(', ')}).`);
     return;
   }
-  await openBeside(paths[paths.length - 1]);
+  await openBeside((await runs.latest(paths))!);
 }

@@ -4,6 +4,7 @@
  * them, and the rates' syntax. One copy for the CLI, the sweep and the extension's quick picks; no
  * TensorFlow.js, so the extension host imports it and test/unit/pruneChoices.test.ts tests it.
  */
+import { basename, dirname, extname, join } from 'node:path';
 import { DEFAULT_BOOTSTRAP_RESAMPLES } from './bootstrap';
 import type { PruneCriterion, PruneMode, PruneScope, PruneUnitKind } from '../relevance/types';
 
@@ -79,4 +80,18 @@ export function parseRates(text: string): { rates?: number[]; error?: string } {
     rates.push(r);
   }
   return { rates: [...new Set(rates)].sort((a, b) => a - b) };
+}
+
+/**
+ * Where a sweep of `checkpoint` writes by default. A folder that holds two or more checkpoints
+ * (the checkpoint counted) is taken as a training run's checkpoints folder, and the output goes
+ * beside it, not into it: `<parent of that folder>/<stem>-pruned`; a checkpoint alone in its
+ * folder (a model folder) gets `<its folder>/<stem>-pruned`. `checkpointsInFolder` is how many
+ * checkpoint files its folder holds (src/checkpoint/files.ts checkpointsInFolder).
+ */
+export function defaultOutputFolder(checkpoint: string, checkpointsInFolder: number): string {
+  const folder = dirname(checkpoint);
+  const stem = basename(checkpoint, extname(checkpoint));
+  const runFolder = checkpointsInFolder >= 2;
+  return join(runFolder ? dirname(folder) : folder, `${stem}-pruned`);
 }

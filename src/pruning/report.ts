@@ -1,5 +1,6 @@
 /** Text form of a pruning sweep (CLI). */
 import type { Interval, PruneReport } from '../relevance/types';
+import { describeTexts } from './heldOut';
 
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 const signed = (v: number, digits: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(digits)}`;
@@ -20,8 +21,9 @@ export function formatPruneReport(r: PruneReport): string {
   const b = r.baseline;
   lines.push(`${r.checkpoint}`);
   lines.push(`  units        ${r.units} (${r.unitsPerLayer.join(' + ')} per layer), ${r.scope} ranking, ${r.mode} mode`);
-  lines.push(`  reference    ${r.referenceSamples} samples of ${r.seqLen} tokens from ${r.reference}`);
-  lines.push(`  evaluation   ${r.data} (${b.predictions} predictions)`);
+  const texts = describeTexts(r);
+  lines.push(`  scored on    ${texts.reference}`);
+  lines.push(`  evaluated on ${texts.evaluation} (${b.predictions} predictions)`);
   lines.push(`  intervals    ${bootstrapLine(r)}`);
   for (const c of r.conventions) lines.push(`  scoring      ${c}`);
   lines.push(`  baseline     perplexity ${b.perplexity.toFixed(4)} ${formatInterval(b.interval.perplexity, (v) => v.toFixed(4))}, top-1 ${pct(b.accuracy)} ${formatInterval(b.interval.accuracy, pct)}`);

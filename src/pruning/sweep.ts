@@ -25,7 +25,7 @@
  * so a cancelled or failed sweep leaves nothing behind.
  */
 import { promises as fs } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFloat32, readTensorRaw } from '../checkpoint/tensorData';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensorsWriter';
@@ -42,7 +42,9 @@ import { pauseFor, throwIfCancelled, type Cancellation } from '../core/cancellat
 import { freshSession, ModelSession, type SessionProvider } from '../core/session';
 import { MAX_EVAL_TEXT_BYTES, readTextFileBounded } from '../core/input';
 import { normalisePerLayer, scoreUnits, scoringConventions, unitsOfLayer } from './criteria';
-import { criterionApplies, DEFAULT_PRUNE, defaultCriteria } from './choices';
+import { criterionApplies, DEFAULT_PRUNE, defaultCriteria, defaultOutputFolder } from './choices';
+import { splitFractionProblem, splitReference, type TextSplit } from './heldOut';
+import { checkpointsInFolder } from '../checkpoint/files';
 import { describeRules } from '../relevance/layoutRules';
 import { RuleBook } from '../relevance/rules';
 import { pruneStateDict, selectUnits } from './apply';
@@ -69,6 +71,13 @@ export interface PruneParams {
   data: string;
   /** Text the reference samples are cut from (default: `data`). */
   reference?: string;
+  /**
+   * Instead of `reference`: the first `referenceSplit` of `data` (to the end of the line reached
+   * there) scores the units and only the rest evaluates (./heldOut.ts splitReference).
+   */
+  referenceSplit?: number;
+  /** Whose words the warnings' advice uses: the CLI's flags (default) or the VS Code flow's steps. */
+  adviceFor?: 'cli' | 'vscode';
   criteria?: PruneCriterion[];
   units?: PruneUnitKind;
   rates?: number[];
@@ -78,7 +87,11 @@ export interface PruneParams {
   referenceSamples?: number;
   /** Chunk length for the reference samples and the evaluation (default: the position table). */
   seqLen?: number;
-  /** Output folder (default: <checkpoint folder>/<checkpoint name>-pruned). */
+  /**
+   * Output folder (default: choices.ts defaultOutputFolder: beside a training run's checkpoints
+   * folder, <its parent>/<checkpoint name>-pruned, when the checkpoint's folder holds two or more
+   * checkpoints; else <checkpoint folder>/<checkpoint name>-pruned).
+   */
   out?: string;
   /** Seed of the random criterion and (unless bootstrapSeed) of the bootstrap resamples. */
   seed?: number;
@@ -262,6 +275,11 @@ export function checkPruneParams(p: PruneParams): void {
   const [minB, maxB] = BOOTSTRAP_RESAMPLES_RANGE;
   if (!Number.isInteger(B) || B < minB || B > maxB) throw new RangeError(`--bootstrap ${B} must be an integer in ${minB}..${maxB} (resamples of the evaluation chunks)`);
   for (const r of rates) if (!(r > 0 && r < 1)) throw new RangeError(`pruning rate ${r} must be between 0 and 1 (exclusive)`);
+  if (p.referenceSplit !== undefined) {
+    const problem = splitFractionProblem(p.referenceSplit);
+    if (problem) throw new RangeError(problem);
+    if (p.reference !== undefined) throw new RangeError('--reference and --reference-split are alternatives: a separate reference file, or the start of the evaluation file');
+  }
   const criteria = p.criteria ?? defaultCriteria(kind);
   if (criteria.length === 0) throw new RangeError('at least one criterion is needed');
   for (const c of criteria) {
@@ -290,8 +308,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
   if (!Number.isInteger(referenceSamples) || referenceSamples < 1) throw new RangeError(`--reference-samples ${referenceSamples} must be a positive integer`);
   const relevance: RelevanceOptions = { ...DEFAULT_RELEVANCE_OPTIONS, ...p.relevance };
   const checkpointPath = resolve(p.checkpoint);
-  const stem = basename(checkpointPath, extname(checkpointPath));
-  const out = resolve(p.out ?? join(dirname(checkpointPath), `${stem}-pruned`));
+  const out = resolve(p.out ?? defaultOutputFolder(checkpointPath, (await checkpointsInFolder(dirname(checkpointPath))).length));
   try {
     const existing = await fs.readdir(out);
     if (existing.length > 0) throw new InputError(out, 'the output folder exists and is not empty; choose another --out or remove it');
@@ -299,9 +316,19 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
     if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR' && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new InputError(out, 'the output path is a file, not a folder');
   }
-  const dataText = await readText(p.data, 'evaluation text');
+  const fileText = await readText(p.data, 'evaluation text');
   const referencePath = p.reference ?? p.data;
-  const referenceText = p.reference ? await readText(p.reference, 'reference text') : dataText;
+  let dataText = fileText;
+  let referenceText = p.reference ? await readText(p.reference, 'reference text') : fileText;
+  let split: TextSplit | undefined;
+  if (p.referenceSplit !== undefined) {
+    const parts = splitReference(fileText, p.referenceSplit);
+    ({ reference: referenceText, evaluation: dataText, split } = parts);
+    if (!dataText.trim()) throw new InputError(p.data, `the evaluation text has nothing after the first ${p.referenceSplit} of it (character ${split.cut} of ${fileText.length}): lower --reference-split`);
+  }
+  const vscodeWords = p.adviceFor === 'vscode';
+  const separateReference = vscodeWords ? 'choose another file, or a held-out part, at the Reference text step' : 'pass --reference with a separate text, or --reference-split';
+  let referenceSource: 'file' | 'split' | 'evaluation' = split ? 'split' : p.reference ? 'file' : 'evaluation';
 
   const staging = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${Date.now()}`);
   const warnings: string[] = [];
@@ -314,18 +341,26 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
       const seqLen = p.seqLen ?? Tmax;
       if (!Number.isInteger(seqLen) || seqLen < 2 || seqLen > Tmax) throw new RangeError(`--seq-len ${seqLen} must be an integer in 2..${Tmax} (the model's position table)`);
       const dataIds = session.encode(dataText).map((t) => t.id);
-      const referenceIds = p.reference ? session.encode(referenceText).map((t) => t.id) : dataIds;
+      const referenceIds = p.reference || split ? session.encode(referenceText).map((t) => t.id) : dataIds;
       const samples = chunks(referenceIds, seqLen, referenceSamples);
-      if (samples.length === 0) throw new InputError(referencePath, `the reference text has ${referenceIds.length} tokens, fewer than one sample of ${seqLen}`);
+      if (samples.length === 0) {
+        const more = split ? (vscodeWords ? ': choose a larger held-out part or another reference file' : ': raise --reference-split') : '';
+        throw new InputError(referencePath, `the reference text${split ? ` (the first ${split.referenceChars} characters)` : ''} has ${referenceIds.length} tokens, fewer than one sample of ${seqLen}${more}`);
+      }
       if (samples.length < referenceSamples) warnings.push(`the reference text holds ${samples.length} samples of ${seqLen} tokens, not ${referenceSamples}: using ${samples.length}`);
       // The units are scored on the reference samples; evaluating on the same text is not held out.
       const notHeldOut = 'so the units are scored on text the steps are then evaluated on: the evaluation is not held out from the scoring';
-      if (!p.reference) {
-        warnings.push(`no --reference: the reference samples are the first ${samples.length} chunks of the evaluation text itself (${resolve(p.data)}), ${notHeldOut} (pass --reference with a separate text)`);
+      const named = (path: string): string => (vscodeWords ? `the reference text ${resolve(path)}` : `--reference ${resolve(path)}`);
+      if (split) {
+        // disjoint by construction (heldOut.ts): nothing to warn about
+      } else if (!p.reference) {
+        warnings.push(`${vscodeWords ? 'no reference text' : 'no --reference'}: the reference samples are the first ${samples.length} chunks of the evaluation text itself (${resolve(p.data)}), ${notHeldOut} (${separateReference})`);
       } else if (await sameFile(p.reference, p.data)) {
-        warnings.push(`--reference ${resolve(p.reference)} is the evaluation file itself: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
+        referenceSource = 'evaluation';
+        warnings.push(`${named(p.reference)} is the evaluation file itself: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
       } else if (referenceText === dataText) {
-        warnings.push(`--reference ${resolve(p.reference)} has the same content as the evaluation file ${resolve(p.data)}: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
+        referenceSource = 'evaluation';
+        warnings.push(`${named(p.reference)} has the same content as the evaluation file ${resolve(p.data)}: the reference samples are the first ${samples.length} chunks of the evaluation text, ${notHeldOut}`);
       } else if (referenceText.trim().length > 0 && dataText.includes(referenceText)) {
         warnings.push(`the reference text ${resolve(p.reference)} occurs inside the evaluation text ${resolve(p.data)}, ${notHeldOut}`);
       }
@@ -411,7 +446,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
           const remaining = units.map((u, l) => u.length - removed.filter((x) => x.layer === l).length);
           const step: PruneStep = { criterion, rate, removed, remaining, ...metrics, output: join(out, name), files: files.map((f) => f.replace(staging, out)), deltaNll };
           await fs.writeFile(join(folder, 'pruning.json'), JSON.stringify({
-            checkpoint: checkpointPath, criterion, rate, units: kind, mode, scope, referenceSamples: samples.length, seqLen,
+            checkpoint: checkpointPath, criterion, rate, units: kind, mode, scope, data: resolve(p.data), reference: resolve(referencePath), referenceSource, split, referenceSamples: samples.length, seqLen,
             relevance: criterion.startsWith('lrp') ? relevance : undefined, baseline, metrics, deltaNll, remaining, removed,
           }, null, 1) + '\n');
           steps.push(step);
@@ -439,6 +474,8 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
         checkpoint: checkpointPath,
         data: resolve(p.data),
         reference: resolve(referencePath),
+        referenceSource,
+        ...(split ? { split } : {}),
         units: kind,
         mode,
         scope,

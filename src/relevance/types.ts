@@ -308,10 +308,31 @@ export interface PruneStep extends MeasuredQuality {
   deltaNll: Estimate;
 }
 
+/** A held-out split of one file (src/pruning/heldOut.ts): reference = text[0, cut), evaluation = text[cut, end). */
+export interface PruneTextSplit {
+  /** The share asked for: the reference part is the first `fraction` of the text, to the next line end. */
+  fraction: number;
+  /** Character offset of the cut. */
+  cut: number;
+  referenceChars: number;
+  evaluationChars: number;
+  /** Lines of the reference part. */
+  referenceLines: number;
+  evaluationLines: number;
+}
+
 export interface PruneReport {
   checkpoint: string;
+  /** The evaluation file (with `split`, only its part after the cut evaluates). */
   data: string;
+  /** The file the reference samples came from. */
   reference: string;
+  /**
+   * What scored the units: another file, the start of the evaluation file (`split`), or the
+   * evaluation text itself (no reference, the same file, or the same content: not held out).
+   */
+  referenceSource?: 'file' | 'split' | 'evaluation';
+  split?: PruneTextSplit;
   units: PruneUnitKind;
   mode: PruneMode;
   scope: PruneScope;

@@ -18,6 +18,7 @@ import { relevanceOfText, type RelevanceParams } from '../core/relevance';
 import { pruneSweep, type PruneParams } from '../pruning/sweep';
 import { TextAnalyses, type TextAnalysisParams } from '../core/textAnalysis';
 import { cachedTokenizers } from '../tokenizer';
+import { catalogueFiles } from '../core/catalogue';
 
 export type { Cancellation } from '../core/cancellation';
 
@@ -38,6 +39,8 @@ export function createOperations(options: WorkerOptions) {
   const sessions = analyses.provider;
   return {
     backend: (_: Record<string, never>, _c?: Cancellation) => backend,
+    /** Checkpoint files header-only: model or not, architecture, saved epoch / step, size, mtime (at most 500 paths). */
+    catalogue: (p: { paths: string[]; arch?: string }, _c?: Cancellation) => catalogueFiles(p.paths, { arch: p.arch }),
     inspect: (p: { path: string; config?: string; arch?: string }, _c?: Cancellation) => inspectCheckpoint(p.path, { config: p.config, arch: p.arch }),
     /** describe-arch's draft (the caller writes the file): headers only. */
     draftArchitecture: (p: { checkpoint: string; config?: string }, _c?: Cancellation) => draftArchitecture(p.checkpoint, { config: p.config }),

@@ -1,14 +1,18 @@
 /**
  * "Grassmann Lens: Prune by Explanation…" in a real VS Code (code-server), driven with Playwright:
- * the palette flow on the fixture, the report webview's numbers against the CLI's
+ * the palette flow on the fixture with a separate reference text (it scores the units; the
+ * evaluation text is another file), the report webview's numbers against the CLI's
  * `prune --json` for the same parameters (perplexity, accuracy and their 95% bootstrap intervals,
  * ΔNLL, the bands of the charts, the separability of the criteria), the files written, opening a
- * pruned checkpoint, and cancelling a sweep from its progress notification (nothing is left behind).
+ * pruned checkpoint, the removed units lowest score first as the caption says, the pickers
+ * (no reference dumps, no tokenizer files) and cancelling a sweep from its progress notification
+ * (nothing is left behind).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { splitReference } from '../../src/pruning/heldOut';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
@@ -36,6 +40,11 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
   before(async () => {
     checkPrerequisites();
     workspace = makeWorkspace(SCENARIO);
+    // Held out: eval.txt split in two files, the start scores the units, the rest evaluates.
+    const parts = splitReference(readFileSync(join(workspace, 'tiny-grassmann', 'eval.txt'), 'utf8'), 0.25);
+    mkdirSync(join(workspace, 'tiny-grassmann', 'heldout'));
+    writeFileSync(referenceFile(), parts.reference);
+    writeFileSync(evaluationFile(), parts.evaluation);
     cliOut = mkdtempSync(join(tmpdir(), 'gl-e2e-prune-cli-'));
     server = await timed('code-server start', timings, () => startCodeServer({
       name: SCENARIO,
@@ -54,9 +63,11 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
 
   const quick = () => page.locator('.quick-input-widget');
   const checkpoints = () => join(workspace, 'tiny-grassmann', 'checkpoints');
+  const referenceFile = () => join(workspace, 'tiny-grassmann', 'heldout', 'reference.txt');
+  const evaluationFile = () => join(workspace, 'tiny-grassmann', 'heldout', 'evaluation.txt');
 
   async function waitForStep(k: number): Promise<void> {
-    await quick().locator('.quick-input-title', { hasText: `Prune by Explanation (${k}/7)` }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await quick().locator('.quick-input-title', { hasText: `Prune by Explanation (${k}/8)` }).waitFor({ timeout: UI_TIMEOUT_MS });
   }
 
   /** Step k is a quick pick: filter by `filter` and click the row showing `text`. */
@@ -76,9 +87,9 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     return accepted;
   }
 
-  /** Criteria (step 4, multi-select with lrp, magnitude and taylor checked): leaves exactly `wanted` checked. */
+  /** Criteria (step 5, multi-select with lrp, magnitude and taylor checked): leaves exactly `wanted` checked. */
   async function chooseCriteria(wanted: string[]): Promise<void> {
-    await waitForStep(4);
+    await waitForStep(5);
     const rows = quick().locator('.monaco-list-row');
     await rows.first().waitFor({ timeout: UI_TIMEOUT_MS });
     for (const name of ['lrp', 'magnitude', 'taylor', 'gradient', 'wina', 'random']) {
@@ -109,7 +120,7 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
   function cliPrune(criteria: string[], rates: number[]): PruneReport {
     const out = join(cliOut, `${criteria.join('-')}`);
     const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'prune', join(checkpoints(), 'best.pt'),
-      '--data', join(workspace, 'tiny-grassmann', 'eval.txt'), '--criterion', criteria.join(','), '--rates', rates.join(','),
+      '--data', evaluationFile(), '--reference', referenceFile(), '--criterion', criteria.join(','), '--rates', rates.join(','),
       '--units', 'ffn', '--mode', 'structural', '--reference-samples', '2', '--out', out, '--json'],
     // the extension's worker sees the private native-modules folder of the harness: the CLI too
     { encoding: 'utf8', env: { ...process.env, GRASSMANN_LENS_NATIVE_DIR: join(server.home, 'native') }, timeout: 300_000 });
@@ -123,19 +134,28 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
   const g4 = (v: number): string => formatNumber(v);
   const signedG4 = (v: number): string => `${v >= 0 ? '+' : ''}${g4(v)}`;
 
-  it('runs the palette flow on best.pt: the report equals the CLI, the files are written, a pruned checkpoint opens', async () => {
+  it('runs the palette flow on best.pt with a separate reference text: the report equals the CLI, the files are written, a pruned checkpoint opens', async () => {
     const expected = cliPrune(['lrp', 'magnitude'], [0.1, 0.3]);
-    const out = join(checkpoints(), 'best-pruned');
+    const out = join(workspace, 'tiny-grassmann', 'best-pruned');
     await timed('palette flow', timings, async () => {
       await runCommand(page, COMMAND);
       await pick(1, 'tiny-grassmann/checkpoints/best.pt', 'checkpoints/best.pt');
-      await pick(2, 'tiny-grassmann/eval.txt', 'tiny-grassmann/eval.txt');
-      await pick(3, 'FFN neurons');
+      await pick(2, 'tiny-grassmann/heldout/evaluation.txt', 'heldout/evaluation.txt');
+      // Step 3, the reference text: a different file is offered first (the default), the evaluation file is not offered.
+      await waitForStep(3);
+      await quick().locator('.monaco-list-row', { hasText: 'Held-out part' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+      // nearest folder first: tiny-grassmann (the checkpoints folder's parent), then tiny-grassmann/heldout
+      assert.match(await quick().locator('.monaco-list-row').first().innerText(), /^tiny-grassmann\/eval\.txt/, 'a different file comes first (the default), the nearest folder first');
+      await quick().locator('.monaco-list-row', { hasText: 'tiny-grassmann/heldout/reference.txt' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.equal(await quick().locator('.monaco-list-row', { hasText: 'heldout/evaluation.txt' }).count(), 0, 'the evaluation file is not offered as its own reference');
+      await screenshot(page, SCENARIO, 'a-reference');
+      await pick(3, 'tiny-grassmann/heldout/reference.txt', 'heldout/reference.txt');
+      await pick(4, 'FFN neurons');
       await screenshot(page, SCENARIO, 'a-criteria');
       await chooseCriteria(['lrp', 'magnitude']);
-      assert.equal(await answer(5, '0.1, 0.3'), '0.1, 0.3');
-      await pick(6, 'structural');
-      assert.equal(await answer(7), out, 'the default output folder is <ckpt dir>/<ckpt name>-pruned');
+      assert.equal(await answer(6, '0.1, 0.3'), '0.1, 0.3');
+      await pick(7, 'structural');
+      assert.equal(await answer(8), out, 'the default output folder is beside the run\'s checkpoints folder: <its parent>/<ckpt name>-pruned');
     });
     const view = await timed('sweep and report', timings, async () => {
       const f = await frameWith('#prune-steps');
@@ -207,6 +227,11 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     assert.ok(close(Number(await view.locator('#prune-chart-perplexity line.baseline[data-value]').getAttribute('data-value')), expected.baseline.perplexity));
     assert.ok(close(Number(await view.locator('#prune-chart-accuracy line.baseline[data-value]').getAttribute('data-value')), expected.baseline.accuracy));
     assert.match(await view.locator('#prune-summary').innerText(), /Criteria\s+lrp, magnitude/);
+    // Which text scored and which evaluated, as the report states them; no "not held out" warning.
+    assert.equal(await view.locator('#prune-summary td[data-key="Reference text (scored the units)"]').innerText(), `2 samples of ${expected.seqLen} tokens from ${referenceFile()}`);
+    assert.equal(await view.locator('#prune-summary td[data-key="Evaluation text"]').innerText(), evaluationFile());
+    assert.deepEqual([expected.reference, expected.data, expected.referenceSource], [referenceFile(), evaluationFile(), 'file']);
+    assert.equal((await view.locator('p.warning').allInnerTexts()).filter((w) => /not held out/.test(w)).length, 0);
 
     // the removed units of a step, selected with the keyboard
     await rows.first().focus();
@@ -216,8 +241,13 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     const removed = view.locator(`#prune-removed[data-criterion="${second.criterion}"][data-rate="${second.rate}"] tbody tr`);
     await removed.first().waitFor({ timeout: UI_TIMEOUT_MS });
     assert.equal(await removed.count(), Math.min(1000, second.removed.length));
-    assert.equal(Number(await removed.first().getAttribute('data-layer')), second.removed[0].layer);
-    assert.equal(Number(await removed.first().getAttribute('data-index')), second.removed[0].index);
+    // In the order the caption states: lowest score first (pruning.json lists them by layer and index).
+    assert.match(await view.locator('#prune-removed caption').innerText(), new RegExp(`^${second.removed.length} FFN neurons, lowest score first$`));
+    const shownUnits = await removed.evaluateAll((trs) => trs.map((tr) => [Number(tr.getAttribute('data-layer')), Number(tr.getAttribute('data-index')), Number(tr.getAttribute('data-score'))]));
+    const savedStep = JSON.parse(readFileSync(join(out, `${second.criterion}-${second.rate}`, 'pruning.json'), 'utf8')) as { removed: { layer: number; index: number; score: number }[] };
+    const byScore = [...savedStep.removed].sort((a, b) => a.score - b.score || a.layer - b.layer || a.index - b.index).map((u) => [u.layer, u.index, u.score]);
+    assert.deepEqual(shownUnits, byScore);
+    assert.notDeepEqual(savedStep.removed.map((u) => [u.layer, u.index, u.score]), byScore, 'the fixture\'s step lists its units in another order than by score, so the sort is seen');
 
     // the files, and pruning.json equal to what the view shows
     assert.ok(existsSync(join(out, 'pruning.json')), 'pruning.json written');
@@ -232,7 +262,8 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     }
     assert.deepEqual(written.baseline.interval, expected.baseline.interval);
     assert.deepEqual(written.notSeparable, expected.notSeparable);
-    assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
+    assert.deepEqual(readdirSync(join(workspace, 'tiny-grassmann')).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
+    assert.deepEqual(readdirSync(checkpoints()).sort(), ['best.pt', 'epoch_1.pt', 'epoch_2.pt'], 'nothing written into the run\'s checkpoints folder');
 
     // "Reveal files" shows the selected step's folder (its pruning.json) in the explorer
     await view.locator('#prune-reveal').click();
@@ -256,17 +287,27 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     await runCommand(page, 'View: Close All Editors');
   });
 
-  it('cancelling from the progress notification stops the sweep and leaves no output folder', async () => {
-    const out = join(checkpoints(), 'best-pruned-2');
+  it('the pickers offer models and texts only; cancelling from the progress notification stops the sweep and leaves no output folder', async () => {
+    const out = join(workspace, 'tiny-grassmann', 'best-pruned-2');
     await timed('cancel', timings, async () => {
       await runCommand(page, COMMAND);
+      // The four reference dumps open but are not models, bad-inputs/hostile-os-system.pt does not open: both only behind the "not recognised" item.
+      await waitForStep(1);
+      await quick().locator('.monaco-list-row', { hasText: /\d+ files? not recognised as models/ }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.equal(await quick().locator('.monaco-list-row', { hasText: 'reference/case0.safetensors' }).count(), 0, 'reference dumps are not offered as checkpoints');
+      assert.match(await quick().locator('.monaco-list-row', { hasText: 'not recognised as models' }).first().innerText(), /5 files not recognised as models/);
       await pick(1, 'tiny-grassmann/checkpoints/best.pt', 'checkpoints/best.pt');
+      // No tokenizer file (vocab.txt: one in tiny-grassmann, one per step of the first sweep) as evaluation text.
+      await waitForStep(2);
+      await quick().locator('.monaco-list-row', { hasText: 'tiny-grassmann/eval.txt' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+      assert.equal(await quick().locator('.monaco-list-row', { hasText: 'vocab.txt' }).count(), 0, 'vocab.txt is not offered as an evaluation text');
       await pick(2, 'tiny-grassmann/eval.txt', 'tiny-grassmann/eval.txt');
-      await pick(3, 'FFN neurons');
+      await pick(3, 'Held-out part: the first 25% of eval.txt scores, the rest evaluates', 'Held-out');
+      await pick(4, 'FFN neurons');
       await chooseCriteria(['lrp', 'magnitude', 'taylor']);
-      await answer(5, '0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9');
-      await pick(6, 'structural');
-      assert.equal(await answer(7), out, 'the default output folder is made unique (-2) when <name>-pruned exists');
+      await answer(6, '0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9');
+      await pick(7, 'structural');
+      assert.equal(await answer(8), out, 'the default output folder is made unique (-2) when <name>-pruned exists');
       const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'pruning best.pt' });
       await toast.waitFor({ timeout: UI_TIMEOUT_MS });
       await screenshot(page, SCENARIO, 'd-progress');
@@ -275,6 +316,6 @@ describe('Prune by Explanation in code-server', { timeout: 10 * 60_000 }, () => 
     });
     await screenshot(page, SCENARIO, 'd-cancelled');
     assert.equal(existsSync(out), false, `${out} must not exist after cancelling`);
-    assert.deepEqual(readdirSync(checkpoints()).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
+    assert.deepEqual(readdirSync(join(workspace, 'tiny-grassmann')).filter((n) => n.includes('.partial-')), [], 'no staging folder left');
   });
 });
