@@ -19,6 +19,11 @@ export function clear(el: Element): void {
   while (el.firstChild) el.firstChild.remove();
 }
 
+/** What vscode-elements 2.5 draws for an open list: at most 10 rows of 22 px, borders and padding. */
+const DROPDOWN_ROWS = 10;
+const DROPDOWN_ROW_PX = 22;
+const DROPDOWN_EXTRA_PX = 8;
+
 /** A <vscode-single-select> with options; `onChange` gets the chosen value. */
 export function select(id: string, label: string, options: { value: string; label: string }[], value: string, onChange: (v: string) => void): HTMLElement {
   const wrap = h('label', { class: 'control', for: id }, h('span', { class: 'control-label' }, label));
@@ -28,6 +33,15 @@ export function select(id: string, label: string, options: { value: string; labe
     if (o.value === value) opt.setAttribute('selected', '');
     sel.append(opt);
   }
+  // The list is a popover placed below the picker and never moved: near the bottom of the view it
+  // would open out of sight. Open it above when there is not room for it below (and more above).
+  const place = (): void => {
+    const rect = sel.getBoundingClientRect();
+    const below = window.innerHeight - rect.bottom;
+    const needed = Math.min(options.length, DROPDOWN_ROWS) * DROPDOWN_ROW_PX + DROPDOWN_EXTRA_PX;
+    (sel as unknown as { position: 'above' | 'below' }).position = below < needed && rect.top > below ? 'above' : 'below';
+  };
+  for (const type of ['pointerdown', 'keydown', 'focusin']) sel.addEventListener(type, place, { capture: true });
   sel.addEventListener('change', () => {
     onChange((sel as unknown as { value: string }).value);
     // The list (a popover) closes after a choice and the focus falls to the page's body: give it

@@ -123,7 +123,8 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
 
   async function choose(view: Frame, picker: string, option: string | RegExp): Promise<void> {
     await view.locator(picker).click();
-    await view.locator(`${picker} [role="option"]`, { hasText: option }).first().click();
+    // The list must open in sight (above the picker at the bottom of the view): no scrolling helps a popover.
+    await view.locator(`${picker} [role="option"]`, { hasText: option }).first().click({ timeout: 5000 });
   }
 
   async function assertChoice(view: Frame, quantity: string, layer?: number, offset?: number): Promise<void> {
