@@ -42,13 +42,20 @@ const tickNumber = (v: d3.NumberValue): string => formatNumber(+v, 3);
  * canvas; the estimate of ./ticks.ts where there is no canvas.
  */
 export function labelMeasure(svg: Svg): Measure {
-  const probe = svg.append('text').attr('class', 'tick-probe').attr('visibility', 'hidden').text('0');
+  // The probe must be in the document for the styles to apply: a chart is often drawn into a
+  // holder not yet attached, whose text would read as the canvas's default 10 px (10% short).
+  const attached = svg.node()?.isConnected ?? false;
+  const host = attached || typeof document === 'undefined' ? null : d3.select(document.body).append('svg').attr('class', 'chart').attr('aria-hidden', 'true')
+    .style('position', 'absolute').style('visibility', 'hidden').style('width', '0').style('height', '0');
+  const probe = (host ?? svg).append('text').attr('class', 'tick-probe').attr('visibility', 'hidden').text('0');
   const node = probe.node();
-  const style = node && typeof getComputedStyle === 'function' ? getComputedStyle(node) : null;
+  const style = node && node.isConnected && typeof getComputedStyle === 'function' ? getComputedStyle(node) : null;
+  const font = style && style.fontSize ? `${style.fontWeight} ${style.fontSize} ${style.fontFamily}` : null;
   probe.remove();
+  host?.remove();
   const ctx = typeof document !== 'undefined' ? document.createElement('canvas').getContext('2d') : null;
-  if (!ctx || !style) return (s) => estimateWidth(s);
-  ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  if (!ctx || !font) return (s) => estimateWidth(s);
+  ctx.font = font;
   const cache = new Map<string, number>();
   return (s) => {
     let w = cache.get(s);

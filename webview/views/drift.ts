@@ -97,7 +97,8 @@ export class DriftView {
       const width = Math.min(widthOf(this.element), 900);
       drawLines(toLastHolder, 'W_red distance to the last checkpoint', toLast, { width, height: 260, xTitle: 'checkpoint', yTitle: 'geodesic distance', xTicks: labels });
       toLastHolder.append(exportToolbar({ name: 'drift-to-last', svg: () => toLastHolder.querySelector('svg'), rows: () => toLast.flatMap((s) => s.values.map((p) => ({ layer: s.name, checkpoint: labels[p.x], geodesic_to_last: p.y }))) }));
-      drawLines(stepHolder, 'W_red distance between consecutive checkpoints', consecutive, { width, height: 260, xTitle: 'from checkpoint', yTitle: 'geodesic distance', xTicks: labels });
+      // one point per step, at the checkpoint it starts from: the last checkpoint starts none
+      drawLines(stepHolder, 'W_red distance between consecutive checkpoints', consecutive, { width, height: 260, xTitle: 'from checkpoint', yTitle: 'geodesic distance', xTicks: labels.slice(0, -1) });
       for (const { name, holder } of metricHolders) {
         const values = report.checkpoints.flatMap((c, x) => (c.metrics?.[name] === undefined ? [] : [{ x, y: c.metrics[name] }]));
         drawLines(holder, `${name} per checkpoint`, [{ name, values }], { width, height: 200, xTitle: 'checkpoint', yTitle: name, xTicks: labels });
