@@ -186,7 +186,12 @@ export async function runCommand(page: Page, title: string): Promise<void> {
       await input.fill(`>${title}`, { timeout: 5_000 });
       const row = quickInput(page).locator('.monaco-list-row', { hasText: title }).first();
       await row.waitFor({ state: 'visible', timeout: 2_000 });
-      await page.keyboard.press('Enter');
+      // The row whose label is the title (another command may rank first: "Preferences: Browse
+      // Color Themes in Marketplace" above "Preferences: Color Theme"): Enter when it is the first.
+      const labels = await quickInput(page).locator('.monaco-list-row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).innerText.split('\n')[0].trim()));
+      const exact = labels.indexOf(title);
+      if (exact > 0) await quickInput(page).locator('.monaco-list-row').nth(exact).click({ timeout: 5_000 });
+      else await page.keyboard.press('Enter');
       return;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`command "${title}" could not be run from the palette`, { cause: e });
