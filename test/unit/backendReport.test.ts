@@ -199,6 +199,18 @@ test('tfjs-node-gpu whose libtensorflow created no GPU device is not reported as
   assert.equal(tensorflow.detail, 'native TensorFlow on the CPU, through @tensorflow/tfjs-node-gpu (loaded above, no GPU device)');
   assert.ok(tensorflow.product && tensorflow.product.maxError <= PROBE_BOUND);
   assert.ok(backendSummary(report).startsWith('tensorflow, CPU (native TensorFlow) (tensorflow-gpu skipped: no GPU device — @tensorflow/tfjs-node-gpu loaded, but libtensorflow created no GPU device'), backendSummary(report));
+  // The fallback wording, whole: what was chosen, that it is the CPU, and why the GPU rung fell back.
+  assert.equal(backendSummary(report), `tensorflow, CPU (native TensorFlow) (tensorflow-gpu skipped: no GPU device — ${gpu.detail}; WebGPU skipped: no adapter — ${webgpu.detail})`);
+  assert.equal(report.reason, `tensorflow: tensorflow-gpu unavailable (no GPU device — ${gpu.detail}); webgpu unavailable (no adapter — ${webgpu.detail})`);
+  const text = describeBackend(report).split('\n');
+  assert.deepEqual(text.slice(0, 4), ['Compute backend: tensorflow (1 thread)', `Runs on: ${backendSummary(report)}`, `Why: ${report.reason}`, 'Tried, fastest first:']);
+  assert.equal(text[4], `  ✗ tensorflow-gpu: no GPU device — ${gpu.detail}`);
+  assert.match(text[5], /^ {6}probe: load @tensorflow\/tfjs-node-gpu \d+\.\d+ ms, backend init \d+\.\d+ ms$/);
+  assert.equal(text[6], `  ✗ webgpu: no adapter — ${webgpu.detail}`);
+  const tensorflowLine = text.indexOf('  ✓ tensorflow: native TensorFlow on the CPU, through @tensorflow/tfjs-node-gpu (loaded above, no GPU device) [CPU (native TensorFlow)]');
+  assert.ok(tensorflowLine > 6, text.join('\n'));
+  assert.match(text[tensorflowLine + 1], /^ {6}probe: backend init \d+\.\d+ ms; product 128x128: first [\d.]+ ms, warm [\d.]+ ms \([\d.]+ GFLOP\/s\), max error [\d.e+-]+$/);
+  assert.ok(!/GPU:/.test(describeBackend(report)), 'nothing in the report calls it a GPU');
 });
 
 test('the device evidence of a tfjs-node backend', () => {
@@ -206,4 +218,43 @@ test('the device evidence of a tfjs-node backend', () => {
   assert.equal(nativeDeviceEvidence({ isUsingGpuDevice: false }).gpu, false);
   assert.deepEqual(nativeDeviceEvidence({}), { gpu: false, detail: 'the tensorflow backend exposes no isUsingGpuDevice, so its device cannot be proved' });
   assert.equal(nativeDeviceEvidence(undefined).gpu, false);
+});
+
+test('the real loader on a webgpu package that is there: no adapter from Dawn, a requestAdapter that throws, tfjs-backend-webgpu missing', async () => {
+  // A stand-in for the `webgpu` package (an ES module with create() and globals, as 0.6.2 has).
+  const native = join(tmp, 'native-fake-webgpu');
+  const pkg = join(native, 'node_modules', 'webgpu');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'webgpu', version: '0.6.2', type: 'module', main: 'index.js' }));
+  writeFileSync(join(pkg, 'index.js'), `
+    export const globals = {};
+    export function create() {
+      return { requestAdapter: async () => {
+        if (globalThis.__fakeDawn === 'throws') throw new Error('Dawn: vkCreateInstance failed\\nmore');
+        return globalThis.__fakeDawn === 'adapter' ? { info: { vendor: 'amd', architecture: 'rdna-3' } } : null;
+      } };
+    }
+  `);
+  const g = globalThis as { __fakeDawn?: string };
+  try {
+    g.__fakeDawn = 'null';
+    const none = await initBackend({ preference: 'webgpu', wasmDir, nativeModulesDir: native, platform: 'darwin' });
+    assert.deepEqual([none.attempts[0].skip, none.attempts[0].detail], ['no adapter', noAdapterDetail('darwin')]);
+    assert.equal(none.active, 'wasm');
+
+    g.__fakeDawn = 'throws';
+    const throwing = await initBackend({ preference: 'webgpu', wasmDir, nativeModulesDir: native });
+    assert.deepEqual([throwing.attempts[0].skip, throwing.attempts[0].detail], ['no adapter', 'navigator.gpu.requestAdapter() failed: Dawn: vkCreateInstance failed']);
+
+    g.__fakeDawn = 'adapter';
+    const noBackend = await initBackend({ preference: 'webgpu', wasmDir, nativeModulesDir: native });
+    const webgpu = noBackend.attempts[0];
+    assert.equal(webgpu.skip, 'not installed');
+    assert.equal(webgpu.detail, `@tensorflow/tfjs-backend-webgpu is not installed (looked in ${join(native, 'node_modules')}); install it with \`grassmann-lens install-gpu --webgpu\``);
+    assert.deepEqual(webgpu.probe?.map((s) => s.step), ['load webgpu', 'requestAdapter', 'adapter info', 'load tfjs-backend-webgpu']);
+    assert.equal(noBackend.gpu, false);
+    assert.equal((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu, undefined, 'navigator.gpu is taken back');
+  } finally {
+    delete g.__fakeDawn;
+  }
 });
