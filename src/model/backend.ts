@@ -330,6 +330,11 @@ export async function initBackend(opts: BackendOptions): Promise<BackendReport> 
       }
     } else {
       const failure = await activate('cpu');
+      // tfjs-backend-cpu warns on its first tensor in Node ("install our node backend"), now the
+      // probe product's: the report already says why tensorflow is not used and how to install
+      // it, and a CLI error must stay one line on stderr.
+      const cpu = failure ? undefined : (tf.backend() as unknown as { firstUse?: boolean });
+      if (cpu?.firstUse) cpu.firstUse = false;
       attempt = failure
         ? { name, available: false, skip: 'failed to initialise', detail: failure }
         : { name, available: true, gpu: false, device: 'CPU (plain JavaScript)', detail: `plain JavaScript kernels, tfjs-backend-cpu ${version_cpu} (slowest)` };
