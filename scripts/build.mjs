@@ -9,9 +9,9 @@ const dist = join(root, 'dist');
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
-// Native TensorFlow packages are optional at run time and never bundled: they are loaded from
-// wherever the user installed them (see src/model/backend.ts).
-const external = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+// Native TensorFlow and WebGPU packages are optional at run time and never bundled: they are
+// loaded from wherever the user installed them (see src/model/backend.ts).
+const external = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-backend-webgpu'];
 
 const node = {
   bundle: true,
@@ -30,6 +30,7 @@ const entries = [
   { ...node, entryPoints: [join(root, 'src/worker/worker.ts')], outfile: join(dist, 'worker.js') },
   { ...node, entryPoints: [join(root, 'bench/bench.ts')], outfile: join(dist, 'bench.js') },
   { ...node, entryPoints: [join(root, 'bench/profile-forward.ts')], outfile: join(dist, 'profile-forward.js') },
+  { ...node, entryPoints: [join(root, 'bench/gpu-check.ts')], outfile: join(dist, 'gpu-check.js') },
 ];
 
 // The webviews: browser bundles (D3, @vscode-elements/elements) and their CSS — the checkpoint

@@ -6,7 +6,7 @@
 import { flag, integerOption, intOption, parseArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { isInputError, UsageError } from '../util/errors';
 import { jsonTerminalSafe, terminalSafe, terminalSafeLines } from '../util/safeText';
-import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, type BackendPreference } from '../model/backend';
+import { BACKEND_NAMES, defaultNativeModulesDir, describeBackend, releaseBackend, type BackendPreference } from '../model/backend';
 import { inspectCheckpoint } from '../core/inspect';
 import { inspectReportText } from '../core/reportText';
 import { describeArchitecture, formatDescribeArchReport } from '../core/describeArch';
@@ -106,17 +106,19 @@ ${GRASSMANN_METRICS.map((m) => `        ${m.padEnd(13)} ${METRIC_FORMULAS[m]}`).
       DIR defaults to <ckpt folder>/<ckpt name>-pruned, or beside the folder
       (<its parent>/<ckpt name>-pruned) when it holds two or more checkpoints (a run's).
   backend [--backend B] [--json]
-      Which compute backend would run, and why the faster ones are unavailable.
-  install-gpu [--cpu] [--dir D]
-      Install @tensorflow/tfjs-node-gpu (CUDA) — or with --cpu @tensorflow/tfjs-node —
-      into D (default ${defaultNativeModulesDir()}); later runs pick it up.
+      Which compute backend would run, what it runs on (GPU only when a probe proved it),
+      and why the faster ones are unavailable, with each probe's timings.
+  install-gpu [--webgpu | --cpu] [--dir D]
+      Install @tensorflow/tfjs-node-gpu (CUDA 11.2 / cuDNN 8.1) — with --webgpu the webgpu
+      package (Dawn: Vulkan, Metal, D3D12) and @tensorflow/tfjs-backend-webgpu, with --cpu
+      @tensorflow/tfjs-node — into D (default ${defaultNativeModulesDir()}); later runs pick it up.
 
 Common options:
   --arch FILE      the model's architecture description (JSON, media/grassmann-lens.arch.schema.json);
                    default: grassmann-lens.arch.json beside the checkpoint or up to 3 folders
                    above, else the built-in descriptions (alphaXiv reproduction, GrassLM, LMConfig)
   --backend auto|${BACKEND_NAMES.join('|')}   (default auto: fastest available)
-  --native-dir D   where native TensorFlow packages were installed
+  --native-dir D   where the optional backends (native TensorFlow, WebGPU) were installed
   --debug          print stack traces
   --help`;
 
@@ -146,7 +148,7 @@ const SPECS: Record<string, Record<string, OptionSpec>> = {
     composite: { value: true }, 'epsilon-at': { value: true }, 'rule-for': { value: true, repeat: true },
   },
   backend: COMMON,
-  'install-gpu': { ...COMMON, cpu: { value: false }, dir: { value: true } },
+  'install-gpu': { ...COMMON, cpu: { value: false }, webgpu: { value: false }, dir: { value: true } },
 };
 
 function backendOption(args: ParsedArgs): BackendPreference {
@@ -382,7 +384,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'install-gpu': {
       if (args.positionals.length) throw new UsageError('install-gpu takes no positional arguments');
-      return installNativeBackend({ gpu: !flag(args, 'cpu'), dir: stringOption(args, 'dir') ?? nativeModulesDir ?? defaultNativeModulesDir() });
+      if (flag(args, 'cpu') && flag(args, 'webgpu')) throw new UsageError('install-gpu takes --cpu or --webgpu, not both');
+      return installNativeBackend({ gpu: !flag(args, 'cpu'), webgpu: flag(args, 'webgpu'), dir: stringOption(args, 'dir') ?? nativeModulesDir ?? defaultNativeModulesDir() });
     }
   }
   return 2;
@@ -408,4 +411,9 @@ main(argv).then(
       process.exitCode = 70;
     }
   },
-);
+).finally(() => {
+  // Dawn keeps the process running while the WebGPU device is referenced: let it go, and end the
+  // process should anything native still hold the event loop (the timer itself holds nothing).
+  releaseBackend();
+  setTimeout(() => process.exit(), 1000).unref();
+});

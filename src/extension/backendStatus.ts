@@ -26,14 +26,14 @@ export function statusTooltip(state: BackendState): vscode.MarkdownString {
       md.appendText(`Starting the compute worker (requested: ${state.preference})…`);
       break;
     case 'ready': {
-      md.appendText(`Active: ${state.report.active}, ${state.report.threads} thread${state.report.threads === 1 ? '' : 's'}.`);
+      md.appendText(`Active: ${state.report.active}, ${state.report.threads} thread${state.report.threads === 1 ? '' : 's'}, on ${state.report.device ?? 'CPU'}.`);
       const unavailable = state.report.attempts.filter((a) => !a.available);
       if (unavailable.length) {
         // The reason is these details joined; listed one per line they read better.
         md.appendMarkdown('\n\nFaster backends unavailable:\n');
         for (const a of unavailable) {
           md.appendMarkdown('\n- ');
-          md.appendText(`${a.name}: ${a.detail}`);
+          md.appendText(`${a.name}: ${a.skip ? `${a.skip} — ` : ''}${a.detail}`);
         }
       } else {
         md.appendMarkdown('\n\n');

@@ -147,8 +147,9 @@ export async function selectBackend(): Promise<void> {
   const config = vscode.workspace.getConfiguration('grassmannLens');
   const current = config.get<BackendPreference>('backend', 'auto');
   const descriptions: Record<BackendPreference, string> = {
-    auto: 'fastest available: tensorflow-gpu, then tensorflow, wasm, cpu',
-    'tensorflow-gpu': 'native TensorFlow with CUDA (@tensorflow/tfjs-node-gpu)',
+    auto: 'fastest available: tensorflow-gpu, then webgpu, tensorflow, wasm, cpu (a GPU rung only when its probe proves a GPU)',
+    'tensorflow-gpu': 'native TensorFlow with CUDA 11.2 (@tensorflow/tfjs-node-gpu)',
+    webgpu: 'WebGPU: Vulkan, Metal or D3D12 (webgpu + @tensorflow/tfjs-backend-webgpu)',
     tensorflow: 'native TensorFlow on the CPU (@tensorflow/tfjs-node)',
     wasm: 'WebAssembly with XNNPACK (bundled)',
     cpu: 'plain JavaScript kernels (bundled, slowest)',
@@ -170,18 +171,30 @@ export async function selectBackend(): Promise<void> {
 }
 
 export async function installGpuBackend({ compute, output }: CommandContext): Promise<void> {
-  // The CLI's install-gpu follows the same plan (../core/nativeInstall.ts): one folder, one package.json.
-  const plan = nativeInstallPlan({ gpu: true, dir: compute.nativeModulesDir });
+  // The CLI's install-gpu follows the same plans (../core/nativeInstall.ts): one folder, one package.json.
+  const plans = {
+    webgpu: nativeInstallPlan({ kind: 'webgpu', dir: compute.nativeModulesDir }),
+    cuda: nativeInstallPlan({ kind: 'cuda', dir: compute.nativeModulesDir }),
+  };
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'WebGPU', install: 'webgpu' as const, description: 'Vulkan (Linux), Metal (macOS), D3D12 (Windows): recommended', detail: plans.webgpu.package },
+      { label: 'CUDA', install: 'cuda' as const, description: 'Linux x64 with CUDA 11.2 and cuDNN 8.1 only', detail: plans.cuda.package },
+    ],
+    { title: 'Grassmann Lens: Install GPU Backend' },
+  );
+  if (!picked) return;
+  const plan = plans[picked.install];
   const proceed = 'Install';
   const answer = await vscode.window.showInformationMessage(
-    'Install the CUDA compute backend?',
+    `Install the ${picked.label} compute backend?`,
     {
       modal: true,
       detail:
         `This runs \`npm install ${plan.package}\` in a terminal, in ${plan.dir}.\n\n` +
-        `The package needs ${plan.requirements}. ` +
+        `It needs ${plan.requirements}. ` +
         'Node.js and npm must be on the PATH. When it finishes, reload the window to use it; ' +
-        'the status bar then shows "GL: tensorflow-gpu", or the reason it could not be loaded.',
+        `the status bar then shows "GL: ${plan.backend}" only if its probe proves a GPU, else the report (Show Compute Backend) says why it was skipped.`,
     },
     proceed,
   );
@@ -193,7 +206,7 @@ export async function installGpuBackend({ compute, output }: CommandContext): Pr
   const task = new vscode.Task(
     { type: 'shell', id: 'grassmannLens.installGpuBackend' },
     vscode.TaskScope.Global,
-    'Install GPU Backend (CUDA)',
+    `Install GPU Backend (${picked.label})`,
     'Grassmann Lens',
     new vscode.ShellExecution(plan.command, plan.args, { cwd: plan.dir }),
   );

@@ -143,7 +143,7 @@ describe('Activation, walkthrough and palette in code-server', { timeout: 10 * 6
     });
     await screenshot(page, SCENARIO, 'd-example');
     // Opening a checkpoint is the first use: the worker started and the status bar names its backend.
-    await statusBarItem(page, 'grassmannLens.backend').filter({ hasText: /GL: (tensorflow-gpu|tensorflow|wasm|cpu)\b/ }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await statusBarItem(page, 'grassmannLens.backend').filter({ hasText: /GL: (tensorflow-gpu|webgpu|tensorflow|wasm|cpu)\b/ }).waitFor({ timeout: UI_TIMEOUT_MS });
   });
 
   it('once a text is analysed, the palette offers Toggle Token Colours, and it works', async () => {

@@ -100,7 +100,7 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
     await timed('backend status', timings, async () => {
       await runCommand(page, 'Grassmann Lens: Show Compute Backend');
       const item = statusBarItem(page, 'grassmannLens.backend');
-      await item.filter({ hasText: /GL: (tensorflow-gpu|tensorflow|wasm|cpu)\b/ }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await item.filter({ hasText: /GL: (tensorflow-gpu|webgpu|tensorflow|wasm|cpu)\b/ }).waitFor({ timeout: UI_TIMEOUT_MS });
       const text = (await item.innerText()).trim();
       assert.equal(text, `GL: ${expectedBackend.active}`);
       // The whole report, as model/backend.ts words it, reason included.

@@ -38,6 +38,7 @@ import { GrassmannModel } from '../../src/model/grassmann';
 import { describeModel, type GrassmannSpec } from '../../src/model/spec';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { maxAbsDiff, useBackend } from '../support/numeric';
+import { compareWithReference as compareTaps, tapKind } from '../../bench/parity';
 
 const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -76,9 +77,6 @@ const FOLDERS = [
 const manifestOf = (folder: string): Manifest => JSON.parse(readFileSync(join(FIXTURES, folder, 'reference', 'manifest.json'), 'utf8')) as Manifest;
 
 
-/** Tap kind for the error report: layers.3.plucker.12 -> layers.plucker */
-const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
-
 /** The tap names a reference of this implementation must hold for `T` tokens (so that none is skipped). */
 function expectedTapNames(manifest: Manifest, T: number): string[] {
   const c = manifest.constructor;
@@ -93,26 +91,18 @@ function expectedTapNames(manifest: Manifest, T: number): string[] {
 }
 
 /**
- * Compares every tensor of the reference file with `ours(name)`; returns the names compared and
- * records the largest error per tap kind in `worst`.
+ * Compares every tensor of the reference file with `ours(name)` (bench/parity.ts, the comparison
+ * `npm run gpu-check` runs too); returns the names compared and records the largest error per tap
+ * kind in `worst`.
  */
 async function compareWithReference(referenceFile: string, ours: (name: string) => { shape: number[]; data: ArrayLike<number> } | undefined, worst: Map<string, number>): Promise<string[]> {
-  const reference = await openSafetensors(referenceFile);
-  try {
-    const names: string[] = [];
-    for (const [name, info] of reference.tensors) {
-      const tap = ours(name);
-      assert.ok(tap, `tap ${name} missing`);
-      assert.deepEqual(tap.shape, info.shape, `${name} shape`);
-      const err = maxAbsDiff(tap.data, await readFloat32(info));
-      worst.set(tapKind(name), Math.max(worst.get(tapKind(name)) ?? 0, err));
-      assert.ok(err <= ABS_TOL, `${name}: max abs error ${err}`);
-      names.push(name);
-    }
-    return names.sort();
-  } finally {
-    await reference.close();
+  const compared = await compareTaps(referenceFile, ours, worst);
+  for (const t of compared) {
+    assert.ok(t.problem !== 'missing', `tap ${t.name} missing`);
+    assert.deepEqual(t.shape, t.expectedShape, `${t.name} shape`);
+    assert.ok(t.error <= ABS_TOL, `${t.name}: max abs error ${t.error}`);
   }
+  return compared.map((t) => t.name);
 }
 
 const report = (worst: Map<string, number>): string => [...worst].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ');

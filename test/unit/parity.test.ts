@@ -29,6 +29,7 @@ import { randomGrassmannWeights } from '../../src/model/synthetic';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { isInputError } from '../../src/util/errors';
 import { maxAbs, maxAbsDiff, useBackend } from '../support/numeric';
+import { compareWithReference } from '../../bench/parity';
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'tiny-grassmann');
 const ABS_TOL = 1e-4;
@@ -45,13 +46,6 @@ const manifest = JSON.parse(readFileSync(join(FIXTURE, 'reference', 'manifest.js
   cases: Case[];
   eval: { file: string; seq_len: number; chunks: number; mean_nll: number; perplexity: number };
 };
-
-
-
-/** Tap kind for the error report: layers.3.plucker.12 -> layers.plucker */
-const tapKind = (name: string): string => name.replace(/\.\d+(?=\.|$)/g, '');
-
-
 
 const sources: Record<string, () => Promise<Checkpoint>> = {
   'model.safetensors': () => openSafetensors(join(FIXTURE, 'model.safetensors')),
@@ -101,23 +95,22 @@ for (const { source, backend, ops } of configurations) {
           assert.equal(tf.memory().numTensors, before, 'forward/gradient leave no tensors behind');
           const T = c.input_ids.length;
           assert.deepEqual(result.logitsShape, [T, spec.dims.vocabSize]);
-          let compared = 0;
-          for (const [name, info] of reference.tensors) {
-            if (name.startsWith('distances.')) continue; // geometry module, not the forward pass
-            const expected = await readFloat32(info);
-            if (name === 'grad.embeddings') {
-              assert.deepEqual(gradient.shape, info.shape);
-              const rel = maxAbsDiff(gradient.data, expected) / maxAbs(expected);
-              worst.set('grad.embeddings(rel)', Math.max(worst.get('grad.embeddings(rel)') ?? 0, rel));
-              assert.ok(rel <= GRAD_REL_TOL, `grad.embeddings relative error ${rel}`);
-            } else {
-              const tap = result.taps.get(name);
-              assert.ok(tap, `tap ${name} missing`);
-              assert.deepEqual(tap.shape, info.shape, `${name} shape`);
-              const err = maxAbsDiff(tap.data, expected);
-              worst.set(tapKind(name), Math.max(worst.get(tapKind(name)) ?? 0, err));
-              assert.ok(err <= ABS_TOL, `${name}: max abs error ${err}`);
-            }
+          // Every tap (bench/parity.ts, the comparison `npm run gpu-check` runs too); distances.* belong
+          // to the geometry module, not the forward pass.
+          const taps = await compareWithReference(join(FIXTURE, c.file), (name) => result.taps.get(name), worst, (name) => !name.startsWith('distances.') && name !== 'grad.embeddings');
+          for (const t of taps) {
+            assert.ok(t.problem !== 'missing', `tap ${t.name} missing`);
+            assert.deepEqual(t.shape, t.expectedShape, `${t.name} shape`);
+            assert.ok(t.error <= ABS_TOL, `${t.name}: max abs error ${t.error}`);
+          }
+          let compared = taps.length;
+          const gradInfo = reference.tensors.get('grad.embeddings');
+          if (gradInfo) {
+            const expected = await readFloat32(gradInfo);
+            assert.deepEqual(gradient.shape, gradInfo.shape);
+            const rel = maxAbsDiff(gradient.data, expected) / maxAbs(expected);
+            worst.set('grad.embeddings(rel)', Math.max(worst.get('grad.embeddings(rel)') ?? 0, rel));
+            assert.ok(rel <= GRAD_REL_TOL, `grad.embeddings relative error ${rel}`);
             compared++;
           }
           assert.equal(maxAbsDiff(result.logits, result.taps.get('logits')!.data), 0);

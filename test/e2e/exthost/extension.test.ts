@@ -11,7 +11,7 @@ import type { GrassmannLensApi } from '../../../src/extension/extension';
 import type { BackendName } from '../../../src/model/backend';
 
 const EXTENSION_ID = 'grassmann-lens.grassmann-lens';
-const BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 interface Manifest {
   contributes: {
