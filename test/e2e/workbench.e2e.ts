@@ -62,26 +62,43 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
   }
 
   /**
-   * Waits until the Output panel shows `expected`, paging through it from the first line: the
-   * editor renders only the lines in view and follows the end of the channel.
+   * Waits until the Output panel shows every line of `expected`, scrolling through it from the
+   * first line half a view at a time (the editor renders only the lines in view and follows the
+   * end of the channel; a report can be longer than the panel, and half steps show every line that
+   * is shorter than half the panel whole in some view). With `probeTimings`, the numbers of the
+   * backend report's `probe:` lines are compared as "#": they differ from run to run (what was
+   * probed, and the outcome, do not).
    */
-  async function outputShows(expected: string): Promise<string> {
+  async function outputShows(expected: string, o: { probeTimings?: boolean } = {}): Promise<void> {
+    const probe = /(probe:.*?)(?=✓|✗|$)/g;
+    const mask = (t: string): string => {
+      const s = o.probeTimings ? t.replace(/\s+/g, ' ').replace(probe, (m) => m.replace(/\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '#')) : t;
+      return squash(s);
+    };
+    const wanted = expected.split('\n').map(mask).filter(Boolean);
     const editor = page.locator('.part.panel .monaco-editor').first();
     const deadline = Date.now() + UI_TIMEOUT_MS;
+    let missing: string[] = wanted;
     let seen = '';
     for (;;) {
       await editor.click();
       await page.keyboard.press('Control+Home');
+      const box = await editor.boundingBox();
+      const views: string[] = [];
       let previous: string | undefined;
-      for (;;) {
+      for (let step = 0; step < 400; step++) {
         const text = await outputPanelText(page);
-        if (squash(text).includes(squash(expected))) return text;
+        views.push(mask(text));
+        missing = wanted.filter((line) => !views.some((v) => v.includes(line)));
+        if (missing.length === 0) return;
         seen = text;
         if (text === previous) break;
         previous = text;
-        await page.keyboard.press('PageDown');
+        if (box) await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.wheel(0, Math.max(40, (box?.height ?? 200) / 2));
+        await page.waitForTimeout(60);
       }
-      if (Date.now() > deadline) assert.fail(`the Output panel never showed "${expected}"; its last page: ${seen}`);
+      if (Date.now() > deadline) assert.fail(`the Output panel never showed ${missing.length} of the ${wanted.length} lines of "${expected}", the first: ${missing[0]}; its last view: ${seen}`);
       await page.waitForTimeout(250);
     }
   }
@@ -104,7 +121,7 @@ describe('Grassmann Lens in code-server', { timeout: 10 * 60_000 }, () => {
       const text = (await item.innerText()).trim();
       assert.equal(text, `GL: ${expectedBackend.active}`);
       // The whole report, as model/backend.ts words it, reason included.
-      await outputShows(describeBackend(expectedBackend));
+      await outputShows(describeBackend(expectedBackend), { probeTimings: true });
     });
     await screenshot(page, SCENARIO, 'a-backend-status');
   });
