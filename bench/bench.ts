@@ -172,7 +172,7 @@ async function relevanceBench(path: string, ids: number[], repeats: number): Pro
     for (const rule of ['epsilon', 'zplus', 'gamma'] as const) {
       const options = { ...DEFAULT_RELEVANCE_OPTIONS, rule };
       let account = { start: 0, input: 0, bias: 0, epsilon: 0 };
-      const ms = await medianMs(repeats, () => (account = relevanceOf(model, ids, { kind: 'next-token' }, options).accounting));
+      const ms = await medianMs(repeats, async () => (account = (await relevanceOf(model, ids, { kind: 'next-token' }, options)).accounting));
       console.log(`  relevance (${rule}, signal-take-all, ${ids.length - 1} targets): ${fmt(ms)} = ${(ms / forwardMs).toFixed(2)} x forward (goal <= 2.5); start ${account.start.toPrecision(4)} = input ${account.input.toPrecision(4)} + biases ${account.bias.toPrecision(4)} + eps ${account.epsilon.toPrecision(4)}`);
     }
     const gradMs = await medianMs(repeats, () => targetGradients(model, ids));

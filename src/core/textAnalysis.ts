@@ -243,14 +243,12 @@ const WINDOW_STAGES = ['z', 'mix_in', 'g', 'alpha'] as const;
  * recorded forward pass (../relevance/lrp.ts recordForward): the same tensors forward() taps,
  * and the loss by the same head (final LayerNorm, lm_head, next-token NLL of ../model/blockOps.ts).
  */
-export function tapsOfRecording(model: GrassmannModel, record: Recording, ids: readonly number[]): Map<string, TapValue> {
+export async function tapsOfRecording(model: GrassmannModel, record: Recording, ids: readonly number[]): Promise<Map<string, TapValue>> {
   const taps = new Map<string, TapValue>();
-  record.blocks.forEach((stages, l) => {
-    for (const name of WINDOW_STAGES) {
-      const t = stages[name];
-      taps.set(`layers.${l}.${name}`, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
-    }
-  });
+  // Read asynchronously (every backend, webgpu included), in one batch.
+  const stages = record.blocks.flatMap((s, l) => WINDOW_STAGES.map((name) => ({ name: `layers.${l}.${name}`, t: s[name] })));
+  const values = await Promise.all(stages.map(({ t }) => t.data()));
+  stages.forEach(({ name, t }, k) => taps.set(name, { shape: t.shape.slice(), data: values[k] as Float32Array }));
   const ops = createBlockOps(model.spec, hostKernelsAvailable(tf.getBackend()) ? 'host' : 'composite');
   const w = model.internals();
   const nll = tf.tidy(() => {
@@ -258,8 +256,11 @@ export function tapsOfRecording(model: GrassmannModel, record: Recording, ids: r
     const logits = tf.matMul(ops.layerNorm(hidden, w.finalNormWeight, w.finalNormBias, model.spec.layerNormEps), w.lmHeadT) as tf.Tensor2D;
     return ops.nextTokenNll(logits, [ids]);
   });
-  taps.set('nll', { shape: nll.shape.slice(), data: nll.dataSync() as Float32Array });
-  nll.dispose();
+  try {
+    taps.set('nll', { shape: nll.shape.slice(), data: (await nll.data()) as Float32Array });
+  } finally {
+    nll.dispose();
+  }
   return taps;
 }
 
@@ -279,7 +280,7 @@ async function analyzeWindow(session: ModelSession, text: string, nearest: TextA
   if (T >= 2) {
     const recording = pause ? await recordForwardStepwise(model, ids, pause) : recordForward(model, ids);
     try {
-      taps = tapsOfRecording(model, recording, ids);
+      taps = await tapsOfRecording(model, recording, ids);
       const r = await relevanceOfAsync(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS, { recording, pause });
       relevance = { tokens: r.tokens, positionEmbedding: r.positionEmbedding, accounting: r.accounting };
     } finally {

@@ -213,13 +213,16 @@ function setNavigatorGpu(gpu: GpuLike | undefined): void {
 
 /**
  * The message a synchronous read of a GPU tensor fails with on webgpu: tfjs-backend-webgpu 4.22
- * reads synchronously through OffscreenCanvas, which Node does not have.
+ * reads synchronously through OffscreenCanvas, which Node does not have. Forward passes, taps,
+ * gradients, LRP relevance, the pruning criteria's probes and text analysis read asynchronously
+ * (test/unit/asyncReads.test.ts runs them on a backend that refuses synchronous reads), so this is
+ * a safety net for a read they do not make (a new code path, third-party code).
  */
 export const WEBGPU_SYNC_READ_MESSAGE =
   'the webgpu backend cannot read a GPU tensor synchronously in Node (tfjs-backend-webgpu 4.22 reads through OffscreenCanvas, which Node lacks); '
-  + 'this request (LRP relevance, gradient probes, text analysis) needs it: choose another backend for it (setting grassmannLens.backend, or --backend wasm)';
+  + 'this request read one synchronously: choose another backend for it (setting grassmannLens.backend, or --backend wasm)';
 
-/** Makes a failing synchronous read say why (and what to do) instead of "OffscreenCanvas is not defined". */
+/** Makes a failing synchronous read say why (and what to do) instead of "OffscreenCanvas is not defined" (a safety net: see WEBGPU_SYNC_READ_MESSAGE). */
 function explainSyncReads(backend: tf.KernelBackend): void {
   const original = backend.readSync.bind(backend);
   backend.readSync = (dataId: object) => {
@@ -266,7 +269,7 @@ async function tryWebGpu(hooks: WebGpuHooks, platform: NodeJS.Platform): Promise
   return {
     name, available: true, gpu: true, device, probe: steps, product: checked.product,
     detail: `adapter ${adapter.name}, tfjs-backend-webgpu ${tf.version_core}; forward passes, taps and gradients run on it, `
-      + 'LRP relevance and text analysis need synchronous reads it cannot do in Node (choose wasm for those)',
+      + 'LRP relevance, the pruning probes and text analysis too (they read tensors asynchronously; not yet run on a real GPU by this project\'s tests)',
   };
 }
 

@@ -97,15 +97,15 @@ export interface ScoreOptions {
   onSample?: (done: number, total: number) => void;
 }
 
-/** Raw (unnormalised) scores per layer, in the order of unitsOfLayer. */
-export function scoreUnits(
+/** Raw (unnormalised) scores per layer, in the order of unitsOfLayer (LRP and gradients read their tensors asynchronously). */
+export async function scoreUnits(
   model: GrassmannModel,
   samples: readonly (readonly number[])[],
   criterion: PruneCriterion,
   kind: PruneUnitKind,
   weight: WeightLookup,
   options: ScoreOptions,
-): Float64Array[] {
+): Promise<Float64Array[]> {
   const spec = model.spec;
   const problem = criterionApplies(criterion, kind);
   if (problem) throw new RangeError(problem);
@@ -134,10 +134,10 @@ export function scoreUnits(
       })
     : null;
 
-  samples.forEach((ids, sampleIndex) => {
+  for (const [sampleIndex, ids] of samples.entries()) {
     throwIfCancelled(options.cancellation);
     if (criterion === 'lrp' || criterion === 'lrp-signed') {
-      const result = relevanceOf(model, ids, { kind: 'next-token' }, options.relevance);
+      const result = await relevanceOf(model, ids, { kind: 'next-token' }, options.relevance);
       const value = criterion === 'lrp' ? Math.abs : (v: number): number => v;
       result.layers.forEach((layer, l) => {
         if (kind === 'ffn') layer.ffnNeurons.forEach((v, k) => (totals[l][k] += value(v)));
@@ -145,7 +145,7 @@ export function scoreUnits(
         else for (const o of layer.offsets) totals[l][units[l].indexOf(o.offset)] += value(o.relevance);
       });
     } else {
-      const gradients = targetGradients(model, ids, criterion === 'taylor' ? 'loss' : 'logit');
+      const gradients = await targetGradients(model, ids, criterion === 'taylor' ? 'loss' : 'logit');
       const taylorLike = criterion === 'taylor' || criterion === 'taylor-logit';
       const T = ids.length;
       gradients.forEach((g, l) => {
@@ -179,7 +179,7 @@ export function scoreUnits(
       });
     }
     options.onSample?.(sampleIndex + 1, samples.length);
-  });
+  }
   return totals;
 }
 

@@ -396,7 +396,7 @@ export async function pruneSweep(p: PruneParams, cancellation?: Cancellation, se
       for (const criterion of criteria) {
         throwIfCancelled(cancellation);
         progress(`${criterion}: scoring ${kind} units on ${samples.length} reference samples`);
-        const raw = scoreUnits(model, samples, criterion, kind, weight, {
+        const raw = await scoreUnits(model, samples, criterion, kind, weight, {
           relevance,
           seed,
           cancellation,

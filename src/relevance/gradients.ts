@@ -35,7 +35,8 @@ export interface LayerGradients {
 /** What the gradients are of (see the module comment). */
 export type GradientObjective = 'logit' | 'loss';
 
-export function targetGradients(model: GrassmannModel, ids: readonly number[], objective: GradientObjective = 'logit'): LayerGradients[] {
+/** The gradients of every layer; the values are read asynchronously (await t.data(): every backend, webgpu included). */
+export async function targetGradients(model: GrassmannModel, ids: readonly number[], objective: GradientObjective = 'logit'): Promise<LayerGradients[]> {
   const spec = model.spec;
   const w = model.internals();
   const T = ids.length;
@@ -80,8 +81,9 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[], o
       return tf.grads(f)(probes);
     });
     try {
-      return shapes.map((shape, l) => {
-        const P = shape.pairCount;
+      const layers: LayerGradients[] = [];
+      for (let l = 0; l < shapes.length; l++) {
+        const P = shapes[l].pairCount;
         // Tensors out of the tidy, values after it: tf.tidy walks a typed array it returns key by key.
         const [cT, bsT] = tf.tidy(() => {
           const G = grads[3 * l + 1] as tf.Tensor2D;
@@ -89,21 +91,18 @@ export function targetGradients(model: GrassmannModel, ids: readonly number[], o
           const bias = tf.reshape(tf.slice(w.layers[l].plucker.onPairs, [P, 0], [1, d]), [d]);
           return [tf.matMul(G, pluckerT, false, true), tf.sum(tf.mul(G, bias), 1)];
         });
-        const c = cT.dataSync() as Float32Array;
-        const bs = bsT.dataSync() as Float32Array;
-        cT.dispose();
-        bsT.dispose();
-        const z = kept.z[l].dataSync() as Float32Array;
+        let values: Float32Array[];
+        try {
+          values = (await Promise.all([cT, bsT, kept.z[l], kept.act[l], grads[3 * l + 2], grads[3 * l]].map((t) => t.data()))) as Float32Array[];
+        } finally {
+          cT.dispose();
+          bsT.dispose();
+        }
+        const [c, bs, z, act, dAct, dz] = values;
         const terms = offsetTerms(spec, l, z, T, c, bs);
-        return {
-          act: kept.act[l].dataSync() as Float32Array,
-          dAct: grads[3 * l + 2].dataSync() as Float32Array,
-          z,
-          dz: grads[3 * l].dataSync() as Float32Array,
-          offsets: terms.plan.offsets,
-          dMask: terms.perPosition,
-        };
-      });
+        layers.push({ act, dAct, z, dz, offsets: terms.plan.offsets, dMask: terms.perPosition });
+      }
+      return layers;
     } finally {
       for (const g of grads) g.dispose();
     }

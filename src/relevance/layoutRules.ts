@@ -50,9 +50,10 @@ export interface RuleContext {
   linear(role: LinearRole, a: tf.Tensor2D, wT: tf.Tensor2D, bias: tf.Tensor1D | null, y: tf.Tensor2D | null, R: tf.Tensor2D, w?: tf.Tensor2D): tf.Tensor2D;
   /**
    * The relevance b_plu gets in y = a W_plu^T + b (epsilon rule: sum b R / stab(y); z+ and gamma:
-   * 0), for the per-offset report; the accounting records it in `linear` itself.
+   * undefined, i.e. 0), for the per-offset report, as a scalar tensor read by the caller after its
+   * tf.tidy; the accounting records it in `linear` itself.
    */
-  biasShare(bias: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D): number;
+  biasShare(bias: tf.Tensor1D, y: tf.Tensor2D, R: tf.Tensor2D): tf.Scalar | undefined;
   /** s = R / stab(z) where the inputs pass sum(s * z) (eps recorded; 0 where the denominator is 0). */
   ratio(R: tf.Tensor, z: tf.Tensor): tf.Tensor;
 }
@@ -299,8 +300,8 @@ export interface AggregationRule {
    * itself (reported per layer as pluckerBias, and in the account).
    */
   biasInOffsetTerms: boolean;
-  /** The general path (any linear rule): R_g -> R of each offset's p_hat. Frees the tensors it makes. */
-  back(input: AggregationInput, ctx: RuleContext): AggregationBack;
+  /** The general path (any linear rule): R_g -> R of each offset's p_hat. Frees the tensors it makes; reads them asynchronously. */
+  back(input: AggregationInput, ctx: RuleContext): Promise<AggregationBack>;
   text(linear: string): string;
 }
 
@@ -309,19 +310,26 @@ function offsetWeights(plan: OffsetPlan, planes: OffsetPlanes, k: number): Float
   return Float32Array.from({ length: planes.count }, (_, row) => plan.weights[(planes.first + row) * K + k]);
 }
 
-/** The values of a tensor made in its own tf.tidy (typed arrays are not returned from one: it walks them key by key). */
-function valuesOf(make: () => tf.Tensor): Float32Array {
-  const t = tf.tidy(make);
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values;
+/**
+ * The values of tensors made in their own tf.tidy, read asynchronously, then freed (typed arrays
+ * are not returned from one: it walks them key by key). An undefined stays undefined.
+ */
+async function valuesOf<K extends string>(make: () => Record<K, tf.Tensor | undefined>): Promise<Record<K, Float32Array | undefined>> {
+  const made = tf.tidy(make as () => tf.TensorContainerObject) as Record<K, tf.Tensor | undefined>;
+  const keys = Object.keys(made) as K[];
+  try {
+    const values = await Promise.all(keys.map((k) => made[k]?.data()));
+    return Object.fromEntries(keys.map((k, i) => [k, values[i] as Float32Array | undefined])) as Record<K, Float32Array | undefined>;
+  } finally {
+    for (const k of keys) made[k]?.dispose();
+  }
 }
 
 export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> = {
   // g = sum_k w_k (W_plu p_hat_k + b_plu): epsilon across the offsets' terms, then W_plu per offset.
   'project-then-mean': {
     biasInOffsetTerms: true,
-    back({ plan, planes, g, Rg, pluckerT, pluckerW, bias }, ctx) {
+    async back({ plan, planes, g, Rg, pluckerT, pluckerW, bias }, ctx) {
       const d = g.shape[1];
       const P = pluckerT.shape[0];
       const entering = new Float64Array(plan.offsets.length);
@@ -329,21 +337,23 @@ export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> =
       let absorbed = 0;
       const S = tf.tidy(() => ctx.ratio(Rg, g));
       try {
-        planes.forEach((p, k) => {
+        for (let k = 0; k < planes.length; k++) {
+          const p = planes[k];
           if (p.count === 0) {
             coordinates.push(null);
-            return;
+            continue;
           }
-          coordinates.push(valuesOf(() => {
+          const v = await valuesOf(() => {
             const a = tf.tensor2d(p.coordinates, [p.count, P]);
             const gk = tf.add(tf.matMul(a, pluckerT), bias) as tf.Tensor2D; // this offset's term before the mean
             const wk = tf.tensor2d(offsetWeights(plan, p, k), [p.count, 1]);
             const Rterm = tf.mul(tf.mul(gk, wk), tf.slice(S, [p.first, 0], [p.count, d])) as tf.Tensor2D;
-            entering[k] = tf.sum(Rterm).dataSync()[0];
-            absorbed += ctx.biasShare(bias, gk, Rterm);
-            return ctx.linear('plucker', a, pluckerT, bias, gk, Rterm, pluckerW);
-          }));
-        });
+            return { entering: tf.sum(Rterm), share: ctx.biasShare(bias, gk, Rterm), coordinates: ctx.linear('plucker', a, pluckerT, bias, gk, Rterm, pluckerW) };
+          });
+          entering[k] = v.entering![0];
+          absorbed += v.share ? v.share[0] : 0;
+          coordinates.push(v.coordinates!);
+        }
       } finally {
         S.dispose();
       }
@@ -354,7 +364,7 @@ export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> =
   // g = W_plu pbar + b_plu, pbar = sum_k w_k p_hat_k: W_plu on the mean, then epsilon across the offsets.
   'mean-then-project': {
     biasInOffsetTerms: false,
-    back({ plan, planes, g, Rg, pluckerT, pluckerW, bias, T }, ctx) {
+    async back({ plan, planes, g, Rg, pluckerT, pluckerW, bias, T }, ctx) {
       const P = pluckerT.shape[0];
       const K = plan.offsets.length;
       const mean = new Float32Array(T * P);
@@ -365,13 +375,13 @@ export const AGGREGATION_RULES: Readonly<Record<Aggregation, AggregationRule>> =
           for (let q = 0; q < P; q++) mean[t * P + q] += wt * p.coordinates[row * P + q];
         }
       });
-      let absorbed = 0;
       // R_pbar / stab(pbar)   [T, P]
-      const s = valuesOf(() => {
+      const v = await valuesOf(() => {
         const pbar = tf.tensor2d(mean, [T, P]);
-        absorbed = ctx.biasShare(bias, g, Rg);
-        return ctx.ratio(ctx.linear('plucker', pbar, pluckerT, bias, g, Rg, pluckerW), pbar);
+        return { share: ctx.biasShare(bias, g, Rg), s: ctx.ratio(ctx.linear('plucker', pbar, pluckerT, bias, g, Rg, pluckerW), pbar) };
       });
+      const absorbed = v.share ? v.share[0] : 0;
+      const s = v.s!;
       const entering = new Float64Array(K);
       const coordinates = planes.map((p, k) => {
         if (p.count === 0) return null;

@@ -180,25 +180,32 @@ function sumRule(terms: readonly tf.Tensor[], total: tf.Tensor, R: tf.Tensor, ep
   return terms.map((t) => tf.mul(t, s) as tf.Tensor2D);
 }
 
-/** The sum of a tensor's elements (the scalar made for it is freed: sumOf is also called outside tf.tidy). */
-function sumOf(t: tf.Tensor): number {
-  const total = tf.sum(t);
-  const value = total.dataSync()[0];
-  total.dispose();
-  return value;
+/*
+ * Every read of a tensor's values is asynchronous (await t.data()): the webgpu backend in Node
+ * cannot read synchronously (../model/backend.ts WEBGPU_SYNC_READ_MESSAGE), and on wasm and cpu
+ * the values are the same. tf.tidy takes no async function, so a tidy returns the tensors to
+ * read (sums as scalars) and they are read and freed after it.
+ */
+
+/** The sum of a tensor's elements (the scalar made for it is freed; `t` is not). */
+async function sumOf(t: tf.Tensor): Promise<number> {
+  return (await takeValues(tf.sum(t)))[0];
 }
 
 /**
  * The values of a tensor, which is disposed. (Typed arrays are never returned from tf.tidy: it
  * walks its result for tensors key by key, ~1 ms per 100k elements.)
  */
-function takeValues(t: tf.Tensor): Float32Array | Int32Array | Uint8Array {
-  const values = t.dataSync() as Float32Array | Int32Array | Uint8Array;
-  t.dispose();
-  return values;
+async function takeValues(t: tf.Tensor): Promise<Float32Array | Int32Array | Uint8Array> {
+  try {
+    return (await t.data()) as Float32Array | Int32Array | Uint8Array;
+  } finally {
+    t.dispose();
+  }
 }
-const rowSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 1).dataSync());
-const columnSums = (t: tf.Tensor): number[] => Array.from(tf.sum(t, 0).dataSync());
+
+/** The elements of a tensor as numbers (it is disposed): row or column sums made in a tf.tidy. */
+const takeNumbers = async (t: tf.Tensor): Promise<number[]> => Array.from(await takeValues(t));
 
 // ---------------------------------------------------------------------------------------------
 // The Plücker stage (host, float64)
@@ -310,26 +317,34 @@ export function targetPairs(ids: readonly number[], target: RelevanceTarget): { 
   return { positions, tokens };
 }
 
-/** LRP of one sequence through the model (see the module comment). */
-export function relevanceOf(
+/**
+ * LRP of one sequence through the model (see the module comment). Asynchronous: it reads the
+ * tensors' values with await t.data() (on every backend, webgpu included), never synchronously.
+ */
+export async function relevanceOf(
   model: GrassmannModel,
   ids: readonly number[],
   target: RelevanceTarget,
   options: RelevanceOptions = DEFAULT_RELEVANCE_OPTIONS,
   runOptions: RelevanceRunOptions = {},
-): RelevanceResult {
+): Promise<RelevanceResult> {
   const { positions, tokens } = checkedTargets(model, ids, target);
   const record = runOptions.recording ?? recordForward(model, ids);
   try {
-    runOptions.onReducedStates?.(record.blocks.map((b) => b.z.dataSync() as Float32Array));
+    if (runOptions.onReducedStates) runOptions.onReducedStates(await reducedStates(record));
     const steps = propagate(model.spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
     for (;;) {
-      const next = steps.next();
+      const next = await steps.next();
       if (next.done) return next.value;
     }
   } finally {
     if (record !== runOptions.recording) record.dispose();
   }
+}
+
+/** The recorded reduced states z of every block, read. */
+async function reducedStates(record: Recording): Promise<Float32Array[]> {
+  return (await Promise.all(record.blocks.map((b) => b.z.data()))) as Float32Array[];
 }
 
 /**
@@ -348,16 +363,16 @@ export async function relevanceOfAsync(
   const { positions, tokens } = checkedTargets(model, ids, target);
   const record = runOptions.recording ?? (await recordForwardStepwise(model, ids, pause));
   try {
-    runOptions.onReducedStates?.(record.blocks.map((b) => b.z.dataSync() as Float32Array));
+    if (runOptions.onReducedStates) runOptions.onReducedStates(await reducedStates(record));
     const steps = propagate(model.spec, model.internals(), (t, rows) => model.transposed(t, rows), record, positions, tokens, target, options, runOptions);
     try {
       for (;;) {
-        const next = steps.next();
+        const next = await steps.next();
         if (next.done) return next.value;
         await pause();
       }
     } finally {
-      steps.return(undefined as never); // a stop between blocks runs propagate's cleanup
+      await steps.return(undefined as never); // a stop between blocks runs propagate's cleanup
     }
   } finally {
     if (record !== runOptions.recording) record.dispose();
@@ -376,7 +391,7 @@ function checkedTargets(model: GrassmannModel, ids: readonly number[], target: R
 type Transposed = (weightT: tf.Tensor2D, rows?: number) => tf.Tensor2D;
 
 /** The backward pass, one step per block (the generator yields after the head and after each block). */
-function* propagate(
+async function* propagate(
   spec: GrassmannSpec,
   w: ModelInternals,
   transposed: Transposed,
@@ -386,7 +401,7 @@ function* propagate(
   target: RelevanceTarget,
   options: RelevanceOptions,
   runOptions: RelevanceRunOptions,
-): Generator<void, RelevanceResult, void> {
+): AsyncGenerator<void, RelevanceResult, void> {
   const { T } = record;
   const eps = options.epsilon;
   /** eps of the sums, the mean over offsets and the LayerNorm rules (RelevanceOptions.epsilonPlacement). */
@@ -396,8 +411,8 @@ function* propagate(
   const book = new RuleBook(options, L);
   const sink = new Absorption();
   const conservation: ConservationStep[] = [];
-  const step = (stage: string, upper: number, lower: number): void => {
-    const { biases, epsilon } = sink.take();
+  const step = async (stage: string, upper: number, lower: number): Promise<void> => {
+    const { biases, epsilon } = await sink.take();
     const bias = biases.reduce((a, b) => a + b.relevance, 0);
     conservation.push({ stage, upper, lower, biases, bias, epsilon, remainder: upper - lower - bias - epsilon });
   };
@@ -406,8 +421,7 @@ function* propagate(
   let R: tf.Tensor2D | undefined;
   try {
     // Head: R at the target logits -> LayerNorm_f input.
-    let start = 0;
-    R = tf.tidy(() => {
+    const head = tf.tidy(() => {
       const xL = record.blocks[L - 1].block_out;
       const { mean, variance } = tf.moments(xL, 1, true);
       const y = tf.add(tf.mul(tf.mul(tf.sub(xL, mean), tf.rsqrt(tf.add(variance, lnEps))), w.finalNormWeight), w.finalNormBias) as tf.Tensor2D;
@@ -415,38 +429,44 @@ function* propagate(
       const heads = tf.transpose(tf.gather(w.lmHeadT, tf.tensor1d(tokens, 'int32'), 1)); // [N, d]
       const contributions = tf.mul(rows, heads) as tf.Tensor2D;
       const startValues = (options.start === 'logit' ? tf.sum(contributions, 1, true) : tf.ones([positions.length, 1])) as tf.Tensor2D;
-      start = sumOf(startValues);
+      const startTotal = tf.sum(startValues);
       const onRows = book.at({ layer: null, role: 'lmHead' }).contributions(contributions, startValues, sink);
       // Back to [T, d]: scatter the target rows.
       const Ry = rowsAt(onRows, positions, T);
-      return layerNormRule(xL, w.finalNormWeight, w.finalNormBias, y, Ry, lnEps, sumEps, sink, spec.roles.global.finalNormBias);
+      return { R: layerNormRule(xL, w.finalNormWeight, w.finalNormBias, y, Ry, lnEps, sumEps, sink, spec.roles.global.finalNormBias), startTotal };
     });
+    R = head.R;
+    const start = (await takeValues(head.startTotal))[0];
     /** Sum of R, the relevance at the current stage boundary. */
-    let current = sumOf(R);
-    step('head', start, current);
+    let current = await sumOf(R);
+    await step('head', start, current);
     yield;
 
     const layers: LayerRelevance[] = new Array(L);
     for (let l = L - 1; l >= 0; l--) {
       const upper = current;
       const ctx = ruleContext(spec, l, w.layers[l], book, options, sink);
-      const result = backwardBlock(spec, l, w.layers[l], transposed, record.blocks[l], R, T, options, book, ctx, sink, runOptions.perOffset === true);
+      const result = await backwardBlock(spec, l, w.layers[l], transposed, record.blocks[l], R, T, options, book, ctx, sink, runOptions.perOffset === true);
       R.dispose();
       R = result.R;
-      current = sumOf(R);
+      current = await sumOf(R);
       layers[l] = { ...result.layer, layer: l, output: upper, input: current };
-      step(`layer ${l}`, upper, current);
+      await step(`layer ${l}`, upper, current);
       if (l > 0) yield;
     }
 
     // Embeddings: x0 = token + position (epsilon across the two).
     const Rin = R;
-    const embedding = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const total = tf.add(record.tokens, record.positions);
       const [rt, rp] = sumRule([record.tokens, record.positions], total, Rin, sumEps, sink);
-      return { tokens: rowSums(rt), positions: rowSums(rp), total: sumOf(rt) + sumOf(rp) };
+      return { tokens: tf.sum(rt, 1), positions: tf.sum(rp, 1), tokenTotal: tf.sum(rt), positionTotal: tf.sum(rp) };
     });
-    step('embeddings', current, embedding.total);
+    const [tokenRows, positionRows, tokenTotal, positionTotal] = await Promise.all([
+      takeNumbers(sums.tokens), takeNumbers(sums.positions), takeValues(sums.tokenTotal), takeValues(sums.positionTotal),
+    ]);
+    const embedding = { tokens: tokenRows, positions: positionRows, total: tokenTotal[0] + positionTotal[0] };
+    await step('embeddings', current, embedding.total);
     return {
       options: { ...options },
       target,
@@ -532,12 +552,12 @@ function ruleContext(spec: GrassmannSpec, layer: number, w: BlockWeights, book: 
     },
     sum: (terms, total, R) => sumRule(terms, total, R, sumEps, sink),
     linear: (role, a, wT, bias, y, R, wFull) => book.at({ layer, role }).linear(a, wT, bias, y, R, sink, biasKey(spec, layer, role), wFull),
-    biasShare: (bias, y, R) => (book.nameAt({ layer, role: 'plucker' }) === 'epsilon' ? sumOf(tf.mul(bias, stabilisedRatio(R, y, eps))) : 0),
+    biasShare: (bias, y, R) => (book.nameAt({ layer, role: 'plucker' }) === 'epsilon' ? (tf.sum(tf.mul(bias, stabilisedRatio(R, y, eps))) as tf.Scalar) : undefined),
     ratio: (R, z) => shareOf(R, z, sumEps, sink),
   };
 }
 
-function backwardBlock(
+async function backwardBlock(
   spec: GrassmannSpec,
   layerIndex: number,
   w: BlockWeights,
@@ -550,7 +570,7 @@ function backwardBlock(
   ctx: RuleContext,
   sink: Absorption,
   perOffset: boolean,
-): BlockBackward {
+): Promise<BlockBackward> {
   const d = spec.dims.modelDim;
   const shape = spec.layerShapes[layerIndex];
   const r = shape.reducedDim;
@@ -589,16 +609,15 @@ function backwardBlock(
       RmixOut,
       Rf,
       Ract,
-      gate: mixing.Rgate ? columnSums(mixing.Rgate) : new Array<number>(d).fill(0),
-      mixing: sumOf(RmixOut),
-      ffn: sumOf(Rf),
+      gateSums: mixing.Rgate ? tf.sum(mixing.Rgate, 0) : undefined,
+      mixingTotal: tf.sum(RmixOut),
+      ffnTotal: tf.sum(Rf),
     };
   });
 
   // The Plücker stage: R_g -> R_z (host), then W_red and the mixing input.
   const plan = planOffsets(shape.windowSizes, T, spec.variant.pairing);
   const K = plan.offsets.length;
-  const zData = rec.z.dataSync() as Float32Array;
   const P = shape.pairCount;
   const Rz = new Float64Array(T * r);
   const pairs = new Float64Array(P);
@@ -610,14 +629,25 @@ function backwardBlock(
   const planeLayout = planeLayoutOf(spec, layerIndex);
   const floor = planeLayout.normFloor;
   try {
+    const [zData, gateSums, mixingTotal, ffnTotal] = await Promise.all([
+      rec.z.data() as Promise<Float32Array>,
+      upperPart.gateSums ? takeNumbers(upperPart.gateSums) : new Array<number>(d).fill(0),
+      takeValues(upperPart.mixingTotal),
+      takeValues(upperPart.ffnTotal),
+    ]);
     const shortcut = !perOffset && options.epsilonPlacement === 'every-denominator' && book.nameAt({ layer: layerIndex, role: 'plucker' }) === 'epsilon';
     if (shortcut) {
       // The shortcut: S = R_g / stab(g), c = W_plu^T S, offset k at t gets w_tk p_hat_k . c_t (+ b_plu . S_t
       // where the bias is inside the offsets' terms); b_plu absorbs sum_t (its weight) b_plu . S_t.
       const S = tf.tidy(() => ctx.ratio(upperPart.Rg, rec.g) as tf.Tensor2D); // [T, d]
-      const c = takeValues(tf.matMul(S, pluckerW)) as Float32Array; // [T, P]
-      const bs = takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBiasT), 1))) as Float32Array; // [T]
-      S.dispose();
+      let c: Float32Array;
+      let bs: Float32Array;
+      try {
+        c = (await takeValues(tf.matMul(S, pluckerW))) as Float32Array; // [T, P]
+        bs = (await takeValues(tf.tidy(() => tf.sum(tf.mul(S, pluckerBiasT), 1)))) as Float32Array; // [T]
+      } finally {
+        S.dispose();
+      }
       const terms = offsetTerms(spec, layerIndex, zData, T, c, bs);
       offsetRel.set(terms.perOffset);
       pairs.set(terms.perPair);
@@ -635,7 +665,7 @@ function backwardBlock(
       });
     } else {
       const planesPerOffset = plan.offsets.map((offset) => planesAtOffset(zData, T, offset, planeLayout));
-      const back = aggregation.back({ plan, planes: planesPerOffset, g: rec.g, Rg: upperPart.Rg, pluckerT, pluckerW, bias: pluckerBiasT, T }, ctx);
+      const back = await aggregation.back({ plan, planes: planesPerOffset, g: rec.g, Rg: upperPart.Rg, pluckerT, pluckerW, bias: pluckerBiasT, T }, ctx);
       offsetRel.set(back.entering);
       pluckerBias = back.bias;
       planesPerOffset.forEach((planes, k) => {
@@ -660,7 +690,13 @@ function backwardBlock(
       return (upperPart.Rx0 ? tf.add(upperPart.Rx0, fromH) : fromH) as tf.Tensor2D;
     });
 
-    const ffnMap = upperPart.Ract.dataSync() as Float32Array;
+    const [ffnMap, positionSums] = await Promise.all([
+      upperPart.Ract.data() as Promise<Float32Array>,
+      takeNumbers(tf.tidy(() => tf.sum(lower, 1))),
+    ]).catch((e: unknown) => {
+      lower.dispose();
+      throw e;
+    });
     const f = shape.ffDim;
     const ffnNeurons = new Array<number>(f).fill(0);
     for (let i = 0; i < ffnMap.length; i++) ffnNeurons[i % f] += ffnMap[i];
@@ -670,20 +706,20 @@ function backwardBlock(
     return {
       R: lower,
       layer: {
-        mixing: upperPart.mixing,
-        ffn: upperPart.ffn,
+        mixing: mixingTotal[0],
+        ffn: ffnTotal[0],
         ffnNeurons,
         reducedDims,
         pairs: Array.from(pairs),
         offsets: plan.offsets.map((offset, k) => ({ offset, relevance: offsetRel[k], share: offsetTotal > 0 ? offsetRel[k] / offsetTotal : 0 })),
         pluckerBias,
-        gate: upperPart.gate,
-        positions: tf.tidy(() => rowSums(lower)),
+        gate: gateSums,
+        positions: positionSums,
       },
     };
   } finally {
     pluckerT.dispose();
     pluckerBiasT.dispose();
-    for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract]) t?.dispose();
+    for (const t of [upperPart.Rx0, upperPart.Rh, upperPart.Rg, upperPart.RmixOut, upperPart.Rf, upperPart.Ract, upperPart.gateSums, upperPart.mixingTotal, upperPart.ffnTotal]) t?.dispose();
   }
 }

@@ -64,21 +64,28 @@ export class Absorption {
     this.eps.push(tf.keep(amount));
   }
 
-  /** The sums so far (float64 on the host), and resets. */
-  take(): { biases: { name: string; relevance: number }[]; epsilon: number } {
-    const read = (list: tf.Tensor[]): number => {
-      let total = 0;
-      for (const t of list) {
-        total += t.dataSync()[0];
-        t.dispose();
-      }
-      return total;
-    };
-    const biases = [...this.biases].map(([name, list]) => ({ name, relevance: read(list) }));
-    const epsilon = read(this.eps);
+  /**
+   * The sums so far (float64 on the host, added in the order recorded), and resets. The reads are
+   * asynchronous (every backend can serve them: webgpu in Node cannot read synchronously).
+   */
+  async take(): Promise<{ biases: { name: string; relevance: number }[]; epsilon: number }> {
+    const entries = [...this.biases];
+    const eps = this.eps.slice();
     this.biases.clear();
     this.eps.length = 0;
-    return { biases, epsilon };
+    const lists = [...entries.map(([, list]) => list), eps];
+    try {
+      const values = await Promise.all(lists.map((list) => Promise.all(list.map((t) => t.data()))));
+      const sum = (read: ArrayLike<number>[]): number => {
+        let total = 0;
+        for (const v of read) total += v[0];
+        return total;
+      };
+      const biases = entries.map(([name], k) => ({ name, relevance: sum(values[k]) }));
+      return { biases, epsilon: sum(values[values.length - 1]) };
+    } finally {
+      for (const list of lists) for (const t of list) t.dispose();
+    }
   }
 
   dispose(): void {

@@ -47,10 +47,11 @@ const noWeights = (): Float32Array => {
 const options = { relevance: DEFAULT_RELEVANCE_OPTIONS, seed: 1 };
 
 describe('lrp ranks by |R|, lrp-signed by signed R', () => {
-  test('the scores are the relevance per neuron, |.| per sample for lrp, signed for lrp-signed', () => {
-    const absolute = scoreUnits(model, samples, 'lrp', 'ffn', noWeights, options);
-    const signed = scoreUnits(model, samples, 'lrp-signed', 'ffn', noWeights, options);
-    const perSample = samples.map((ids) => relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS));
+  test('the scores are the relevance per neuron, |.| per sample for lrp, signed for lrp-signed', async () => {
+    const absolute = await scoreUnits(model, samples, 'lrp', 'ffn', noWeights, options);
+    const signed = await scoreUnits(model, samples, 'lrp-signed', 'ffn', noWeights, options);
+    const perSample = [];
+    for (const ids of samples) perSample.push(await relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS));
     for (let l = 0; l < absolute.length; l++) {
       for (let k = 0; k < absolute[l].length; k++) {
         const abs = perSample.reduce((a, r) => a + Math.abs(r.layers[l].ffnNeurons[k]), 0);
@@ -61,10 +62,10 @@ describe('lrp ranks by |R|, lrp-signed by signed R', () => {
     }
   });
 
-  test('where negative relevance exists the two rankings remove different units: |R| keeps the strongly negative ones', () => {
+  test('where negative relevance exists the two rankings remove different units: |R| keeps the strongly negative ones', async () => {
     const units = model.spec.layerShapes.map((s) => Array.from({ length: s.ffDim }, (_, i) => i));
-    const signed = normalisePerLayer(scoreUnits(model, samples, 'lrp-signed', 'ffn', noWeights, options));
-    const absolute = normalisePerLayer(scoreUnits(model, samples, 'lrp', 'ffn', noWeights, options));
+    const signed = normalisePerLayer(await scoreUnits(model, samples, 'lrp-signed', 'ffn', noWeights, options));
+    const absolute = normalisePerLayer(await scoreUnits(model, samples, 'lrp', 'ffn', noWeights, options));
     const all = signed.flatMap((layer) => Array.from(layer));
     const negative = all.filter((v) => v < 0);
     console.log(`negative signed relevance: ${negative.length} of ${all.length} FFN neurons (${((100 * negative.length) / all.length).toFixed(1)}%)`);
@@ -112,10 +113,10 @@ describe('taylor uses the loss gradient', () => {
     });
   }
 
-  test('dC/da of the loss objective matches a central finite difference; the logit objective is another gradient', () => {
+  test('dC/da of the loss objective matches a central finite difference; the logit objective is another gradient', async () => {
     const ids = samples[0].slice(0, 24);
-    const loss = targetGradients(model, ids, 'loss');
-    const logit = targetGradients(model, ids, 'logit');
+    const loss = await targetGradients(model, ids, 'loss');
+    const logit = await targetGradients(model, ids, 'logit');
     const f = model.spec.layerShapes[1].ffDim;
     // The largest loss gradients of layer 1 (well above float32 noise).
     const candidates = Array.from(loss[1].dAct, (v, i) => ({ v, i })).sort((a, b) => Math.abs(b.v) - Math.abs(a.v)).slice(0, 3);
@@ -129,13 +130,13 @@ describe('taylor uses the loss gradient', () => {
     }
   });
 
-  test('taylor and taylor-logit scores are |sum_t a dC/da| per sample of their objective', () => {
-    const taylor = scoreUnits(model, samples.slice(0, 2), 'taylor', 'ffn', noWeights, options);
-    const taylorLogit = scoreUnits(model, samples.slice(0, 2), 'taylor-logit', 'ffn', noWeights, options);
+  test('taylor and taylor-logit scores are |sum_t a dC/da| per sample of their objective', async () => {
+    const taylor = await scoreUnits(model, samples.slice(0, 2), 'taylor', 'ffn', noWeights, options);
+    const taylorLogit = await scoreUnits(model, samples.slice(0, 2), 'taylor-logit', 'ffn', noWeights, options);
     for (const [scores, objective] of [[taylor, 'loss'], [taylorLogit, 'logit']] as const) {
       const expected = model.spec.layerShapes.map((s) => new Float64Array(s.ffDim));
       for (const ids of samples.slice(0, 2)) {
-        targetGradients(model, ids, objective).forEach((g, l) => {
+        (await targetGradients(model, ids, objective)).forEach((g, l) => {
           const f = model.spec.layerShapes[l].ffDim;
           for (let k = 0; k < f; k++) {
             let sum = 0;

@@ -54,7 +54,7 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
   });
 
   test('starts from the true next-token logits; biases and eps absorb a bounded part at every stage', async () => {
-    const result = relevanceOf(model, ids, { kind: 'next-token' });
+    const result = await relevanceOf(model, ids, { kind: 'next-token' });
     const forward = await model.forward(ids);
     const V = model.spec.dims.vocabSize;
     let logitSum = 0;
@@ -83,7 +83,7 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
   test('one target logit: the start is that logit, and only positions up to it get relevance', async () => {
     const position = 20;
     const tokenId = ids[21];
-    const result = relevanceOf(model, ids, { kind: 'token', position, tokenId });
+    const result = await relevanceOf(model, ids, { kind: 'token', position, tokenId });
     const forward = await model.forward(ids);
     const logit = forward.logits[position * model.spec.dims.vocabSize + tokenId];
     assert.ok(Math.abs(result.start - logit) <= 1e-4 * Math.abs(logit));
@@ -92,12 +92,12 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
     assert.ok(result.tokens.slice(0, position + 1).some((v) => v !== 0));
   });
 
-  test('the epsilon shortcut over the offsets equals the per-offset path', () => {
+  test('the epsilon shortcut over the offsets equals the per-offset path', async () => {
     // With eps > 0 the per-offset path stabilises twice (the mean, then W_plu per offset), so the
     // two agree only to ~eps; with eps = 0 they are the same arithmetic in another order.
     const zero = { ...DEFAULT_RELEVANCE_OPTIONS, epsilon: 0 };
-    const fast = relevanceOf(model, ids, { kind: 'next-token' }, zero);
-    const slow = relevanceOf(model, ids, { kind: 'next-token' }, zero, { perOffset: true });
+    const fast = await relevanceOf(model, ids, { kind: 'next-token' }, zero);
+    const slow = await relevanceOf(model, ids, { kind: 'next-token' }, zero, { perOffset: true });
     for (let l = 0; l < fast.layers.length; l++) {
       assert.ok(maxRelDiff(fast.layers[l].reducedDims, slow.layers[l].reducedDims) < 1e-4, `layer ${l} z`);
       assert.ok(maxRelDiff(fast.layers[l].pairs, slow.layers[l].pairs) < 1e-4, `layer ${l} pairs`);
@@ -106,11 +106,11 @@ describe('LRP on the fixture (tiny-grassmann)', () => {
     assert.ok(maxRelDiff(fast.tokens, slow.tokens) < 1e-4);
   });
 
-  test('half gate policy routes relevance through the gate; zplus and gamma stay bounded', () => {
-    const half = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule: 'gamma', gate: 'half' });
+  test('half gate policy routes relevance through the gate; zplus and gamma stay bounded', async () => {
+    const half = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule: 'gamma', gate: 'half' });
     assert.ok(half.layers.some((l) => l.gate.some((v) => v !== 0)));
     for (const rule of ['zplus', 'gamma'] as const) {
-      const result = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule });
+      const result = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule });
       const a = result.accounting;
       assert.ok(Math.abs(a.start - a.input) <= 0.1 * Math.abs(a.start), `${rule}: ${JSON.stringify(a)}`);
     }
@@ -167,8 +167,8 @@ describe('LRP conserves relevance exactly on a bias-free model', () => {
     { rule: 'gamma', gate: 'half' },
   ];
   for (const choice of rules) {
-    test(`${choice.rule}, ${choice.gate}`, () => {
-      const result = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...choice, epsilon: 0 });
+    test(`${choice.rule}, ${choice.gate}`, async () => {
+      const result = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...choice, epsilon: 0 });
       for (const s of result.conservation) assert.ok(Math.abs(s.lower - s.upper) <= 1e-4 * Math.abs(s.upper), `${s.stage}: ${s.upper} -> ${s.lower}`);
       assert.ok(Math.abs(result.accounting.input - result.start) <= 1e-4 * Math.abs(result.start), `total ${JSON.stringify(result.accounting)}`);
       // Offsets' relevance adds up to the pairs' (no W_plu bias to absorb any).

@@ -72,14 +72,14 @@ describe('the account on the fixture (a model with biases)', () => {
     ['eps at the linear maps only', { epsilonPlacement: 'linear-maps', epsilon: 0.01 }],
   ];
   for (const [name, choice] of choices) {
-    test(`start = input + biases + eps (+ rounding <= 1e-5): ${name}`, () => {
-      const r = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...choice });
+    test(`start = input + biases + eps (+ rounding <= 1e-5): ${name}`, async () => {
+      const r = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...choice });
       assertAccountAddsUp(r, name);
     });
   }
 
   test('the biases are named by their state-dict keys, and under epsilon they absorb a part that is not 0', async () => {
-    const r = relevanceOf(model, ids, { kind: 'next-token' });
+    const r = await relevanceOf(model, ids, { kind: 'next-token' });
     const keys = new Set(checkpoint.tensors.keys());
     const names = r.accounting.biases.map((b) => b.name);
     for (const n of names) assert.ok(keys.has(n), `${n} is a tensor of the checkpoint`);
@@ -92,28 +92,28 @@ describe('the account on the fixture (a model with biases)', () => {
     assert.deepEqual(r.conservation[0].biases.map((b) => b.name), [roles.global.finalNormBias]);
   });
 
-  test('z+ and gamma give the linear maps\' biases nothing (only the LayerNorm betas absorb)', () => {
+  test('z+ and gamma give the linear maps\' biases nothing (only the LayerNorm betas absorb)', async () => {
     for (const rule of ['zplus', 'gamma'] as const) {
-      const r = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule });
+      const r = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule });
       const betas = new Set([model.spec.roles.global.finalNormBias, ...model.spec.roles.layers.flatMap((l) => [l.norm1Bias, l.norm2Bias, l.mixNormBias])]);
       const others = r.accounting.biases.filter((b) => !betas.has(b.name));
       assert.deepEqual(others, [], `${rule}: ${JSON.stringify(others)}`);
     }
   });
 
-  test('the textbook placement: the embedding sum gets no eps; the default placement stabilises it', () => {
-    const textbook = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, epsilon: 0.01, epsilonPlacement: 'linear-maps' });
-    const every = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, epsilon: 0.01 });
+  test('the textbook placement: the embedding sum gets no eps; the default placement stabilises it', async () => {
+    const textbook = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, epsilon: 0.01, epsilonPlacement: 'linear-maps' });
+    const every = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, epsilon: 0.01 });
     assert.equal(textbook.conservation.at(-1)!.stage, 'embeddings');
     assert.equal(textbook.conservation.at(-1)!.epsilon, 0);
     assert.notEqual(every.conservation.at(-1)!.epsilon, 0);
     assert.ok(textbook.rules[0].includes('linear maps only'), textbook.rules[0]);
   });
 
-  test('a composite and the same rules given as overrides give identical relevance', () => {
-    const composite = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, composite: 'epsilon-gamma' });
-    const overrides = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, overrides: parseRuleOverrides('layers:0-1=gamma') });
-    const uniform = relevanceOf(model, ids, { kind: 'next-token' });
+  test('a composite and the same rules given as overrides give identical relevance', async () => {
+    const composite = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, composite: 'epsilon-gamma' });
+    const overrides = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, overrides: parseRuleOverrides('layers:0-1=gamma') });
+    const uniform = await relevanceOf(model, ids, { kind: 'next-token' });
     assert.deepEqual(overrides.tokens, composite.tokens);
     assert.deepEqual(overrides.layers.map((l) => l.ffnNeurons), composite.layers.map((l) => l.ffnNeurons));
     assert.notDeepEqual(uniform.tokens, composite.tokens);
@@ -141,13 +141,13 @@ describe('the account on the fixture (a model with biases)', () => {
     const V = model.spec.dims.vocabSize;
     let best = 0;
     for (let k = 1; k < V; k++) if (Math.abs(forward.logits[3 * V + k]) < Math.abs(forward.logits[3 * V + best])) best = k;
-    const near = relevanceOf(model, ids, { kind: 'token', position: 3, tokenId: best });
+    const near = await relevanceOf(model, ids, { kind: 'token', position: 3, tokenId: best });
     assertAccountAddsUp(near, 'near-zero logit');
     assert.ok(Math.abs(near.start) < 1e-2, `start ${near.start}`);
     assert.equal(near.accounting.ratiosMeaningful, false);
     assert.equal(near.accounting.shares, null);
     assert.match(near.accounting.note ?? '', /is small against its parts .* a ratio to it is not meaningful/);
-    const ordinary = relevanceOf(model, ids, { kind: 'next-token' });
+    const ordinary = await relevanceOf(model, ids, { kind: 'next-token' });
     assert.equal(ordinary.accounting.ratiosMeaningful, true);
     assert.ok(Math.abs(ordinary.accounting.shares!.input - ordinary.accounting.input / ordinary.start) < 1e-15);
   });
@@ -177,8 +177,8 @@ describe('the account on a bias-free copy of the fixture', () => {
   });
 
   for (const rule of ['epsilon', 'zplus', 'gamma'] as const) {
-    test(`every bias term is exactly 0, and with eps 0 so is every eps term: ${rule}`, () => {
-      const r = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule, epsilon: 0 });
+    test(`every bias term is exactly 0, and with eps 0 so is every eps term: ${rule}`, async () => {
+      const r = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule, epsilon: 0 });
       assertAccountAddsUp(r, rule);
       for (const s of r.conservation) {
         assert.equal(s.bias, 0, `${s.stage}: ${JSON.stringify(s.biases)}`);
@@ -186,7 +186,7 @@ describe('the account on a bias-free copy of the fixture', () => {
       }
       assert.ok(Math.abs(r.accounting.remainder) <= 1e-5 * Math.abs(r.start));
       // With eps > 0 the stabilisers absorb something, still no bias.
-      const stabilised = relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule, epsilon: 0.01 });
+      const stabilised = await relevanceOf(model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, rule, epsilon: 0.01 });
       assertAccountAddsUp(stabilised, `${rule}, eps 0.01`);
       assert.equal(stabilised.accounting.bias, 0);
       assert.notEqual(stabilised.accounting.epsilon, 0);

@@ -371,8 +371,8 @@ for (const c of CASES) {
       { rule: 'gamma', gate: 'half' },
     ];
     for (const choice of rules) {
-      test(`(a) a bias-free copy conserves relevance at every stage: ${choice.rule}, ${choice.gate}, eps 0`, () => {
-        const result = relevanceOf(biasFree.model, c.ids, { kind: 'next-token' }, zeroEps(choice));
+      test(`(a) a bias-free copy conserves relevance at every stage: ${choice.rule}, ${choice.gate}, eps 0`, async () => {
+        const result = await relevanceOf(biasFree.model, c.ids, { kind: 'next-token' }, zeroEps(choice));
         const leak = (s: { upper: number; lower: number }): number => Math.abs(s.lower - s.upper) / Math.abs(s.upper);
         const worst = Math.max(...result.conservation.map(leak));
         const totalLeak = Math.abs(result.accounting.input - result.start) / Math.abs(result.start);
@@ -397,8 +397,8 @@ for (const c of CASES) {
     }
 
     for (const gate of ['signal-take-all', 'half'] as const) {
-      test(`(b) LRP-0 equals gradient x input of the linearised model: ${gate}`, () => {
-        const result = relevanceOf(biasFree.model, c.ids, { kind: 'next-token' }, zeroEps({ rule: 'epsilon', gate }));
+      test(`(b) LRP-0 equals gradient x input of the linearised model: ${gate}`, async () => {
+        const result = await relevanceOf(biasFree.model, c.ids, { kind: 'next-token' }, zeroEps({ rule: 'epsilon', gate }));
         let expected!: Identity;
         let reordered!: Identity;
         tf.tidy(() => {
@@ -444,7 +444,7 @@ for (const c of CASES) {
       });
 
       test('runs; the conservation report is finite, chains, and accounts for b_plu', async () => {
-        const result: RelevanceResult = relevanceOf(original.model, c.ids, { kind: 'next-token' });
+        const result: RelevanceResult = await relevanceOf(original.model, c.ids, { kind: 'next-token' });
         const forward = await original.model.forward(c.ids);
         const V = original.model.spec.dims.vocabSize;
         let logits = 0;
@@ -473,18 +473,18 @@ for (const c of CASES) {
         assert.ok(result.tokens.every(Number.isFinite) && result.positionEmbedding.every(Number.isFinite));
       });
 
-      test('leaves no tensors behind (every rule path; the model keeps its transposes from the first run)', () => {
+      test('leaves no tensors behind (every rule path; the model keeps its transposes from the first run)', async () => {
         const ids = c.ids.slice(0, 12);
         const runs: Array<[Partial<RelevanceOptions>, boolean]> = [[{}, false], [{ gate: 'half' }, true], [{ rule: 'gamma', gate: 'half' }, true]];
-        for (const [o, perOffset] of runs) relevanceOf(original.model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...o }, { perOffset });
+        for (const [o, perOffset] of runs) await relevanceOf(original.model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...o }, { perOffset });
         const before = tf.memory().numTensors;
-        for (const [o, perOffset] of runs) relevanceOf(original.model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...o }, { perOffset });
-        targetGradients(original.model, ids);
+        for (const [o, perOffset] of runs) await relevanceOf(original.model, ids, { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, ...o }, { perOffset });
+        await targetGradients(original.model, ids);
         assert.equal(tf.memory().numTensors, before);
       });
 
-      test('the report states the layout\'s rules', () => {
-        const result = relevanceOf(original.model, c.ids.slice(0, 8), { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, gate: 'half' });
+      test('the report states the layout\'s rules', async () => {
+        const result = await relevanceOf(original.model, c.ids.slice(0, 8), { kind: 'next-token' }, { ...DEFAULT_RELEVANCE_OPTIONS, gate: 'half' });
         const text = result.rules.join('\n');
         const v = original.model.spec.variant;
         const expectations: Record<string, RegExp[]> = {
@@ -500,10 +500,10 @@ for (const c of CASES) {
         assert.ok(!text.includes('LayerNorm inside the mixing module'), 'no mixing LayerNorm in these implementations');
       });
 
-      test('the epsilon shortcut over the offsets equals the general path (eps 0, with the biases)', () => {
+      test('the epsilon shortcut over the offsets equals the general path (eps 0, with the biases)', async () => {
         const zero = zeroEps({ rule: 'epsilon' });
-        const fast = relevanceOf(original.model, c.ids, { kind: 'next-token' }, zero);
-        const slow = relevanceOf(original.model, c.ids, { kind: 'next-token' }, zero, { perOffset: true });
+        const fast = await relevanceOf(original.model, c.ids, { kind: 'next-token' }, zero);
+        const slow = await relevanceOf(original.model, c.ids, { kind: 'next-token' }, zero, { perOffset: true });
         for (let l = 0; l < fast.layers.length; l++) {
           assert.ok(maxRelDiff(fast.layers[l].reducedDims, slow.layers[l].reducedDims) < 1e-4, `layer ${l} z`);
           assert.ok(maxRelDiff(fast.layers[l].pairs, slow.layers[l].pairs) < 1e-4, `layer ${l} pairs`);
@@ -514,8 +514,8 @@ for (const c of CASES) {
         assert.ok(maxRelDiff(fast.tokens, slow.tokens) < 1e-4);
       });
 
-      test('the gradient criteria run (probes at z, g and the activation; the head LayerNorm; the model\'s Plücker eps)', () => {
-        const gradients = targetGradients(original.model, c.ids);
+      test('the gradient criteria run (probes at z, g and the activation; the head LayerNorm; the model\'s Plücker eps)', async () => {
+        const gradients = await targetGradients(original.model, c.ids);
         assert.equal(gradients.length, original.model.spec.dims.layers);
         for (const g of gradients) {
           assert.ok([g.dAct, g.dz, g.dMask].every((a) => a.every(Number.isFinite)));

@@ -51,7 +51,7 @@ async function twoPasses(session: ModelSession, text: string) {
   const offsets = offsetsFor(session, T);
   const layers = [];
   for (let l = 0; l < L; l++) layers.push(await layerFeatures(model, taps, T, l, offsets, { alphaPerDimension: false, coordinates: false, residuals: false }));
-  const relevance = relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS);
+  const relevance = await relevanceOf(model, ids, { kind: 'next-token' }, DEFAULT_RELEVANCE_OPTIONS);
   return { loss: Array.from(taps.get('nll')!.data), layers, relevance };
 }
 
