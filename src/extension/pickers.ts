@@ -28,8 +28,7 @@ export async function catalogue(compute: ComputeService, paths: string[]): Promi
 }
 
 function describeEntry(e: CatalogueEntry): string {
-  const saved = [e.epoch !== null ? `epoch ${e.epoch}` : '', e.step !== null ? `step ${e.step}` : ''].filter(Boolean).join(', ');
-  return saved;
+  return [e.epoch !== null ? `epoch ${e.epoch}` : '', e.step !== null ? `step ${e.step}` : ''].filter(Boolean).join(', ');
 }
 
 /**

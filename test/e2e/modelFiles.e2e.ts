@@ -73,6 +73,14 @@ describe('Choose Config and Choose Tokenizer in code-server', { timeout: 10 * 60
     await webview().locator('#run-button').click();
   }
 
+  /** Runs the sentence: the token strip shows the tokens of `expected` (the worker's own run). */
+  async function runsWithTokensOf(expected: { tokens: { text: string }[] }): Promise<void> {
+    await runSentence();
+    await webview().locator('#run-table').waitFor({ timeout: UI_TIMEOUT_MS });
+    const tokens = await webview().locator('#token-strip .token').allInnerTexts();
+    assert.deepEqual(tokens, expected.tokens.map((t) => t.text));
+  }
+
   it('alone, best.pt assumes its windows and cannot run: the error offers Choose Tokenizer…', async () => {
     const alone = await reference.request('modelReport', { path: checkpoint() });
     assert.equal(alone.windowSource, 'assumed');
@@ -110,10 +118,7 @@ describe('Choose Config and Choose Tokenizer in code-server', { timeout: 10 * 60
       await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Choose a tokenizer file…' }).first().click({ timeout: UI_TIMEOUT_MS });
       await answerFileDialog(page, vocab());
       await chosenShown(vocab());
-      await runSentence();
-      await webview().locator('#run-table').waitFor({ timeout: UI_TIMEOUT_MS });
-      const tokens = await webview().locator('#token-strip .token').allInnerTexts();
-      assert.deepEqual(tokens, expected.tokens.map((t) => t.text));
+      await runsWithTokensOf(expected);
     });
     await screenshot(page, SCENARIO, 'c-runs');
   });
@@ -128,10 +133,7 @@ describe('Choose Config and Choose Tokenizer in code-server', { timeout: 10 * 60
       await openQuick(page, 'best.pt');
       await chosenShown(config());
       await chosenShown(vocab());
-      await runSentence();
-      await webview().locator('#run-table').waitFor({ timeout: UI_TIMEOUT_MS });
-      const tokens = await webview().locator('#token-strip .token').allInnerTexts();
-      assert.deepEqual(tokens, expected.tokens.map((t) => t.text));
+      await runsWithTokensOf(expected);
     });
     await screenshot(page, SCENARIO, 'd-after-reload');
   });
