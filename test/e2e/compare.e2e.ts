@@ -230,12 +230,29 @@ describe('Compare Checkpoints in code-server', { timeout: 10 * 60_000 }, () => {
 
   it('from the explorer: two selected checkpoints are A and B, the flow goes straight to the text', async () => {
     const row = (name: string) => page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
-    /** Opens a folder row; a click would close it again if the explorer already revealed a file in it. */
+    /**
+     * Opens a folder row. A click would close it again if the explorer already revealed a file in
+     * it, and a click that lands while the explorer redraws (it refreshes when a file appears in the
+     * workspace, e.g. the report the test before saved) is lost: so read the state, click only a
+     * closed row, and try again until the row shows open.
+     */
     const expand = async (name: string): Promise<void> => {
-      if ((await row(name).getAttribute('aria-expanded', { timeout: UI_TIMEOUT_MS })) !== 'true') await row(name).click();
-      await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"][aria-expanded="true"]`).waitFor({ timeout: UI_TIMEOUT_MS });
+      const open = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"][aria-expanded="true"]`);
+      const deadline = Date.now() + UI_TIMEOUT_MS;
+      for (;;) {
+        await row(name).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+        if ((await row(name).getAttribute('aria-expanded')) !== 'true') await row(name).click();
+        try {
+          await open.waitFor({ state: 'visible', timeout: 3_000 });
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+        }
+      }
     };
     await timed('explorer flow', timings, async () => {
+      // the explorer in front (another view may hold the side bar), then its folders
+      await runCommand(page, 'View: Show Explorer');
       await expand('tiny-grassmann');
       await expand('checkpoints');
       await row('epoch_1.pt').click();
