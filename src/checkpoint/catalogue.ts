@@ -53,6 +53,17 @@ export function latestCheckpoint(entries: readonly CatalogueEntry[]): CatalogueE
   return ordered[ordered.length - 1];
 }
 
+/** Items by the folder of their path, in the order met. */
+function byFolder<T extends { path: string }>(items: readonly T[]): Map<string, T[]> {
+  const folders = new Map<string, T[]>();
+  for (const item of items) {
+    const list = folders.get(dirname(item.path));
+    if (list) list.push(item);
+    else folders.set(dirname(item.path), [item]);
+  }
+  return folders;
+}
+
 export interface FolderGroup<T> {
   folder: string;
   entries: T[];
@@ -64,13 +75,7 @@ export interface FolderGroup<T> {
  * models and files that do not open (problem), newest first, for one "not recognised" item.
  */
 export function checkpointGroups(entries: readonly CatalogueEntry[]): { groups: FolderGroup<CatalogueEntry>[]; others: CatalogueEntry[] } {
-  const byFolder = new Map<string, CatalogueEntry[]>();
-  for (const e of entries.filter((x) => x.model)) {
-    const list = byFolder.get(dirname(e.path)) ?? [];
-    list.push(e);
-    byFolder.set(dirname(e.path), list);
-  }
-  const groups = [...byFolder].map(([folder, list]) => ({ folder, entries: trainingOrder(list).reverse() }));
+  const groups = [...byFolder(entries.filter((x) => x.model))].map(([folder, list]) => ({ folder, entries: trainingOrder(list).reverse() }));
   const newest = (g: FolderGroup<CatalogueEntry>): number => Math.max(...g.entries.map((e) => e.mtimeMs));
   groups.sort((a, b) => newest(b) - newest(a) || compareNames(a.folder, b.folder));
   const others = entries.filter((e) => !e.model).sort((a, b) => b.mtimeMs - a.mtimeMs || compareNames(a.path, b.path));
@@ -102,15 +107,13 @@ export interface TextFile {
  */
 export function textGroups(files: readonly TextFile[], pruningOutputs: readonly string[], near?: string): FolderGroup<TextFile>[] {
   const kept = files.filter((f) => !isTokenizerFile(f.path) && !insideAny(f.path, pruningOutputs));
-  const byFolder = new Map<string, TextFile[]>();
-  for (const f of kept) byFolder.set(dirname(f.path), [...(byFolder.get(dirname(f.path)) ?? []), f]);
   const closeness = (folder: string): number => {
     if (!near) return 99;
     let dir = dirname(near);
     for (let up = 0; up < 4; up++, dir = dirname(dir)) if (folder === dir) return up;
     return 99;
   };
-  const groups = [...byFolder].map(([folder, list]) => ({ folder, entries: list.sort((a, b) => b.mtimeMs - a.mtimeMs || compareNames(a.path, b.path)) }));
+  const groups = [...byFolder(kept)].map(([folder, list]) => ({ folder, entries: list.sort((a, b) => b.mtimeMs - a.mtimeMs || compareNames(a.path, b.path)) }));
   const newest = (g: FolderGroup<TextFile>): number => g.entries[0].mtimeMs;
   return groups.sort((a, b) => closeness(a.folder) - closeness(b.folder) || newest(b) - newest(a) || compareNames(a.folder, b.folder));
 }

@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import { openCheckpoint } from '../checkpoint/open';
+import { savedNumber } from '../checkpoint/catalogue';
 import { CHECKPOINT_EXTENSIONS, checkpointsInFolder, compareNames as naturalCompare } from '../checkpoint/files';
 import { readFloat32 } from '../checkpoint/tensorData';
 import type { Checkpoint, TensorInfo } from '../checkpoint/types';
@@ -104,8 +105,8 @@ export function metricsOf(metadata: Record<string, unknown>): CheckpointMetrics 
   const metrics: CheckpointMetrics = {};
   for (const [key, value] of Object.entries(metadata)) {
     if (key === 'epoch') continue;
-    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-    if (Number.isFinite(n)) metrics[key] = n;
+    const n = savedNumber(metadata, key);
+    if (n !== null) metrics[key] = n;
   }
   return metrics;
 }
@@ -148,11 +149,7 @@ export async function driftOfCheckpoints(params: DriftParams, control?: Cancella
   try {
     for (const f of files) opened.push(await openCheckpoint(f));
     // torch.save dicts carry numbers; safetensors __metadata__ only strings ("3").
-    const epochs = opened.map((c) => {
-      const e = c.metadata.epoch;
-      const n = typeof e === 'number' ? e : typeof e === 'string' && e.trim() !== '' ? Number(e) : NaN;
-      return Number.isFinite(n) ? n : null;
-    });
+    const epochs = opened.map((c) => savedNumber(c.metadata, 'epoch'));
     const byEpoch = epochs.every((e) => e !== null);
     const order = opened.map((_, i) => i).sort((i, j) => (byEpoch ? epochs[i]! - epochs[j]! : 0) || naturalCompare(basename(files[i]), basename(files[j])));
     const checkpoints = order.map((i) => opened[i]);
